@@ -1,0 +1,89 @@
+"""Loads WSGI script files the way mod_wsgi does.
+
+A script is compiled and executed as a module named "_mod_wsgi_" + md5 of its absolute path, with
+__file__ set to the path and __mtime__ to its modification time, so two mounts of one file share a
+module. A failed load caches nothing: the next request tries again.
+"""
+
+import hashlib
+import os
+import sys
+import threading
+import types
+
+from .protocol import LOG_ERR
+
+NOT_FOUND = 404
+SERVER_ERROR = 500
+
+
+def module_name(path):
+    return '_mod_wsgi_' + hashlib.md5(path.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+class ScriptLoader(object):
+    """Keeps the loaded script modules of one interpreter."""
+
+    def __init__(self, describe_context):
+        # Only fully executed modules are here: other threads must never see a module whose
+        # code is still running.
+        self._loaded = {}
+        self._lock = threading.RLock()
+        self._describe_context = describe_context
+
+    def loaded(self, path):
+        return self._loaded.get(path)
+
+    def application(self, path, callable_name, application_group, log, log_exception):
+        """Returns (callable, 0), or (None, status) after logging why there is none."""
+        module = self._loaded.get(path)
+        if module is None:
+            module = self._load(path, application_group, log, log_exception)
+            if module is None:
+                return None, SERVER_ERROR
+        app = getattr(module, callable_name, None)
+        if app is None:
+            log(LOG_ERR, "WSGI0089: Target WSGI script '%s' does not contain WSGI application '%s'."
+                % (path, callable_name))
+            return None, NOT_FOUND
+        return app, 0
+
+    def preload(self, path, application_group, log, log_exception):
+        return self._load(path, application_group, log, log_exception) is not None
+
+    def _load(self, path, application_group, log, log_exception):
+        with self._lock:
+            module = self._loaded.get(path)
+            if module is not None:
+                return module
+            context = self._describe_context(application_group)
+            try:
+                with open(path, 'rb') as source_file:
+                    source = source_file.read()
+                    mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
+                code = compile(source, path, 'exec', dont_inherit=True)
+            except BaseException as exc:
+                log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
+                log_exception(log, exc, path)
+                return None
+            name = module_name(path)
+            module = types.ModuleType(name)
+            module.__file__ = path
+            sys.modules[name] = module
+            try:
+                exec(code, module.__dict__)
+            except SystemExit as exc:
+                sys.modules.pop(name, None)
+                log(LOG_ERR, "WSGI0107: SystemExit exception raised when doing exec of Python script file '%s'."
+                    % path)
+                return None
+            except BaseException as exc:
+                sys.modules.pop(name, None)
+                log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
+                log_exception(log, exc, path)
+                return None
+            # The module may have replaced itself in sys.modules, as modules are allowed to.
+            module = sys.modules.get(name, module)
+            module.__mtime__ = mtime
+            self._loaded[path] = module
+            return module

@@ -1,0 +1,561 @@
+"""One WSGI request in a worker thread: environ, wsgi.input, start_response, write() and the
+response loop, following PEP 3333 and mod_wsgi's checks and messages."""
+
+import marshal
+import re
+import sys
+import time
+
+from . import protocol
+from .protocol import (HEADER, BODY, BODY_END, RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FAIL,
+                       RESPONSE_END_FRAME, WANT_BODY_FRAME, ConnectionClosed, LOG_ERR, LOG_INFO)
+
+# Head flags set by the front end.
+FLAG_EXPECT_CONTINUE = 1  # the body is sent only after WANT_BODY (the client sent Expect: 100-continue)
+
+_BAD_NAME = re.compile("[^!#$%&'*+\\-.^_`|~0-9A-Za-z]").search
+_BAD_VALUE = re.compile('[\x00-\x08\x0a-\x1f\x7f]').search
+_STATUS = re.compile('[0-9]{3}(?: [^\x00-\x1f\x7f]*)?\\Z').match
+
+# Coalesce the items of a list or tuple response into one send up to this size: every item is
+# already there, so joining them delays nothing (PEP 3333 forbids delaying yielded blocks).
+_COALESCE_LIMIT = 64 * 1024
+
+
+class ClientGone(OSError):
+    """Raised in the application when the client connection has closed."""
+
+
+class RequestTimeout(BaseException):
+    """Raise (or have injected) to end a request with 504 Gateway Timeout (mod_wsgi 6)."""
+
+
+class Input(object):
+    """wsgi.input: the request body, streamed from the front end as the application reads it."""
+
+    __slots__ = ('_req', '_buf', '_error')
+
+    def __init__(self, req):
+        self._req = req
+        self._buf = bytearray()
+        self._error = False
+
+    def _check(self, what):
+        if self._req is None:
+            raise RuntimeError('%s wsgi.input after request completed' % what)
+        if self._error:
+            raise OSError('mod_wsgi request data read error: input is already in error state')
+
+    def _fill(self):
+        """Appends the next chunk of the body to the buffer; False at the end of the body."""
+        try:
+            chunk = self._req.next_body_chunk()
+        except ConnectionClosed:
+            self._error = True
+            raise OSError('mod_wsgi request data read error: client connection closed')
+        if not chunk:
+            return False
+        self._buf += chunk
+        return True
+
+    def read(self, size=-1):
+        self._check('read() called on')
+        if size is None:
+            size = -1
+        else:
+            size = size.__index__()
+        buf = self._buf
+        if size < 0:
+            while self._fill():
+                pass
+            data = bytes(buf)
+            del buf[:]
+            return data
+        if size == 0:
+            self._req.want_body()
+            return b''
+        while len(buf) < size and self._fill():
+            pass
+        data = bytes(buf[:size])
+        del buf[:size]
+        return data
+
+    def readline(self, size=-1):
+        self._check('readline() called on')
+        if size is None:
+            size = -1
+        else:
+            size = size.__index__()
+        buf = self._buf
+        start = 0
+        while True:
+            end = buf.find(b'\n', start)
+            if end >= 0:
+                end += 1
+                break
+            if 0 <= size <= len(buf):
+                end = size
+                break
+            start = len(buf)
+            if not self._fill():
+                end = len(buf)
+                break
+        if 0 <= size < end:
+            end = size
+        data = bytes(buf[:end])
+        del buf[:end]
+        return data
+
+    def readlines(self, hint=-1):
+        self._check('readlines() called on')
+        if hint is None:
+            hint = -1
+        else:
+            hint = hint.__index__()
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                break
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        self._check('iteration of')
+        return self
+
+    def __next__(self):
+        if self._req is None:
+            raise RuntimeError('iteration of wsgi.input attempted after request completed')
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        if self._req is None:
+            raise RuntimeError('close() called on wsgi.input after request completed')
+
+
+class Errors(object):
+    """wsgi.errors: text written here goes to the error log with the request's context, a line
+    at a time; a partial line is flushed when the request ends."""
+
+    __slots__ = ('_req', '_partial')
+
+    def __init__(self, req):
+        self._req = req
+        self._partial = ''
+
+    def write(self, text):
+        req = self._req
+        if req is None:
+            raise RuntimeError('write() called on wsgi.errors after request completed')
+        if not isinstance(text, str):
+            raise TypeError('write() argument must be str, not %s' % type(text).__name__)
+        text = self._partial + text
+        cut = text.rfind('\n')
+        if cut < 0:
+            self._partial = text
+            return
+        self._partial = text[cut + 1:]
+        req.log(LOG_ERR, text[:cut])
+
+    def writelines(self, lines):
+        if self._req is None:
+            raise RuntimeError('writelines() called on wsgi.errors after request completed')
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        req = self._req
+        if req is None:
+            raise RuntimeError('flush() called on wsgi.errors after request completed')
+        if self._partial:
+            text, self._partial = self._partial, ''
+            req.log(LOG_ERR, text)
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError('wsgi.errors log object has no file descriptor')
+
+    def _expire(self):
+        if self._partial:
+            try:
+                self.flush()
+            except ConnectionClosed:
+                pass
+        self._req = None
+
+    @property
+    def closed(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+
+class FileWrapper(object):
+    """wsgi.file_wrapper: iterates a file-like object in blocks and closes it with the response."""
+
+    __slots__ = ('filelike', 'blksize', 'closed', '__weakref__')
+
+    def __init__(self, filelike, blksize=8192):
+        blksize = blksize.__index__()
+        if blksize < 0:
+            raise ValueError('blksize must not be negative')
+        self.filelike = filelike
+        self.blksize = blksize or 8192
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.closed:
+            raise ValueError('I/O operation on closed file')
+        data = self.filelike.read(self.blksize)
+        if not data:
+            raise StopIteration
+        if not isinstance(data, bytes):
+            raise TypeError('file wrapper read() must return bytes, not %s' % type(data).__name__)
+        return data
+
+    def close(self):
+        self.closed = True
+        close = getattr(self.filelike, 'close', None)
+        if close is not None:
+            close()
+
+
+class Request(object):
+    """Runs one request: decodes the head, calls the application, sends the response."""
+
+    __slots__ = ('worker', 'conn', 'environ', 'status', 'head', 'head_sent', 'content_length',
+                 'sent', 'finished', 'body_done', 'want_pending', 'input', 'errors', 'script')
+
+    def __init__(self, worker, conn, payload):
+        self.worker = worker
+        self.conn = conn
+        flags, environ = marshal.loads(payload)
+        environ.update(worker.static_environ)
+        self.environ = environ
+        self.status = None  # the validated status line, once start_response was called
+        self.head = None  # the encoded head frame, until it is sent
+        self.head_sent = False
+        self.content_length = None  # the declared Content-Length: its text until the head is sent
+        self.sent = 0
+        self.finished = False
+        self.body_done = False
+        self.want_pending = bool(flags & FLAG_EXPECT_CONTINUE)
+        self.input = environ['wsgi.input'] = Input(self)
+        self.errors = environ['wsgi.errors'] = Errors(self)
+        self.script = environ.get('SCRIPT_FILENAME', '')
+
+    # -- request body -------------------------------------------------------------------------
+
+    def want_body(self):
+        if self.want_pending:
+            self.want_pending = False
+            self.conn.send(WANT_BODY_FRAME)
+
+    def next_body_chunk(self):
+        if self.body_done:
+            return b''
+        if self.want_pending:
+            self.want_body()
+        kind, payload = self.conn.read_frame()
+        if kind == BODY:
+            return payload
+        if kind == BODY_END:
+            self.body_done = True
+            return b''
+        raise ConnectionClosed()
+
+    def _drain_body(self):
+        """Consumes the rest of the request stream so the connection is ready for the next one."""
+        conn = self.conn
+        while not self.body_done:
+            kind, _ = conn.read_frame()
+            if kind == BODY_END:
+                self.body_done = True
+            elif kind != BODY:
+                raise ConnectionClosed()
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def log(self, level, text):
+        """Sends a log record that the front end writes with this request's context."""
+        data = text.encode('utf-8', 'backslashreplace')
+        self.conn.send(HEADER.pack(protocol.LOG, len(data) + 1) + bytes((level,)) + data)
+
+    # -- response -----------------------------------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        if self.finished:
+            raise RuntimeError('start_response() called after request completed')
+        if not isinstance(headers, list):
+            raise TypeError('start_response() argument 2 must be list, not %s' % type(headers).__name__)
+        if exc_info is not None:
+            if not isinstance(exc_info, tuple):
+                raise RuntimeError("start_response() argument 'exc_info' must be a 3-tuple or None")
+            if self.head_sent:
+                raise exc_info[1].with_traceback(exc_info[2])
+        elif self.head_sent:
+            raise RuntimeError('start_response() called more than once without exc_info')
+
+        if type(status) is not str or not _STATUS(status):
+            status = _checked_status(status)
+        parts = [status]
+        append = parts.append
+        content_length = None
+        for header in headers:
+            if type(header) is not tuple:
+                if not isinstance(header, tuple):
+                    raise TypeError('each header must be a 2-tuple, not %s' % type(header).__name__)
+            if len(header) != 2:
+                raise ValueError('each header must be a 2-tuple, got length %d' % len(header))
+            name, value = header
+            if type(name) is not str or type(value) is not str or _BAD_NAME(name) or _BAD_VALUE(value):
+                name, value = _checked_header(name, value)
+            if len(name) == 14 and name.lower() == 'content-length':
+                content_length = value
+            append(name)
+            append(value)
+        try:
+            encoded = '\0'.join(parts).encode('latin-1')
+        except UnicodeEncodeError:
+            for part in parts:
+                part.encode('latin-1')  # raises naming the offending string
+            raise
+        self.status = status
+        self.content_length = content_length
+        self.head = HEADER.pack(RESPONSE_HEAD, len(encoded)) + encoded
+        return self.write
+
+    def write(self, data):
+        """The write() callable returned by start_response (legacy streaming)."""
+        if self.finished:
+            raise RuntimeError('write() called after request completed')
+        if not isinstance(data, bytes):
+            raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
+        if data:
+            try:
+                self._output(data)
+            except ConnectionClosed:
+                raise ClientGone('mod_wsgi client connection closed')
+
+    def _take_head(self):
+        """The head frame if it has not been sent yet (b'' if it has); applies Content-Length."""
+        if self.head_sent:
+            return b''
+        if self.status is None:
+            raise RuntimeError('start_response() must be called before response content is produced')
+        declared = self.content_length
+        if declared is not None:
+            self.content_length = _parse_content_length(declared)
+        else:
+            self.content_length = -1
+        self.head_sent = True
+        head, self.head = self.head, None
+        return head
+
+    def _clip(self, data):
+        """Cuts output beyond a declared Content-Length, as mod_wsgi does."""
+        limit = self.content_length
+        if limit >= 0:
+            room = limit - self.sent
+            if len(data) > room:
+                data = data[:room] if room > 0 else b''
+        self.sent += len(data)
+        return data
+
+    def _output(self, data):
+        head = self._take_head()
+        data = self._clip(data)
+        if len(data) <= 32768:
+            if data:
+                self.conn.send(head + HEADER.pack(RESPONSE_BODY, len(data)) + data)
+            elif head:
+                self.conn.send(head)
+            return
+        if head:
+            self.conn.send(head)
+        self.conn.send_frame(RESPONSE_BODY, data)
+
+    def _prepare_tail(self, last=b''):
+        """Readies the rest of a successful response (head if still pending, the last bytes of
+        body) to go out with the end frame once close() has been called."""
+        head = self._take_head()
+        last = self._clip(last)
+        if len(last) > 32768:
+            if head:
+                self.conn.send(head)
+            self.conn.send_frame(RESPONSE_BODY, last)
+            return RESPONSE_END_FRAME
+        if last:
+            return head + HEADER.pack(RESPONSE_BODY, len(last)) + last + RESPONSE_END_FRAME
+        return head + RESPONSE_END_FRAME
+
+    def run(self, app):
+        """Calls the application and sends its response. Returns when the connection is ready for
+        the next request; raises ConnectionClosed if it is not usable any more."""
+        environ = self.environ
+        environ['mod_wsgi.application_start'] = time.time()
+        result = None
+        tail = None
+        failure = 0
+        try:
+            result = app(environ, self.start_response)
+            if type(result) in (list, tuple):
+                tail = self._send_sequence(result)
+            else:
+                tail = self._send_iterable(result)
+        except (ConnectionClosed, ClientGone):
+            failure = -1
+        except RequestTimeout:
+            failure = 504
+            self._log(LOG_INFO, 'Request interrupted by RequestTimeout after headers sent; response truncated.'
+                      if self.head_sent else 'Request interrupted by RequestTimeout; thread recovered.')
+        except BaseException as exc:  # the application's errors, SystemExit included
+            failure = 500
+            self._log_app_exception(exc)
+        if result is not None:
+            self._close_iterable(result)
+        self._end(failure, tail)
+
+    def _close_iterable(self, result):
+        try:
+            close = result.close
+        except AttributeError:
+            return
+        except BaseException as exc:
+            self._log(LOG_ERR, "WSGI0194: Lookup of 'close' attribute on WSGI response iterable raised an exception.")
+            self._log_app_exception(exc)
+            return
+        try:
+            close()
+        except RequestTimeout:
+            pass
+        except BaseException as exc:
+            self._log_app_exception(exc)
+
+    def _log(self, level, text):
+        try:
+            self.log(level, text)
+        except ConnectionClosed:
+            pass
+
+    def _log_app_exception(self, exc):
+        try:
+            self.worker.log_exception(self.log, exc, self.script)
+        except ConnectionClosed:
+            pass
+
+    def _send_sequence(self, items):
+        if len(items) == 1:
+            item = items[0]
+            if not isinstance(item, bytes):
+                raise TypeError('response iterable must yield bytes, not %s' % type(item).__name__)
+            return self._prepare_tail(item)
+        total = 0
+        for item in items:
+            if not isinstance(item, bytes):
+                return self._send_iterable(items)
+            total += len(item)
+        if total <= _COALESCE_LIMIT:
+            return self._prepare_tail(b''.join(items))
+        return self._send_iterable(items)
+
+    def _send_iterable(self, result):
+        output = self._output
+        for item in result:
+            if not isinstance(item, bytes):
+                raise TypeError('response iterable must yield bytes, not %s' % type(item).__name__)
+            if item:
+                output(item)
+        return self._prepare_tail()
+
+    def fail_unstarted(self, status):
+        """Ends a request whose application could not be called (it failed to load, say)."""
+        self._end(status, None)
+
+    def _end(self, failure, tail):
+        """Tells the front end how the request ended and readies the connection for the next."""
+        self.finished = True
+        conn = self.conn
+        try:
+            self.errors._expire()
+            self.worker.flush_thread_output(self)
+            if not conn.closed:
+                if failure == 0:
+                    conn.send(tail)
+                elif failure > 0:
+                    code = b'%d' % failure
+                    conn.send(HEADER.pack(RESPONSE_FAIL, len(code)) + code)
+                self._drain_body()
+        except ConnectionClosed:
+            conn.closed = True
+        finally:
+            self.input._req = None
+            self.environ = None
+        if conn.closed:
+            raise ConnectionClosed()
+
+
+def _checked_status(status):
+    if not isinstance(status, str):
+        raise TypeError('must be str, not %s' % type(status).__name__)
+    raw = status.encode('latin-1')
+    if len(raw) < 3 or not raw[:3].isdigit() or raw[3:4].isdigit():
+        raise ValueError('status code must be a 3 digit integer: %r' % raw)
+    if len(raw) == 3:
+        return str(status)
+    if raw[3:4] != b' ':
+        raise ValueError('no space following status code: %r' % raw)
+    if _STATUS(status):
+        return str(status)
+    raise ValueError('control character in status reason phrase: %r' % raw)
+
+
+def _checked_header(name, value):
+    """Validates a header that failed the fast checks; returns it as plain strs or raises with
+    mod_wsgi's message."""
+    if not isinstance(name, str):
+        raise TypeError('must be str, not %s' % type(name).__name__)
+    raw_name = name.encode('latin-1')
+    if not name:
+        raise ValueError('header name is empty')
+    for char in name:
+        if char == ' ':
+            raise ValueError('space character in header name: %r' % raw_name)
+        if char < ' ' or char == '\x7f':
+            raise ValueError('control character in header name: %r' % raw_name)
+    if _BAD_NAME(name):
+        # Stricter than mod_wsgi, which passes separators through: HTTP/1.1 allows only token
+        # characters in a field name, and clients and proxies reject the rest.
+        raise ValueError('invalid character in header name: %r' % raw_name)
+    if not isinstance(value, str):
+        raise TypeError('must be str, not %s' % type(value).__name__)
+    raw_value = value.encode('latin-1')
+    if '\r' in value or '\n' in value:
+        raise ValueError('carriage return/line feed character in header value: %r' % raw_value)
+    if _BAD_VALUE(value):
+        raise ValueError('control character in header value: %r' % raw_value)
+    return str(name), str(value)
+
+
+def _parse_content_length(value):
+    text = value.strip()
+    if not text.isdigit() or not text.isascii():
+        raise ValueError("invalid Content-Length header value: '%s'" % value)
+    return int(text)

@@ -1,0 +1,326 @@
+"""A daemon process of a process group: connects its threads to the front end and serves requests.
+
+Started by the front end's supervisor with its settings in the WSGI_HOST_WORKER environment
+variable (JSON). One control connection carries process-level messages and logs; each of the
+`threads` serving threads owns one connection and runs one request at a time on it.
+"""
+
+import io
+import json
+import marshal
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+
+from . import __version__, MOD_WSGI_VERSION, protocol
+from .loader import ScriptLoader
+from .protocol import (Connection, ConnectionClosed, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
+                       DUMP_STACKS, HEADER, RESPONSE_FAIL, LOG_ERR, LOG_INFO)
+from .request import Request, FileWrapper, RequestTimeout
+
+CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
+
+
+class Worker(object):
+    """The state of this daemon process."""
+
+    def __init__(self, config):
+        self.config = config
+        self.socket_path = config['socket']
+        self.token = config['token']
+        self.group = config['group']
+        self.threads = int(config['threads'])
+        self.control = None
+        self.stopping = False
+        self.current = threading.local()
+        self.loader = ScriptLoader(self.describe_context)
+        self.static_environ = {
+            'wsgi.version': (1, 0),
+            'wsgi.multithread': self.threads > 1,
+            'wsgi.multiprocess': bool(config.get('multiprocess')),
+            'wsgi.run_once': bool(config.get('runOnce')),
+            'wsgi.file_wrapper': FileWrapper,
+            'wsgi.input_terminated': True,
+            'mod_wsgi.version': MOD_WSGI_VERSION,
+            'wsgi_host.version': __version__,
+        }
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def describe_context(self, application_group):
+        interp = ("sub-interpreter '%s'" % application_group) if application_group else 'main interpreter'
+        return "%s of daemon process '%s'" % (interp, self.group)
+
+    def log(self, level, text):
+        """A process-level log record (not tied to a request)."""
+        control = self.control
+        if control is not None and not control.closed:
+            data = text.encode('utf-8', 'backslashreplace')
+            try:
+                control.send(HEADER.pack(LOG, len(data) + 1) + bytes((level,)) + data)
+                return
+            except ConnectionClosed:
+                pass
+        try:
+            os.write(2, (text + '\n').encode('utf-8', 'backslashreplace'))
+        except OSError:
+            pass
+
+    def log_exception(self, sink, exc, script):
+        """Logs an application exception as mod_wsgi 6 does: a WSGI0174/0175 line naming the
+        exception, then the traceback."""
+        request = getattr(self.current, 'request', None)
+        group = ''
+        if request is not None and request.environ is not None:
+            group = request.environ.get('mod_wsgi.application_group', '')
+        context = self.describe_context(group)
+        name = type(exc).__name__
+        if isinstance(exc, SystemExit):
+            header = ("WSGI0175: [script %s] %s exception raised by WSGI script '%s' for %s; ignored."
+                      % (script, name, script, context))
+        else:
+            header = ("WSGI0174: [script %s] %s exception raised processing WSGI script '%s' for %s."
+                      % (script, name, script, context))
+        text = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        sink(LOG_ERR, header + '\n' + text.rstrip('\n'))
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def hello(self, role, thread):
+        info = {'token': self.token, 'pid': os.getpid(), 'role': role, 'thread': thread,
+                'tid': threading.get_native_id()}
+        return frame(HELLO, json.dumps(info).encode('ascii'))
+
+    def flush_thread_output(self, request):
+        """Sends what this thread printed without a final newline during the request."""
+        partials = self.current.partials
+        if partials:
+            for name in sorted(partials):
+                request.log(LOG_ERR, partials[name])
+            partials.clear()
+
+    def serve_thread(self, index):
+        """Runs requests on this thread's connection; reconnects when the front end drops it (it
+        does so when a client goes away mid-request)."""
+        self.current.partials = {}
+        failures = 0
+        while not self.stopping:
+            try:
+                conn = Connection(self.socket_path)
+                conn.send(self.hello('request', index))
+            except (OSError, ConnectionClosed):
+                failures += 1
+                if failures > 50:
+                    return
+                time.sleep(min(0.01 * failures, 0.2))
+                continue
+            served = self.serve_connection(conn, index)
+            conn.close()
+            failures = 0 if served else failures + 1
+            if failures:
+                time.sleep(min(0.01 * failures, 0.2))
+
+    def serve_connection(self, conn, index):
+        served = 0
+        current = self.current
+        thread_id = index + 1
+        try:
+            while True:
+                kind, payload = conn.read_frame()
+                if kind != HEAD:
+                    return served  # out of step with the front end: start afresh
+                served += 1
+                request = Request(self, conn, payload)
+                environ = request.environ
+                environ['mod_wsgi.daemon_start'] = time.time()
+                environ['mod_wsgi.thread_id'] = thread_id
+                current.request = request
+                try:
+                    self.dispatch(request, environ)
+                finally:
+                    current.request = None
+        except ConnectionClosed:
+            return served
+
+    def dispatch(self, request, environ):
+        app, status = self.loader.application(
+            request.script, environ.get('mod_wsgi.callable_object', 'application'),
+            environ.get('mod_wsgi.application_group', ''), request.log, self.log_exception)
+        if app is None:
+            request.fail_unstarted(status)
+            return
+        request.run(app)
+
+    # -- process ------------------------------------------------------------------------------
+
+    def run(self):
+        self.control = Connection(self.socket_path)
+        self.control.send(self.hello('control', -1))
+        install_output_streams(self)
+        install_mod_wsgi_module(self)
+        for path in self.config.get('preload', ()):
+            self.loader.preload(path['script'], path.get('applicationGroup', ''), self.log, self.log_exception)
+        for index in range(self.threads):
+            thread = threading.Thread(target=self.serve_thread, args=(index,), name='wsgi-%d' % (index + 1))
+            thread.daemon = True
+            thread.start()
+        self.control.send(frame(READY))
+        try:
+            while True:
+                kind, payload = self.control.read_frame()
+                if kind == DUMP_STACKS:
+                    self.dump_stacks(payload.decode('utf-8', 'replace'))
+                elif kind == SHUTDOWN:
+                    break
+        except ConnectionClosed:
+            pass
+        self.stopping = True
+
+    def dump_stacks(self, reason):
+        frames = sys._current_frames()
+        names = dict((t.ident, t.name) for t in threading.enumerate())
+        lines = ['Stack traces of the threads of daemon process %d (%s):' % (os.getpid(), reason)]
+        for ident, stack in frames.items():
+            lines.append('Thread %s (%s):' % (ident, names.get(ident, '?')))
+            lines.extend(line.rstrip('\n') for line in traceback.format_stack(stack))
+        self.log(LOG_INFO, '\n'.join(lines))
+
+
+class OutputStream(io.TextIOBase):
+    """sys.stdout and sys.stderr: text goes to the error log, a line at a time, with the context of
+    the request the writing thread is running, if any (as mod_wsgi does since 4.5). A partial
+    line written during a request is flushed when the request ends."""
+
+    def __init__(self, worker, name):
+        super().__init__()
+        self._worker = worker
+        self._name = name
+        self._process_partial = ''
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self):
+        return 'utf-8'
+
+    @property
+    def errors(self):
+        return 'backslashreplace'
+
+    @property
+    def name(self):
+        return '<%s>' % self._name
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation('%s is redirected to the error log and has no file descriptor' % self._name)
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError('write() argument must be str, not %s' % type(text).__name__)
+        length = len(text)
+        current = self._worker.current
+        request = getattr(current, 'request', None)
+        if request is not None:
+            partials = current.partials
+            text = partials.pop(self._name, '') + text
+            cut = text.rfind('\n')
+            if cut < 0:
+                partials[self._name] = text
+            else:
+                if cut + 1 < len(text):
+                    partials[self._name] = text[cut + 1:]
+                try:
+                    request.log(LOG_ERR, text[:cut])
+                except ConnectionClosed:
+                    pass
+            return length
+        with self._lock:
+            text = self._process_partial + text
+            cut = text.rfind('\n')
+            if cut < 0:
+                self._process_partial = text
+                return length
+            self._process_partial = text[cut + 1:]
+        self._worker.log(LOG_ERR, text[:cut])
+        return length
+
+    def flush(self):
+        with self._lock:
+            text, self._process_partial = self._process_partial, ''
+        if text:
+            self._worker.log(LOG_ERR, text)
+
+
+def install_output_streams(worker):
+    sys.stdout = OutputStream(worker, 'stdout')
+    sys.stderr = OutputStream(worker, 'stderr')
+
+
+def install_mod_wsgi_module(worker):
+    """A `mod_wsgi` module for applications that look for one, with mod_wsgi's attributes."""
+    module = types.ModuleType('mod_wsgi')
+    module.version = MOD_WSGI_VERSION
+    module.process_group = worker.group
+    module.application_group = ''
+    module.maximum_processes = int(worker.config.get('processes', 1))
+    module.threads_per_process = worker.threads
+    module.RequestTimeout = RequestTimeout
+    module.FileWrapper = FileWrapper
+    sys.modules['mod_wsgi'] = module
+
+
+def check_marshal_latin1():
+    """The front end writes latin-1 request strings with marshal's one-byte string types; make
+    sure this interpreter decodes them byte for byte (every CPython since 3.4 does)."""
+    return marshal.loads(b'z\x02\xe9\xff') == '\xe9\xff'
+
+
+def configure_path(config):
+    """sys.path as mod_wsgi arranges it: home first, then python-path entries (with their .pth
+    files), and not the bootstrap's own location or the current directory."""
+    import site
+    runtime_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [p for p in sys.path if p not in ('', '.', runtime_dir)]
+    for directory in config.get('pythonPath', ()):
+        site.addsitedir(directory)
+    home = config.get('home')
+    if home:
+        sys.path.insert(0, home)
+
+
+def main():
+    raw = os.environ.pop(CONFIG_VARIABLE, None)
+    if raw is None:
+        sys.stderr.write('wsgi_host.worker is started by the wsgi-host front end, not by hand.\n')
+        sys.exit(2)
+    config = json.loads(raw)
+    if not check_marshal_latin1():
+        sys.stderr.write('This Python (%s) decodes marshal strings differently from CPython; '
+                         'wsgi-host needs CPython 3.9 or later.\n' % sys.version.split()[0])
+        sys.exit(3)
+    sys.argv = ['mod_wsgi']
+    configure_path(config)
+    # The supervisor stops us through the control connection; a terminal's Ctrl-C must not
+    # interrupt requests.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    worker = Worker(config)
+    try:
+        worker.run()
+    except ConnectionClosed:
+        pass
+    except SystemExit:
+        pass
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,57 @@
+import { configFromStartServerFlags, ExpressConfigError, START_SERVER_FLAGS } from '../config/express';
+import type { ServerConfig } from '../config/model';
+import { VERSION } from '../paths';
+import type { Server } from '../server';
+import { FlagError, formatFlagHelp, parseFlags } from './flags';
+import { runServer, UsageError } from './run';
+
+export const START_SERVER_USAGE = `Usage: wsgi-host start-server [SCRIPT] [OPTIONS]
+
+Serves the WSGI application in SCRIPT (a .wsgi or .py file defining \`application\`) from a
+process group of Python worker processes, as mod_wsgi-express start-server does. With no SCRIPT
+it serves a built-in welcome page.
+
+Options:
+${formatFlagHelp(START_SERVER_FLAGS)}
+`;
+
+export async function startServerCommand(argv: string[]): Promise<number> {
+  let config: ServerConfig;
+  try {
+    const { values, positionals } = parseFlags(argv, START_SERVER_FLAGS);
+    if (values['help'] === true) {
+      process.stdout.write(START_SERVER_USAGE);
+      return 0;
+    }
+    config = configFromStartServerFlags(values, positionals);
+  } catch (err) {
+    if (err instanceof FlagError || err instanceof ExpressConfigError) throw new UsageError(`start-server: ${err.message}`);
+    throw err;
+  }
+  return runServer(config, (server) => banner(server, config));
+}
+
+/** The start-up summary, in the spirit of mod_wsgi-express's. */
+export function banner(server: Server, config: ServerConfig): string {
+  const address = server.addresses[0];
+  const vhost = config.virtualHosts[0]!;
+  const mount = vhost.mounts[0]!;
+  const group = config.processGroups[0]!;
+  const python = server.pythons.get(group.name);
+  const host = config.listeners[0]!.host || vhost.serverName;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address?.port ?? config.listeners[0]!.port}${mount.urlPrefix}/`;
+  const processes = `${group.processes} process${group.processes === 1 ? '' : 'es'}`;
+  const threads = `${group.threads} thread${group.threads === 1 ? '' : 's'}`;
+  const rows: [string, string][] = [
+    ['Server URL', url],
+    ['Application', `${mount.scriptPath} (callable '${mount.callableObject}')`],
+    ['Python', python !== undefined ? `${python.version} (${python.executable})` : group.python],
+    ['Process Group', `'${group.name}'`],
+    ['Request Capacity', `${group.processes * group.threads} (${processes} x ${threads})`],
+    ['Queue Timeout', group.queueTimeout > 0 ? `${group.queueTimeout} seconds` : 'none'],
+    ['Error Log', `${server.errorLog.description} (level ${config.logLevel})`],
+    ['Access Log', server.accessLog?.description ?? 'off (--access-log)'],
+    ['Server Root', config.serverRoot],
+  ];
+  return `wsgi-host ${VERSION}\n` + rows.map(([k, v]) => `${k.padEnd(17)}: ${v}`).join('\n') + '\n';
+}

@@ -1,0 +1,136 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FlagSpec, FlagValues } from '../cli/flags';
+import { isLogLevel } from '../log/error-log';
+import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
+import { WELCOME_SCRIPT } from '../paths';
+import type { LogLevelName, ServerConfig } from './model';
+
+/**
+ * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
+ * translation into the configuration model.
+ */
+export const START_SERVER_FLAGS: FlagSpec[] = [
+  { name: 'host', kind: 'string', placeholder: 'ADDRESS', help: 'Interface to listen on.', defaultText: 'all interfaces' },
+  { name: 'port', kind: 'integer', placeholder: 'NUMBER', min: 0, help: 'Port to listen on; 0 lets the system choose.', defaultText: '8000' },
+  { name: 'server-name', kind: 'string', placeholder: 'NAME', help: 'Host name of the server (ServerName).', defaultText: 'localhost' },
+  { name: 'processes', kind: 'integer', placeholder: 'NUMBER', min: 1, help: 'Python processes in the process group. Giving it at all makes wsgi.multiprocess true.', defaultText: '1' },
+  { name: 'threads', kind: 'integer', placeholder: 'NUMBER', min: 1, help: 'Request threads per process.', defaultText: '5' },
+  { name: 'python', kind: 'string', placeholder: 'PATH', help: "Python interpreter, or a virtualenv's bin/python.", defaultText: 'python3 on PATH' },
+  { name: 'python-path', kind: 'list', placeholder: 'DIR', help: 'Directory to add to sys.path (with its .pth files).' },
+  { name: 'working-directory', kind: 'string', placeholder: 'DIR', help: 'Working directory of the Python processes, also first on sys.path.', defaultText: 'the current directory' },
+  { name: 'callable-object', kind: 'string', placeholder: 'NAME', help: 'Name of the WSGI callable in the script.', defaultText: 'application' },
+  { name: 'mount-point', kind: 'string', placeholder: 'URL', help: 'URL path the application is mounted at.', defaultText: '/' },
+  { name: 'queue-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a request may wait for a free thread before it gets 504; 0 waits forever.', defaultText: '45' },
+  { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long running requests may take to finish when the server or a process stops.', defaultText: '5' },
+  { name: 'socket-prefix', kind: 'string', placeholder: 'PATH', help: 'Path prefix for the private directory holding the worker sockets (WSGISocketPrefix).', defaultText: 'SERVER_ROOT/wsgi' },
+  { name: 'server-root', kind: 'string', placeholder: 'DIR', help: 'Directory for logs and sockets.', defaultText: '$TMPDIR/wsgi-host-HOST:PORT:UID' },
+  { name: 'log-directory', kind: 'string', placeholder: 'DIR', help: 'Directory for error_log and access_log.', defaultText: 'the server root' },
+  { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: 'Error log level: emerg, alert, crit, error, warn, notice, info or debug.', defaultText: 'warn' },
+  { name: 'access-log', kind: 'boolean', help: 'Write an access log.' },
+  { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined.', defaultText: 'common' },
+  { name: 'log-to-terminal', kind: 'boolean', help: 'Error log to standard error, access log to standard output.' },
+  { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
+  { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
+  { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
+  { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open.', defaultText: '2' },
+  { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
+  { name: 'help', kind: 'boolean', help: 'Show this help and exit.' },
+];
+
+export class ExpressConfigError extends Error {}
+
+/** Builds the configuration `start-server` runs with. */
+export function configFromStartServerFlags(values: FlagValues, positionals: string[], cwd: string = process.cwd()): ServerConfig {
+  if (positionals.length > 1) throw new ExpressConfigError(`start-server takes at most one script, got: ${positionals.join(' ')}`);
+  const script = positionals.length === 1 ? path.resolve(cwd, positionals[0]!) : WELCOME_SCRIPT;
+  const host = (values['host'] as string | undefined) ?? '';
+  const port = (values['port'] as number | undefined) ?? 8000;
+  const serverName = (values['server-name'] as string | undefined) ?? 'localhost';
+  const uid = process.getuid?.() ?? 0;
+  const serverRoot = path.resolve(cwd, (values['server-root'] as string | undefined) ?? path.join(os.tmpdir(), `wsgi-host-${host || 'localhost'}:${port}:${uid}`));
+  const logDirectory = path.resolve(cwd, (values['log-directory'] as string | undefined) ?? serverRoot);
+  const logLevel = (values['log-level'] as string | undefined) ?? 'warn';
+  if (!isLogLevel(logLevel)) throw new ExpressConfigError(`--log-level must be one of emerg, alert, crit, error, warn, notice, info, debug; not "${logLevel}"`);
+  const mountPoint = normalizeMountPoint((values['mount-point'] as string | undefined) ?? '/');
+  const toTerminal = values['log-to-terminal'] === true;
+  const accessFormat = (values['access-log-format'] as string | undefined) ?? 'common';
+  if (values['access-log-format'] !== undefined && values['access-log'] !== true) {
+    throw new ExpressConfigError('--access-log-format needs --access-log');
+  }
+  const processes = (values['processes'] as number | undefined) ?? 1;
+  const threads = (values['threads'] as number | undefined) ?? 5;
+  const groupName = `${host || serverName}:${port}`;
+  const queueTimeout = (values['queue-timeout'] as number | undefined) ?? 45;
+  const shutdownTimeout = (values['shutdown-timeout'] as number | undefined) ?? 5;
+  const home = path.resolve(cwd, (values['working-directory'] as string | undefined) ?? cwd);
+  const pythonPath = ((values['python-path'] as string[] | undefined) ?? []).map((p) => path.resolve(cwd, p));
+
+  const listener = { host, port };
+  return {
+    serverRoot,
+    socketPrefix: path.resolve(cwd, (values['socket-prefix'] as string | undefined) ?? path.join(serverRoot, 'wsgi')),
+    listeners: [listener],
+    virtualHosts: [
+      {
+        serverName,
+        serverAliases: [],
+        serverAdmin: null,
+        documentRoot: path.join(serverRoot, 'htdocs'),
+        listeners: [listener],
+        mounts: [
+          {
+            urlPrefix: mountPoint,
+            scriptPath: script,
+            processGroup: groupName,
+            applicationGroup: '%{GLOBAL}',
+            callableObject: (values['callable-object'] as string | undefined) ?? 'application',
+            passAuthorization: values['pass-authorization'] === true,
+          },
+        ],
+      },
+    ],
+    processGroups: [
+      {
+        name: groupName,
+        processes,
+        threads,
+        multiprocess: values['processes'] !== undefined,
+        python: (values['python'] as string | undefined) ?? 'python3',
+        interpreterFlags: [],
+        pythonPath,
+        home,
+        displayName: null,
+        lang: null,
+        locale: null,
+        queueTimeout,
+        shutdownTimeout,
+        maximumRequests: 0,
+        environment: {},
+        preload: [],
+      },
+    ],
+    errorLog: toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') },
+    logLevel: logLevel as LogLevelName,
+    moduleLogLevels: {},
+    accessLog:
+      values['access-log'] === true
+        ? { target: toTerminal ? { kind: 'stdout' } : { kind: 'file', path: path.join(logDirectory, 'access_log') }, format: LOG_FORMAT_NICKNAMES[accessFormat] ?? accessFormat }
+        : null,
+    limits: {
+      requestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
+      chunkedRequest: values['chunked-request'] === true,
+      bufferedBodySize: 64 * 1024,
+    },
+    timeouts: {
+      socket: (values['socket-timeout'] as number | undefined) ?? 60,
+      keepAlive: (values['keep-alive-timeout'] as number | undefined) ?? 2,
+    },
+    shutdownTimeout,
+  };
+}
+
+function normalizeMountPoint(value: string): string {
+  if (!value.startsWith('/')) throw new ExpressConfigError(`--mount-point must start with '/', not "${value}"`);
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,72 @@
+import type { RequestRecord } from './request-record';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  411: 'Length Required',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+const EXPLANATIONS: Record<number, string> = {
+  400: 'The server could not understand the request.',
+  401: 'This page needs credentials the request did not supply, or supplied wrongly.',
+  403: 'You do not have permission to access this resource.',
+  404: 'The requested URL was not found on this server.',
+  405: 'The method is not allowed for the requested URL.',
+  408: 'The server timed out waiting for the request.',
+  411: 'A request with a body must say how long it is (Content-Length).',
+  413: 'The request body is larger than this server accepts.',
+  414: 'The requested URL is longer than this server accepts.',
+  417: 'The server cannot meet the expectation given in the request.',
+  431: 'The request headers are larger than this server accepts.',
+  500: 'The server met an internal error or misconfiguration and could not complete the request. The error log says more.',
+  501: 'The server does not support what the request asks for.',
+  502: 'The application process ended before it completed the request.',
+  503: 'The server cannot handle the request now; try again later.',
+  504: 'The application did not answer in time.',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? 'Error';
+}
+
+function errorBody(status: number): string {
+  const reason = reasonPhrase(status);
+  const explanation = EXPLANATIONS[status] ?? '';
+  return `<!DOCTYPE html>\n<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n<p>${explanation}</p>\n</body></html>\n`;
+}
+
+/**
+ * Answers with an error page, unless the response has already begun, in which case the
+ * connection is cut so the client sees a truncated response rather than a wrong one.
+ */
+export function sendErrorPage(record: RequestRecord, status: number, headers: Record<string, string> = {}): void {
+  const res = record.res;
+  if (res.headersSent || res.writableEnded) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(errorBody(status), 'latin1');
+  record.status = status;
+  record.bytesSent = record.req.method === 'HEAD' ? 0 : body.length;
+  const closing = status === 400 || status === 408 || status === 413 || status === 414 || status === 431 || status === 501;
+  res.writeHead(status, reasonPhrase(status), {
+    ...headers,
+    'Content-Type': 'text/html; charset=iso-8859-1',
+    'Content-Length': String(body.length),
+    ...(closing ? { Connection: 'close' } : {}),
+  });
+  res.end(body);
+}

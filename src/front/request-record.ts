@@ -1,0 +1,26 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConnectionInfo } from './environ';
+
+/**
+ * What the access log and the error log need to know about a request, filled in as it is
+ * served.
+ */
+export interface RequestRecord {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly connection: ConnectionInfo;
+  readonly id: string;
+  /** Epoch microseconds when the request line arrived (approximately: when Node parsed it). */
+  readonly startMicros: number;
+  /** Final status sent (the access log's %>s). */
+  status: number;
+  /** Body bytes sent (the access log's %b). */
+  bytesSent: number;
+  remoteUser: string | null;
+  /** Environment variables set for the request (%{VAR}e). */
+  env: Record<string, string>;
+}
+
+export function clientOf(record: RequestRecord): string {
+  return `${record.connection.remoteAddress}:${record.connection.remotePort}`;
+}

@@ -1,0 +1,284 @@
+import type { ErrorLog } from '../log/error-log';
+import type { Dispatchable } from '../groups/dispatcher';
+import type { SlotTenant, ThreadSlot } from '../groups/thread-slot';
+import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
+import { sendErrorPage } from './error-page';
+import { clientOf, type RequestRecord } from './request-record';
+
+const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
+
+/** Response headers the front end owns: it decides the framing of the response itself. */
+const HOP_BY_HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+
+export interface ExchangeContext {
+  errorLog: ErrorLog;
+  groupName: string;
+  /** A queued request was withdrawn (its client left). */
+  withdrawn(): void;
+}
+
+/** How the request body reaches the worker. */
+export type BodyPlan =
+  | { kind: 'none' }
+  /** Read whole before dispatch; goes out with the head in one write. */
+  | { kind: 'buffered'; body: Buffer }
+  /** Streamed as the client sends it, from dispatch on. */
+  | { kind: 'stream' }
+  /** Streamed once the application first reads wsgi.input (Expect: 100-continue). */
+  | { kind: 'on-demand' };
+
+type State = 'queued' | 'running' | 'done';
+
+/**
+ * The front end's half of one WSGI request: waits for a worker thread, sends it the request,
+ * relays the response to the client with flow control both ways, and turns worker failures into
+ * the right status.
+ */
+export class WsgiExchange implements Dispatchable, SlotTenant {
+  queuedAt = 0;
+  private state: State = 'queued';
+  private slot: ThreadSlot | null = null;
+  /** The request stream to the worker has been terminated (BodyEnd sent). */
+  private requestStreamEnded = false;
+  private bodyFlowing = false;
+  private waitingForSlotDrain = false;
+  private waitingForClientDrain = false;
+  /** Content-Length the application declared, or -1. */
+  private declaredLength = -1;
+  private clientGone = false;
+
+  constructor(
+    private readonly ctx: ExchangeContext,
+    private readonly record: RequestRecord,
+    private readonly head: Buffer,
+    private readonly body: BodyPlan,
+  ) {
+    record.res.on('close', () => this.onClientClose());
+  }
+
+  get withdrawn(): boolean {
+    return this.state === 'queued' && this.clientGone;
+  }
+
+  // -- Dispatchable ------------------------------------------------------------------------
+
+  begin(slot: ThreadSlot): void {
+    if (this.state !== 'queued') return;
+    this.state = 'running';
+    this.slot = slot;
+    slot.assign(this);
+    const body = this.body;
+    switch (body.kind) {
+      case 'none':
+        this.requestStreamEnded = true;
+        slot.write(Buffer.concat([this.head, BODY_END_FRAME]));
+        return;
+      case 'buffered': {
+        this.requestStreamEnded = true;
+        const out = Buffer.allocUnsafe(this.head.length + FRAME_HEADER_SIZE + body.body.length + BODY_END_FRAME.length);
+        this.head.copy(out, 0);
+        writeFrameHeader(out, this.head.length, ToWorker.Body, body.body.length);
+        body.body.copy(out, this.head.length + FRAME_HEADER_SIZE);
+        BODY_END_FRAME.copy(out, out.length - BODY_END_FRAME.length);
+        slot.write(out);
+        return;
+      }
+      case 'stream':
+        slot.write(this.head);
+        this.startBody();
+        return;
+      case 'on-demand':
+        slot.write(this.head);
+        return;
+    }
+  }
+
+  queueTimedOut(): void {
+    if (this.state !== 'queued') return;
+    this.state = 'done';
+    this.log('error', `WSGI0084: Queue timeout expired for WSGI daemon process '${this.ctx.groupName}'.`);
+    if (!this.clientGone) sendErrorPage(this.record, 504);
+  }
+
+  // -- request body ------------------------------------------------------------------------
+
+  private startBody(): void {
+    if (this.bodyFlowing || this.requestStreamEnded) return;
+    this.bodyFlowing = true;
+    const req = this.record.req;
+    req.on('data', (chunk: Buffer) => {
+      if (this.requestStreamEnded || this.slot === null) return;
+      const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+      writeFrameHeader(header, 0, ToWorker.Body, chunk.length);
+      if (!this.slot.writeFrame(header, chunk)) {
+        this.waitingForSlotDrain = true;
+        req.pause();
+      }
+    });
+    req.on('end', () => this.endRequestStream());
+    if (req.readableEnded) this.endRequestStream();
+  }
+
+  /** Terminates the request stream to the worker (once): the body is complete or no longer wanted. */
+  private endRequestStream(): void {
+    if (this.requestStreamEnded) return;
+    this.requestStreamEnded = true;
+    if (this.slot !== null && this.state === 'running') this.slot.write(BODY_END_FRAME);
+  }
+
+  onSlotDrain(): void {
+    if (this.waitingForSlotDrain) {
+      this.waitingForSlotDrain = false;
+      this.record.req.resume();
+    }
+  }
+
+  // -- response ----------------------------------------------------------------------------
+
+  onFrame(type: number, payload: Buffer): void {
+    if (this.state !== 'running') return;
+    switch (type) {
+      case FromWorker.ResponseHead:
+        this.onResponseHead(payload);
+        return;
+      case FromWorker.ResponseBody:
+        this.onResponseBody(payload);
+        return;
+      case FromWorker.ResponseEnd:
+        this.finish(true);
+        return;
+      case FromWorker.ResponseFail:
+        this.onFail(Number(payload.toString('latin1')) || 500);
+        return;
+      case FromWorker.Log: {
+        const level = LOG_LEVEL_NAMES[payload[0] ?? 3] ?? 'error';
+        this.ctx.errorLog.log('wsgi', level, payload.toString('utf8', 1), this.logContext());
+        return;
+      }
+      case FromWorker.WantBody:
+        if (this.body.kind === 'on-demand' && !this.record.res.headersSent) this.record.res.writeContinue();
+        this.startBody();
+        return;
+      default:
+        this.log('error', `Unexpected frame 0x${type.toString(16)} from daemon process '${this.ctx.groupName}'; dropping the request.`);
+        this.abandon(502);
+    }
+  }
+
+  private onResponseHead(payload: Buffer): void {
+    const parts = payload.toString('latin1').split('\0');
+    const statusLine = parts[0]!;
+    const status = Number(statusLine.slice(0, 3));
+    const reason = statusLine.length > 4 ? statusLine.slice(4) : undefined;
+    const headers: string[] = [];
+    for (let i = 1; i + 1 < parts.length; i += 2) {
+      const name = parts[i]!;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) continue;
+      if (lower === 'content-length') this.declaredLength = Number(parts[i + 1]);
+      headers.push(name, parts[i + 1]!);
+    }
+    const res = this.record.res;
+    try {
+      if (reason !== undefined) res.writeHead(status, reason, headers);
+      else res.writeHead(status, headers);
+    } catch (err) {
+      this.log('error', `Invalid response head from daemon process '${this.ctx.groupName}': ${(err as Error).message}`);
+      this.abandon(500);
+      return;
+    }
+    this.record.status = status;
+  }
+
+  private onResponseBody(payload: Buffer): void {
+    this.record.bytesSent += payload.length;
+    if (!this.record.res.write(payload) && !this.waitingForClientDrain) {
+      this.waitingForClientDrain = true;
+      this.slot?.pauseReading();
+      this.record.res.once('drain', () => {
+        this.waitingForClientDrain = false;
+        this.slot?.resumeReading();
+      });
+    }
+  }
+
+  private finish(ok: boolean): void {
+    const res = this.record.res;
+    this.releaseSlot();
+    if (!ok) return;
+    const short = this.declaredLength >= 0 && this.record.bytesSent < this.declaredLength && this.record.req.method !== 'HEAD';
+    if (short) {
+      // The client was promised more bytes than the application produced: close the connection
+      // once what there is has gone out, so the client sees the response is incomplete.
+      res.once('finish', () => res.destroy());
+    }
+    res.end();
+  }
+
+  private onFail(status: number): void {
+    this.releaseSlot();
+    sendErrorPage(this.record, status);
+  }
+
+  /** Ends the worker's part: terminates the request stream, gives the thread back. */
+  private releaseSlot(): void {
+    if (this.state !== 'running') return;
+    this.endRequestStream();
+    this.state = 'done';
+    const slot = this.slot;
+    this.slot = null;
+    if (this.waitingForClientDrain) slot?.resumeReading();
+    slot?.release();
+  }
+
+  /** Gives up on the worker connection (it is out of step) and answers `status`. */
+  private abandon(status: number): void {
+    const slot = this.slot;
+    this.state = 'done';
+    this.slot = null;
+    slot?.cut('protocol error');
+    sendErrorPage(this.record, status);
+  }
+
+  onSlotLost(reason: string): void {
+    if (this.state !== 'running') return;
+    this.state = 'done';
+    this.slot = null;
+    if (this.clientGone) return;
+    if (!this.record.res.headersSent) {
+      this.log('error', `WSGI0146: Daemon process '${this.ctx.groupName}' closed connection before sending complete response headers (${reason}).`);
+      sendErrorPage(this.record, 502);
+    } else {
+      this.log('error', `WSGI0119: Unable to proxy response from daemon to client: daemon process '${this.ctx.groupName}' closed connection mid-response (${reason}).`);
+      this.record.res.destroy();
+    }
+  }
+
+  private onClientClose(): void {
+    if (this.record.res.writableFinished) return;
+    this.clientGone = true;
+    if (this.state === 'queued') {
+      this.ctx.withdrawn();
+      return;
+    }
+    if (this.state === 'running') {
+      // The worker thread notices when it next writes: its connection is gone, so the
+      // application's write() raises and its close() still runs; the thread then reconnects.
+      const slot = this.slot;
+      this.state = 'done';
+      this.slot = null;
+      slot?.cut('client closed connection');
+    }
+  }
+
+  // -- logging -----------------------------------------------------------------------------
+
+  private logContext(): { pid?: number; tid?: number; client: string } {
+    const slot = this.slot;
+    return slot !== null ? { pid: slot.pid, tid: slot.tid, client: clientOf(this.record) } : { client: clientOf(this.record) };
+  }
+
+  private log(level: 'error' | 'warn' | 'info', message: string): void {
+    this.ctx.errorLog.log('wsgi', level, message, { client: clientOf(this.record) });
+  }
+}

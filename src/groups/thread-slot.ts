@@ -1,0 +1,110 @@
+import type * as net from 'node:net';
+
+/** What runs on a slot: the front-end half of one request. */
+export interface SlotTenant {
+  onFrame(type: number, payload: Buffer): void;
+  /** The connection is gone (the process died, or it was cut); the tenant must finish at once. */
+  onSlotLost(reason: string): void;
+  /** The connection can take more bytes after a write returned false. */
+  onSlotDrain(): void;
+}
+
+export interface SlotOwner {
+  /** The request running on `slot` is done with it. */
+  release(slot: ThreadSlot): void;
+  /** The connection closed; `tenant` is the request that was running on it, if any. */
+  slotClosed(slot: ThreadSlot, tenant: SlotTenant | null, reason: string | null): void;
+  unexpectedFrame(slot: ThreadSlot, type: number): void;
+  readonly pid: number;
+}
+
+/**
+ * One worker thread's connection. A slot runs at most one request at a time; the worker thread
+ * behind it is free exactly when the slot has no tenant.
+ */
+export class ThreadSlot {
+  private tenant: SlotTenant | null = null;
+  private lossReason: string | null = null;
+
+  constructor(
+    private readonly owner: SlotOwner,
+    private readonly socket: net.Socket,
+    /** The thread's index within its process (0-based). */
+    readonly thread: number,
+    /** The thread's native id, for log lines. */
+    readonly tid: number,
+  ) {
+    socket.on('drain', () => this.tenant?.onSlotDrain());
+    socket.on('error', (err) => {
+      this.lossReason ??= err.message;
+    });
+    socket.on('close', () => {
+      const tenant = this.tenant;
+      this.tenant = null;
+      this.owner.slotClosed(this, tenant, this.lossReason);
+    });
+  }
+
+  get busy(): boolean {
+    return this.tenant !== null;
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  /** Gives the slot to a request. */
+  assign(tenant: SlotTenant): void {
+    if (this.tenant !== null) throw new Error('internal error: slot assigned while busy');
+    this.tenant = tenant;
+  }
+
+  /** The request is finished with the slot: the thread takes the next request. */
+  release(): void {
+    this.owner.release(this);
+  }
+
+  /** Clears the tenant (the owner calls this when the slot is released). */
+  vacate(): void {
+    this.tenant = null;
+  }
+
+  /** The process this thread belongs to (for log context). */
+  get pid(): number {
+    return this.owner.pid;
+  }
+
+  /** Delivers a frame that arrived on this slot's connection. */
+  deliver(type: number, payload: Buffer): void {
+    const tenant = this.tenant;
+    if (tenant !== null) tenant.onFrame(type, payload);
+    else this.owner.unexpectedFrame(this, type);
+  }
+
+  write(data: Buffer): boolean {
+    return this.socket.write(data);
+  }
+
+  /** Writes a frame header and its payload in one system call without copying the payload. */
+  writeFrame(header: Buffer, payload: Buffer): boolean {
+    this.socket.cork();
+    this.socket.write(header);
+    const ok = this.socket.write(payload);
+    this.socket.uncork();
+    return ok;
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Cuts the connection; the worker thread reconnects once its request is over. */
+  cut(reason: string): void {
+    this.lossReason ??= reason;
+    this.socket.destroy();
+  }
+}

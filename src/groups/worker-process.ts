@@ -1,0 +1,253 @@
+import type { ChildProcess } from 'node:child_process';
+import * as os from 'node:os';
+import type * as net from 'node:net';
+import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
+import type { LogContext } from '../log/error-log';
+import type { SlotPool } from './dispatcher';
+import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
+
+export type ProcessState = 'starting' | 'ready' | 'stopping' | 'exited';
+
+/** What a process needs from its group. */
+export interface ProcessHost {
+  readonly groupName: string;
+  log(level: 'error' | 'warn' | 'info' | 'debug', message: string, context?: LogContext): void;
+  /** A log record the process sent (an exception, print() output outside a request). */
+  processLog(level: string, text: string, context: LogContext): void;
+  /** The process can take requests now. */
+  processReady(proc: WorkerProcess): void;
+  /** A thread became free. */
+  slotFreed(proc: WorkerProcess): void;
+}
+
+/** How long to wait for the exit status of a process whose connection dropped mid-request. */
+const EXIT_STATUS_WAIT_MS = 250;
+
+/**
+ * One daemon process of a group as the front end sees it: the child process, its control
+ * connection and its threads' connections.
+ */
+export class WorkerProcess implements SlotPool, SlotOwner {
+  state: ProcessState = 'starting';
+  readonly free: ThreadSlot[] = [];
+  private readonly slots = new Set<ThreadSlot>();
+  private control: net.Socket | null = null;
+  /** How the process ended, once it has ("terminated by signal 9 (SIGKILL)"). */
+  exitDescription: string | null = null;
+  private exitWaiters: ((description: string | null) => void)[] = [];
+  readonly startedAt = Date.now();
+  readyAt = 0;
+  requestsServed = 0;
+  /** The last lines the process wrote to stdout/stderr, to explain a failed start. */
+  readonly recentOutput: string[] = [];
+
+  constructor(
+    private readonly host: ProcessHost,
+    /** Which of the group's processes this is (1-based, kept across restarts). */
+    readonly number: number,
+    readonly token: string,
+    readonly child: ChildProcess,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get accepting(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Requests running in this process now. */
+  get active(): number {
+    let busy = 0;
+    for (const slot of this.slots) if (slot.busy) busy++;
+    return busy;
+  }
+
+  get threadsConnected(): number {
+    return this.slots.size;
+  }
+
+  attachControl(socket: net.Socket): (type: number, payload: Buffer) => void {
+    this.control = socket;
+    socket.on('error', () => {});
+    return (type, payload) => this.onControlFrame(type, payload);
+  }
+
+  attachThread(socket: net.Socket, thread: number, tid: number): ThreadSlot {
+    const slot = new ThreadSlot(this, socket, thread, tid);
+    this.slots.add(slot);
+    if (this.state === 'ready' || this.state === 'starting') {
+      this.free.push(slot);
+      if (this.state === 'ready') this.host.slotFreed(this);
+    }
+    return slot;
+  }
+
+  /** A request is done with `slot`: it takes requests again. */
+  release(slot: ThreadSlot): void {
+    slot.vacate();
+    this.requestsServed++;
+    if (slot.closed) return;
+    if (this.state === 'ready' || this.state === 'starting') {
+      this.free.push(slot);
+      this.host.slotFreed(this);
+    } else if (this.state === 'stopping' && this.active === 0) {
+      this.finishStopping();
+    }
+  }
+
+  private onControlFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case FromWorker.Ready:
+        if (this.state !== 'starting') return;
+        this.state = 'ready';
+        this.readyAt = Date.now();
+        this.host.processReady(this);
+        return;
+      case FromWorker.Log: {
+        const level = LOG_LEVEL_NAMES[payload[0] ?? 3] ?? 'error';
+        this.host.processLog(level, payload.toString('utf8', 1), { pid: this.pid });
+        return;
+      }
+      default:
+        this.host.log('warn', `Unexpected control frame 0x${type.toString(16)} from process ${this.pid}; ignored.`);
+    }
+  }
+
+  // -- SlotOwner ---------------------------------------------------------------------------
+
+  slotClosed(slot: ThreadSlot, tenant: SlotTenant | null, reason: string | null): void {
+    this.slots.delete(slot);
+    const at = this.free.indexOf(slot);
+    if (at >= 0) this.free.splice(at, 1);
+    if (tenant !== null) {
+      // The connection usually drops a moment before the exit status arrives; wait briefly so
+      // the request's error report can say how the process died.
+      this.whenExited(EXIT_STATUS_WAIT_MS, (description) => {
+        tenant.onSlotLost(description !== null ? `process ${this.pid} ${description}` : (reason ?? 'connection closed'));
+      });
+    }
+    if (this.state === 'stopping' && this.active === 0) this.finishStopping();
+  }
+
+  unexpectedFrame(slot: ThreadSlot, type: number): void {
+    this.host.log('warn', `Unexpected frame 0x${type.toString(16)} from idle thread ${slot.thread + 1} of process ${this.pid}; ignored.`);
+  }
+
+  // -- life cycle --------------------------------------------------------------------------
+
+  /** Records the process's exit; the group calls this from the child's 'exit' event. */
+  exited(code: number | null, signal: NodeJS.Signals | null): string {
+    this.state = 'exited';
+    this.free.length = 0;
+    this.exitDescription = describeExit(code, signal);
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const waiter of waiters) waiter(this.exitDescription);
+    return this.exitDescription;
+  }
+
+  private whenExited(timeoutMs: number, callback: (description: string | null) => void): void {
+    if (this.exitDescription !== null) {
+      callback(this.exitDescription);
+      return;
+    }
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      callback(null);
+    }, timeoutMs);
+    this.exitWaiters.push((description) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      callback(description);
+    });
+  }
+
+  private hardKillTimer: NodeJS.Timeout | null = null;
+  private stopWaiters: (() => void)[] = [];
+
+  /**
+   * Stops the process: it takes no new requests, its running requests get up to `graceMs` to
+   * finish, then it is told to exit; if it has not exited `killAfterMs` later it is killed.
+   */
+  stop(graceMs: number, killAfterMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.state === 'exited') {
+        resolve();
+        return;
+      }
+      this.stopWaiters.push(resolve);
+      if (this.state === 'stopping') return;
+      this.state = 'stopping';
+      this.free.length = 0;
+      this.killAfterMs = killAfterMs;
+      if (this.active === 0) {
+        this.finishStopping();
+      } else {
+        this.graceTimer = setTimeout(() => this.finishStopping(), graceMs);
+      }
+    });
+  }
+
+  private killAfterMs = 5000;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private finishing = false;
+
+  private finishStopping(): void {
+    if (this.finishing) return;
+    this.finishing = true;
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    // Closing the control connection tells the process to exit (it finishes through atexit).
+    if (this.control !== null && !this.control.destroyed) {
+      this.control.write(encodeFrame(ToWorker.Shutdown, 'stop'));
+      this.control.end();
+    }
+    for (const slot of this.slots) if (!slot.busy) slot.cut('process stopping');
+    this.hardKillTimer = setTimeout(() => {
+      if (this.state !== 'exited') {
+        this.host.log('warn', `Daemon process '${this.host.groupName}' (pid=${this.pid}) did not exit within ${this.killAfterMs / 1000} seconds of being told to; killing it.`);
+        this.kill('SIGKILL');
+      }
+    }, this.killAfterMs);
+  }
+
+  /** Called by the group once the child has exited. */
+  settle(): void {
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    if (this.hardKillTimer !== null) clearTimeout(this.hardKillTimer);
+    for (const slot of this.slots) slot.cut('process exited');
+    this.control?.destroy();
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  noteOutput(line: string): void {
+    this.recentOutput.push(line);
+    if (this.recentOutput.length > 20) this.recentOutput.shift();
+  }
+}
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal !== null) {
+    const number = signalNumber(signal);
+    return `terminated by signal ${number ?? '?'} (${signal})`;
+  }
+  return `exited with status ${code ?? '?'}`;
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return (os.constants.signals as Record<string, number | undefined>)[signal];
+}

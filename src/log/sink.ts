@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LogTarget } from '../config/model';
+
+/** Somewhere log lines go. */
+export interface LineSink {
+  write(line: string): void;
+  /** Writes out anything held back; called before the process exits. */
+  flush(): void;
+  close(): void;
+  readonly description: string;
+}
+
+/**
+ * Appends lines to a file. Lines written in one turn of the event loop go out in one write, so a
+ * busy access log costs one system call per turn, not one per request.
+ */
+class FileSink implements LineSink {
+  private fd: number;
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor(readonly description: string) {
+    fs.mkdirSync(path.dirname(description), { recursive: true });
+    this.fd = fs.openSync(description, 'a', 0o644);
+  }
+
+  write(line: string): void {
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 || this.fd < 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    try {
+      fs.writeSync(this.fd, text);
+    } catch (err) {
+      process.stderr.write(`wsgi-host: cannot write to log file ${this.description}: ${(err as Error).message}\n`);
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+class StreamSink implements LineSink {
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    readonly description: string,
+  ) {}
+
+  write(line: string): void {
+    this.stream.write(line + '\n');
+  }
+
+  flush(): void {}
+
+  close(): void {}
+}
+
+export function openSink(target: LogTarget): LineSink {
+  switch (target.kind) {
+    case 'stdout':
+      return new StreamSink(process.stdout, 'standard output');
+    case 'stderr':
+      return new StreamSink(process.stderr, 'standard error');
+    case 'file':
+      return new FileSink(target.path);
+  }
+}
+
+/** Keeps lines in memory; for tests of the log formats. */
+export class MemorySink implements LineSink {
+  readonly lines: string[] = [];
+  readonly description = 'memory';
+  write(line: string): void {
+    this.lines.push(line);
+  }
+  flush(): void {}
+  close(): void {}
+}

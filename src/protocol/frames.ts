@@ -1,0 +1,135 @@
+/**
+ * The framing of the wire protocol between the front end and the Python worker threads.
+ *
+ * Every message is a frame: one type byte, a 4-byte big-endian payload length, then the payload.
+ * Each worker thread owns one UNIX stream connection, so frames of one request are never
+ * interleaved with another's. The Python side of this file is python/wsgi_host/protocol.py; the
+ * two must agree byte for byte.
+ */
+
+export const FRAME_HEADER_SIZE = 5;
+
+/** Larger frames are a protocol violation: they can only come from a corrupted stream. */
+export const MAX_FRAME_PAYLOAD = 64 * 1024 * 1024;
+
+/** Front end to worker. */
+export const enum ToWorker {
+  /** The request: a marshal-encoded environ dict (CGI keys and mod_wsgi.* keys). */
+  Head = 0x01,
+  /** A piece of the request body. */
+  Body = 0x02,
+  /** The request body is complete; also ends the request stream when the body was cut short by the response ending. */
+  BodyEnd = 0x03,
+  /** The client went away: reads and writes in Python fail from now on. Ends the request stream. */
+  Abort = 0x04,
+  /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
+  Shutdown = 0x20,
+  /** Control connection: write the Python stack of every thread to the log. */
+  DumpStacks = 0x21,
+}
+
+/** Worker to front end. */
+export const enum FromWorker {
+  /** Status line and headers: latin-1 "200 OK\0Name\0Value\0Name\0Value". */
+  ResponseHead = 0x11,
+  /** A piece of the response body. */
+  ResponseBody = 0x12,
+  /** The response is complete. */
+  ResponseEnd = 0x13,
+  /**
+   * The request failed in the worker. Payload: ASCII status code. Before the head was sent the
+   * front end answers with that status; after it, the client connection is cut so the client sees
+   * a truncated response rather than a wrong one.
+   */
+  ResponseFail = 0x14,
+  /** A log record: one level byte (see LogLevelCode) then UTF-8 text, possibly several lines. */
+  Log = 0x15,
+  /** The application started reading wsgi.input: send "100 Continue" and the body. */
+  WantBody = 0x16,
+  /** First frame on every connection: JSON {token, pid, role, thread}. */
+  Hello = 0x30,
+  /** Control connection: the process has finished starting (and preloading) and takes requests. */
+  Ready = 0x31,
+}
+
+/** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */
+export const LOG_LEVEL_NAMES = ['emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug'] as const;
+
+export interface Frame {
+  type: number;
+  payload: Buffer;
+}
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** Writes a frame header at `offset` of `target`. */
+export function writeFrameHeader(target: Buffer, offset: number, type: number, length: number): void {
+  target[offset] = type;
+  target.writeUInt32BE(length, offset + 1);
+}
+
+export function encodeFrame(type: number, payload?: Buffer | string): Buffer {
+  const body = payload === undefined ? EMPTY : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + body.length);
+  writeFrameHeader(out, 0, type, body.length);
+  body.copy(out, FRAME_HEADER_SIZE);
+  return out;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Splits a byte stream into frames. Chunks are kept as they arrive and only joined when a frame
+ * straddles them, and then only once the whole frame is there, so a large frame arriving in many
+ * reads is copied once rather than once per read.
+ */
+export class FrameDecoder {
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  /** Bytes needed before the held parts can yield a frame (a header, or a whole frame). */
+  private needed = FRAME_HEADER_SIZE;
+
+  /** Feeds bytes; calls `onFrame` for each complete frame. Throws ProtocolError on a corrupt stream. */
+  push(chunk: Buffer, onFrame: (type: number, payload: Buffer) => void): void {
+    let buf = chunk;
+    if (this.partsLength > 0) {
+      this.parts.push(chunk);
+      this.partsLength += chunk.length;
+      if (this.partsLength < this.needed) return;
+      buf = Buffer.concat(this.parts, this.partsLength);
+      this.parts = [];
+      this.partsLength = 0;
+    }
+    let offset = 0;
+    const end = buf.length;
+    this.needed = FRAME_HEADER_SIZE;
+    while (end - offset >= FRAME_HEADER_SIZE) {
+      const type = buf[offset]!;
+      const length = buf.readUInt32BE(offset + 1);
+      if (length > MAX_FRAME_PAYLOAD) {
+        throw new ProtocolError(`frame of ${length} bytes (type 0x${type.toString(16)}) exceeds the ${MAX_FRAME_PAYLOAD}-byte limit`);
+      }
+      const frameEnd = offset + FRAME_HEADER_SIZE + length;
+      if (frameEnd > end) {
+        this.needed = FRAME_HEADER_SIZE + length;
+        break;
+      }
+      onFrame(type, buf.subarray(offset + FRAME_HEADER_SIZE, frameEnd));
+      offset = frameEnd;
+    }
+    if (offset < end) {
+      this.parts.push(buf.subarray(offset));
+      this.partsLength = end - offset;
+    }
+  }
+
+  /** Bytes received that do not yet form a whole frame. */
+  get bufferedBytes(): number {
+    return this.partsLength;
+  }
+}

@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const APPS = path.join(ROOT, 'test', 'apps');
+export const CLI = path.join(ROOT, 'bin', 'wsgi-host.js');
+
+export function app(name: string): string {
+  return path.join(APPS, name);
+}
+
+/** A wsgi-host process started for a test, with its output captured. */
+export class RunningServer {
+  stdout = '';
+  stderr = '';
+  port = 0;
+  private exitWaiters: ((code: number | null) => void)[] = [];
+  exitCode: number | null | undefined = undefined;
+  private outputWaiters: (() => void)[] = [];
+
+  constructor(readonly child: ChildProcess, readonly serverRoot: string) {
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stdout!.on('data', (text: string) => {
+      this.stdout += text;
+      this.notify();
+    });
+    child.stderr!.on('data', (text: string) => {
+      this.stderr += text;
+      this.notify();
+    });
+    child.on('exit', (code) => {
+      this.exitCode = code;
+      for (const waiter of this.exitWaiters) waiter(code);
+      this.exitWaiters = [];
+      this.notify();
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private notify(): void {
+    const waiters = this.outputWaiters;
+    this.outputWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Waits until `predicate` holds for the captured output (checked whenever output arrives). */
+  async waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.exitCode !== undefined) {
+        if (predicate()) return;
+        throw new Error(`timed out waiting for ${what}\n--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(remaining, 200));
+        this.outputWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for an error log line matching `pattern`; returns the matching line. */
+  async waitForLog(pattern: RegExp | string, timeoutMs = 10_000): Promise<string> {
+    const test = (line: string): boolean => (typeof pattern === 'string' ? line.includes(pattern) : pattern.test(line));
+    await this.waitFor(() => this.stderr.split('\n').some(test), `a log line matching ${pattern}`, timeoutMs);
+    return this.stderr.split('\n').find(test)!;
+  }
+
+  logLines(): string[] {
+    return this.stderr.split('\n').filter((l) => l.length > 0);
+  }
+
+  waitForExit(timeoutMs = 15_000): Promise<number | null> {
+    if (this.exitCode !== undefined) return Promise.resolve(this.exitCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not exit within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs);
+      this.exitWaiters.push((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  /** Stops the server with SIGTERM and waits for it to exit; kills it if it hangs. */
+  async stop(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGTERM');
+    try {
+      await this.waitForExit(15_000);
+    } catch {
+      this.child.kill('SIGKILL');
+      await this.waitForExit(5_000);
+    }
+    fs.rmSync(this.serverRoot, { recursive: true, force: true });
+  }
+}
+
+export interface StartOptions {
+  /** Extra environment variables for the server. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Do not wait for the banner (for tests of start-up failures). */
+  expectFailure?: boolean;
+}
+
+/** Starts `wsgi-host start-server` on a port the system chooses, logging to the terminal. */
+export async function startServer(args: string[], options: StartOptions = {}): Promise<RunningServer> {
+  const serverRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-test-'));
+  const child = spawn(process.execPath, [CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const server = new RunningServer(child, serverRoot);
+  if (options.expectFailure) return server;
+  await server.waitFor(() => /Server URL\s*: http:\/\/[^:]+:(\d+)/.test(server.stdout), 'the start-up banner', 20_000);
+  server.port = Number(/Server URL\s*: http:\/\/[^:]+:(\d+)/.exec(server.stdout)![1]);
+  return server;
+}
+
+/** Starts a server for the duration of a test suite (use with before/after). */
+export function serverFixture(args: string[], options: StartOptions = {}): { get: () => RunningServer; start: () => Promise<void>; stop: () => Promise<void> } {
+  let server: RunningServer | null = null;
+  return {
+    get: () => {
+      if (server === null) throw new Error('server not started');
+      return server;
+    },
+    start: async () => {
+      server = await startServer(args, options);
+    },
+    stop: async () => {
+      await server?.stop();
+    },
+  };
+}
+
+export interface Response {
+  status: number;
+  statusMessage: string;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+  text: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string | number | string[]>;
+  body?: Buffer | string;
+  timeoutMs?: number;
+}
+
+/** One HTTP request on a fresh connection. */
+export function request(url: string, options: RequestOptions = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode!, statusMessage: res.statusMessage ?? '', headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString('latin1') });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(options.timeoutMs ?? 15_000, () => req.destroy(new Error(`request to ${url} timed out`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string, options: RequestOptions = {}): Promise<T> {
+  const res = await request(url, options);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}\n${res.text}`);
+  return JSON.parse(res.body.toString('utf8')) as T;
+}
+
+/**
+ * Sends raw bytes on a new connection and collects everything the server sends back until it
+ * closes the connection or `idleMs` pass without data.
+ */
+export function rawExchange(port: number, data: Buffer | string, idleMs = 1500): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    const finish = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const arm = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(finish, idleMs);
+    };
+    socket.on('connect', () => {
+      socket.write(data);
+      arm();
+    });
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      arm();
+    });
+    socket.on('end', finish);
+    socket.on('close', finish);
+    socket.on('error', (err) => (chunks.length > 0 ? finish() : reject(err)));
+  });
+}
+
+/** Debian's Python, which has Flask, Django and numpy from apt; null if absent. */
+export function systemPython(): string | null {
+  return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
