@@ -17,6 +17,9 @@ _BAD_NAME = re.compile("[^!#$%&'*+\\-.^_`|~0-9A-Za-z]").search
 _BAD_VALUE = re.compile('[\x00-\x08\x0a-\x1f\x7f]').search
 _STATUS = re.compile('[0-9]{3}(?: [^\x00-\x1f\x7f]*)?\\Z').match
 
+# Responses that never carry a body, so never get a Content-Length added.
+_NO_BODY_STATUSES = frozenset(('100', '101', '102', '103', '204', '304'))
+
 # Coalesce the items of a list or tuple response into one send up to this size: every item is
 # already there, so joining them delays nothing (PEP 3333 forbids delaying yielded blocks).
 _COALESCE_LIMIT = 64 * 1024
@@ -325,7 +328,7 @@ class Request(object):
             if len(header) != 2:
                 raise ValueError('each header must be a 2-tuple, got length %d' % len(header))
             name, value = header
-            if type(name) is not str or type(value) is not str or _BAD_NAME(name) or _BAD_VALUE(value):
+            if type(name) is not str or type(value) is not str or not name or _BAD_NAME(name) or _BAD_VALUE(value):
                 name, value = _checked_header(name, value)
             if len(name) == 14 and name.lower() == 'content-length':
                 content_length = value
@@ -339,7 +342,7 @@ class Request(object):
             raise
         self.status = status
         self.content_length = content_length
-        self.head = HEADER.pack(RESPONSE_HEAD, len(encoded)) + encoded
+        self.head = encoded
         return self.write
 
     def write(self, data):
@@ -354,20 +357,28 @@ class Request(object):
             except ConnectionClosed:
                 raise ClientGone('mod_wsgi client connection closed')
 
-    def _take_head(self):
-        """The head frame if it has not been sent yet (b'' if it has); applies Content-Length."""
+    def _take_head(self, complete_length=-1):
+        """The head frame if it has not been sent yet (b'' if it has); applies Content-Length.
+
+        `complete_length` is the length of the whole body when it is known to be all there: the
+        head then declares it, as Apache's content-length filter does for a response that is
+        complete in one piece.
+        """
         if self.head_sent:
             return b''
         if self.status is None:
             raise RuntimeError('start_response() must be called before response content is produced')
         declared = self.content_length
+        head = self.head
         if declared is not None:
             self.content_length = _parse_content_length(declared)
         else:
             self.content_length = -1
+            if complete_length >= 0 and self.status[:3] not in _NO_BODY_STATUSES:
+                head += b'\0Content-Length\0%d' % complete_length
         self.head_sent = True
-        head, self.head = self.head, None
-        return head
+        self.head = None
+        return HEADER.pack(RESPONSE_HEAD, len(head)) + head
 
     def _clip(self, data):
         """Cuts output beyond a declared Content-Length, as mod_wsgi does."""
@@ -395,7 +406,7 @@ class Request(object):
     def _prepare_tail(self, last=b''):
         """Readies the rest of a successful response (head if still pending, the last bytes of
         body) to go out with the end frame once close() has been called."""
-        head = self._take_head()
+        head = self._take_head(self.sent + len(last) if not self.head_sent else -1)
         last = self._clip(last)
         if len(last) > 32768:
             if head:

@@ -1,4 +1,21 @@
+import type { ServerResponse } from 'node:http';
 import type { RequestRecord } from './request-record';
+
+/**
+ * Ends a response that cannot be completed: what was already written still goes out, then the
+ * connection closes without the end of the body (no final chunk, or short of Content-Length), so
+ * the client can tell the response is incomplete.
+ */
+export function cutResponse(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) {
+    res.destroy();
+    return;
+  }
+  socket.end();
+  // A client that never reads must not keep the socket open for ever.
+  setTimeout(() => socket.destroy(), 10_000).unref();
+}
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -55,7 +72,7 @@ function errorBody(status: number): string {
 export function sendErrorPage(record: RequestRecord, status: number, headers: Record<string, string> = {}): void {
   const res = record.res;
   if (res.headersSent || res.writableEnded) {
-    res.destroy();
+    cutResponse(res);
     return;
   }
   const body = Buffer.from(errorBody(status), 'latin1');

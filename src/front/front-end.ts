@@ -66,6 +66,9 @@ export class FrontEnd {
         headersTimeout: Math.max(config.timeouts.socket, 1) * 1000,
         noDelay: true,
       });
+      // A client that sends its requests and then half-closes (printf ... | nc) still gets every
+      // answer, as from Apache; Node's default would abort them.
+      (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       const listener: Listener = { config: listenerConfig, server, vhosts, address: null };
       server.on('request', (req, res) => this.handle(listener, req, res, false));
       server.on('checkContinue', (req, res) => this.handle(listener, req, res, true));

@@ -2,7 +2,7 @@ import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { SlotTenant, ThreadSlot } from '../groups/thread-slot';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
-import { sendErrorPage } from './error-page';
+import { cutResponse, sendErrorPage } from './error-page';
 import { clientOf, type RequestRecord } from './request-record';
 
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
@@ -250,7 +250,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
       sendErrorPage(this.record, 502);
     } else {
       this.log('error', `WSGI0119: Unable to proxy response from daemon to client: daemon process '${this.ctx.groupName}' closed connection mid-response (${reason}).`);
-      this.record.res.destroy();
+      cutResponse(this.record.res);
     }
   }
 

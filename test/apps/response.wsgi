@@ -200,7 +200,7 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
         return [b'x' * size]
     if path == '/method':
-        start_response('200 OK', text)
+        start_response('200 OK', text + [('X-Method', environ['REQUEST_METHOD'])])
         return [environ['REQUEST_METHOD'].encode()]
     if path == '/print':
         print('printed-line-one')
