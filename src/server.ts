@@ -9,6 +9,7 @@ import { ErrorLog } from './log/error-log';
 import { openSink } from './log/sink';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
+import { makeDirectories } from './util/fs';
 
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
@@ -116,7 +117,7 @@ function createSocketDirectory(prefix: string): string {
   const parent = path.dirname(prefix);
   const base = path.basename(prefix);
   try {
-    fs.mkdirSync(parent, { recursive: true, mode: 0o755 });
+    makeDirectories(parent);
   } catch (err) {
     throw new StartupError(`Cannot create the socket directory's parent ${parent}: ${(err as Error).message}. Set --socket-prefix (WSGISocketPrefix) to a writable location.`);
   }

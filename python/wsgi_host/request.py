@@ -374,8 +374,11 @@ class Request(object):
             self.content_length = _parse_content_length(declared)
         else:
             self.content_length = -1
-            if complete_length >= 0 and self.status[:3] not in _NO_BODY_STATUSES:
-                head += b'\0Content-Length\0%d' % complete_length
+            # Not for HEAD with nothing generated: many applications skip the body for HEAD, and
+            # a 0 would contradict the length GET has (Apache drops such a header too).
+            if complete_length > 0 or (complete_length == 0 and self.environ['REQUEST_METHOD'] != 'HEAD'):
+                if self.status[:3] not in _NO_BODY_STATUSES:
+                    head += b'\0Content-Length\0%d' % complete_length
         self.head_sent = True
         self.head = None
         return HEADER.pack(RESPONSE_HEAD, len(head)) + head

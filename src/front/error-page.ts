@@ -59,7 +59,7 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Error';
 }
 
-function errorBody(status: number): string {
+export function errorPageBody(status: number): string {
   const reason = reasonPhrase(status);
   const explanation = EXPLANATIONS[status] ?? '';
   return `<!DOCTYPE html>\n<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n<p>${explanation}</p>\n</body></html>\n`;
@@ -75,7 +75,7 @@ export function sendErrorPage(record: RequestRecord, status: number, headers: Re
     cutResponse(res);
     return;
   }
-  const body = Buffer.from(errorBody(status), 'latin1');
+  const body = Buffer.from(errorPageBody(status), 'latin1');
   record.status = status;
   record.bytesSent = record.req.method === 'HEAD' ? 0 : body.length;
   const closing = status === 400 || status === 408 || status === 413 || status === 414 || status === 431 || status === 501;

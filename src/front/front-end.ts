@@ -6,7 +6,7 @@ import type { AccessLog } from '../log/access-log';
 import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import { encodeRequestHead, expandApplicationGroup, FLAG_EXPECT_CONTINUE, type ConnectionInfo } from './environ';
-import { sendErrorPage } from './error-page';
+import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
 import { parseHost } from './host-header';
 import { matchMount } from './mounts';
 import { clientOf, type RequestRecord } from './request-record';
@@ -30,6 +30,15 @@ interface Listener {
   address: { host: string; port: number } | null;
 }
 
+/** Per connection: requests not yet answered, and what to do when the parser rejects input. */
+interface InFlight {
+  count: number;
+  /** The error answer for a rejected request, sent once the earlier answers are out. */
+  pendingError: (() => void) | null;
+  /** Set while a request's body is being read: the parser's rejection is then about that body. */
+  bodyFailed: ((status: number) => void) | null;
+}
+
 let connectionCounter = 0;
 let requestCounter = 0;
 const idPrefix = Date.now().toString(36);
@@ -41,6 +50,8 @@ const idPrefix = Date.now().toString(36);
 export class FrontEnd {
   private readonly listeners: Listener[] = [];
   private readonly connections = new WeakMap<net.Socket, ConnectionInfo>();
+  /** Per connection: requests not yet answered, and an error answer waiting for them. */
+  private readonly inFlight = new WeakMap<net.Socket, InFlight>();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -60,6 +71,8 @@ export class FrontEnd {
     for (const listenerConfig of config.listeners) {
       const vhosts = config.virtualHosts.filter((v) => v.listeners.length === 0 || v.listeners.some((l) => l.port === listenerConfig.port));
       const server = http.createServer({
+        // The Host check is ours (with a log line and our error page).
+        requireHostHeader: false,
         keepAliveTimeout: config.timeouts.keepAlive * 1000,
         // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
         requestTimeout: 0,
@@ -72,7 +85,8 @@ export class FrontEnd {
       const listener: Listener = { config: listenerConfig, server, vhosts, address: null };
       server.on('request', (req, res) => this.handle(listener, req, res, false));
       server.on('checkContinue', (req, res) => this.handle(listener, req, res, true));
-      server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
+      server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
+      server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
           const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
@@ -139,10 +153,19 @@ export class FrontEnd {
       env: {},
     };
     this.active++;
+    const socket = req.socket;
+    let flight = this.inFlight.get(socket);
+    if (flight === undefined) {
+      flight = { count: 0, pendingError: null, bodyFailed: null };
+      this.inFlight.set(socket, flight);
+    }
+    flight.count++;
     let serverName = listener.vhosts[0]?.serverName ?? 'localhost';
-    const bytesAtStart = req.socket.bytesWritten;
+    const bytesAtStart = socket.bytesWritten;
     res.once('close', () => {
       this.active--;
+      flight.count--;
+      if (flight.count === 0 && flight.pendingError !== null) flight.pendingError();
       if (this.active === 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
@@ -160,6 +183,7 @@ export class FrontEnd {
     const target = parseTarget(req.url ?? '/');
     if (!target.ok) return fail(target.status, `${target.reason}: ${req.url ?? ''}`);
 
+    if (countHeader(req.rawHeaders, 'host') > 1) return fail(400, 'Client sent more than one Host header (RFC 9112 section 3.2)');
     const hostHeader = target.hostFromTarget ?? req.headers.host;
     let host = hostHeader === undefined ? null : parseHost(hostHeader);
     if (hostHeader !== undefined && host === null) return fail(400, `Client sent malformed Host header: ${hostHeader}`);
@@ -239,14 +263,25 @@ export class FrontEnd {
       // Small bodies are read whole first: the worker thread then never waits on a slow client,
       // and head and body reach it in one write.
       const chunks: Buffer[] = [];
+      const owner = flight;
+      owner.bodyFailed = (status) => fail(status, 'The request body was malformed or cut short; the request was not run.');
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        owner.bodyFailed = null;
         if (res.destroyed) return;
         group.submit(new WsgiExchange(context, record, head, { kind: 'buffered', body: Buffer.concat(chunks) }));
       });
       return;
     }
-    group.submit(new WsgiExchange(context, record, head, body));
+    const exchange = new WsgiExchange(context, record, head, body);
+    if (body.kind !== 'none') {
+      const owner = flight;
+      owner.bodyFailed = (status) => exchange.bodyFailed(status);
+      req.once('end', () => {
+        if (owner.bodyFailed !== null) owner.bodyFailed = null;
+      });
+    }
+    group.submit(exchange);
   }
 
   /** Name-based virtual hosting: the vhost whose ServerName or ServerAlias matches, else the first. */
@@ -262,17 +297,76 @@ export class FrontEnd {
     return vhosts[0]!;
   }
 
-  private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-    if (!socket.writable || err.code === 'ECONNRESET') {
-      socket.destroy();
+  /**
+   * A request Node's parser rejected. The answer never overtakes answers still owed to earlier
+   * requests on the connection: it waits for them, then the connection closes.
+   */
+  private onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket): void {
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_CLOSED_CONNECTION' || !socket.writable) {
+      // Data after a "Connection: close" request (RFC 9112 section 9.6) is ignored; the
+      // connection closes once that request is answered.
+      if (err.code !== 'HPE_CLOSED_CONNECTION') socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_INVALID_TRANSFER_ENCODING' ? 501 : 400;
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 501 ? 'Not Implemented' : 'Bad Request';
-    const body = `<!DOCTYPE html>\n<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n<p>The server could not understand the request.</p>\n</body></html>\n`;
-    this.options.errorLog.log('core', 'info', `Invalid request from client ${socket.remoteAddress ?? '?'}: ${err.message}`);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const status = clientErrorStatus(err);
+    this.options.errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
+    const answer = (): void => {
+      if (socket.destroyed) return;
+      const reason = reasonPhrase(status);
+      const body = errorPageBody(status);
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    const flight = this.inFlight.get(socket);
+    if (flight !== undefined && flight.bodyFailed !== null) {
+      // The body of the request being read is what is broken: that request gets the answer.
+      const bodyFailed = flight.bodyFailed;
+      flight.bodyFailed = null;
+      bodyFailed(status);
+      return;
+    }
+    if (flight !== undefined && flight.count > 0) {
+      flight.pendingError = answer;
+      return;
+    }
+    answer();
   }
+
+  /** CONNECT: this is not a forward proxy. */
+  private onConnectMethod(req: http.IncomingMessage, socket: net.Socket): void {
+    this.options.errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    const body = errorPageBody(501);
+    socket.on('error', () => {});
+    socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  }
+}
+
+/**
+ * The status for a request the parser refused, as Apache would give it: 431 for oversized
+ * headers; 501 for a transfer coding it does not know; 400 for the rest, including chunked not
+ * last and Content-Length with Transfer-Encoding (smuggling attempts).
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (err.code === 'HPE_INVALID_TRANSFER_ENCODING' && err.rawPacket !== undefined) {
+    const head = err.rawPacket.toString('latin1').split('\r\n\r\n')[0]!;
+    const codings: string[] = [];
+    let hasLength = false;
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      if (name === 'transfer-encoding') codings.push(...line.slice(colon + 1).split(',').map((c) => c.trim().toLowerCase()));
+      if (name === 'content-length') hasLength = true;
+    }
+    if (!hasLength && !codings.includes('chunked')) return 501;
+  }
+  return 400;
+}
+
+function countHeader(raw: string[], lowerName: string): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) count++;
+  return count;
 }
 
 function stripV4Mapped(address: string): string {

@@ -126,6 +126,27 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     if (this.slot !== null && this.state === 'running') this.slot.write(BODY_END_FRAME);
   }
 
+  /**
+   * The client's body turned out malformed or ended early: the application must not get a
+   * truncated body as if it were whole. Its thread sees a read error (its connection is cut),
+   * and the client gets `status`, or a cut-off response if one had begun.
+   */
+  bodyFailed(status: number): void {
+    this.log('info', `The request body was malformed or cut short (${status}); the request is abandoned.`);
+    if (this.state === 'running') {
+      const slot = this.slot;
+      this.state = 'done';
+      this.slot = null;
+      slot?.cut('request body failed');
+    } else if (this.state === 'queued') {
+      this.state = 'done';
+      this.clientGone = true;
+      this.ctx.withdrawn();
+    }
+    this.record.res.shouldKeepAlive = false;
+    sendErrorPage(this.record, status);
+  }
+
   onSlotDrain(): void {
     if (this.waitingForSlotDrain) {
       this.waitingForSlotDrain = false;

@@ -32,6 +32,8 @@ export class Dispatcher {
   private readonly pools: SlotPool[] = [];
   private timer: NodeJS.Timeout | null = null;
   private withdrawnInQueue = 0;
+  /** Where the next search for a free thread starts, so idle processes take turns. */
+  private cursor = 0;
 
   constructor(private readonly queueTimeoutMs: number) {}
 
@@ -95,12 +97,22 @@ export class Dispatcher {
   }
 
   private takeFreeSlot(): ThreadSlot | null {
+    const pools = this.pools;
+    const count = pools.length;
     let best: SlotPool | null = null;
-    for (const pool of this.pools) {
+    let bestAt = 0;
+    for (let n = 0; n < count; n++) {
+      const at = (this.cursor + n) % count;
+      const pool = pools[at]!;
       if (!pool.accepting || pool.free.length === 0) continue;
-      if (best === null || pool.active < best.active) best = pool;
+      if (best === null || pool.active < best.active) {
+        best = pool;
+        bestAt = at;
+      }
     }
-    return best === null ? null : best.free.pop()!;
+    if (best === null) return null;
+    this.cursor = (bestAt + 1) % count;
+    return best.free.pop()!;
   }
 
   private armTimer(): void {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LogTarget } from '../config/model';
+import { makeDirectories } from '../util/fs';
 
 /** Somewhere log lines go. */
 export interface LineSink {
@@ -21,7 +22,7 @@ class FileSink implements LineSink {
   private scheduled = false;
 
   constructor(readonly description: string) {
-    fs.mkdirSync(path.dirname(description), { recursive: true });
+    makeDirectories(path.dirname(description));
     this.fd = fs.openSync(description, 'a', 0o644);
   }
 

@@ -112,20 +112,36 @@ export interface StartOptions {
   cwd?: string;
   /** Do not wait for the banner (for tests of start-up failures). */
   expectFailure?: boolean;
+  /** Do not wait for the worker processes to be ready (for processes that never will be). */
+  dontWaitForWorkers?: boolean;
 }
 
-/** Starts `wsgi-host start-server` on a port the system chooses, logging to the terminal. */
+/**
+ * Starts `wsgi-host start-server` on a port the system chooses, logging to the terminal at level
+ * info unless `args` says otherwise, and waits until every worker process is ready (so tests do
+ * not depend on how fast processes start).
+ */
 export async function startServer(args: string[], options: StartOptions = {}): Promise<RunningServer> {
   const serverRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-test-'));
-  const child = spawn(process.execPath, [CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...args], {
+  const level = args.includes('--log-level') ? [] : ['--log-level', 'info'];
+  const child = spawn(process.execPath, [CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...level, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server = new RunningServer(child, serverRoot);
   if (options.expectFailure) return server;
-  await server.waitFor(() => /Server URL\s*: http:\/\/[^:]+:(\d+)/.test(server.stdout), 'the start-up banner', 20_000);
-  server.port = Number(/Server URL\s*: http:\/\/[^:]+:(\d+)/.exec(server.stdout)![1]);
+  try {
+    await server.waitFor(() => /Server URL\s*: http:\/\/[^:]+:(\d+)/.test(server.stdout), 'the start-up banner', 20_000);
+    server.port = Number(/Server URL\s*: http:\/\/[^:]+:(\d+)/.exec(server.stdout)![1]);
+    const processes = Number(/Request Capacity\s*: \d+ \((\d+) process/.exec(server.stdout)?.[1] ?? '0');
+    if (level.length > 0 && processes > 0 && !options.dontWaitForWorkers) {
+      await server.waitFor(() => (server.stderr.match(/ is ready with \d+ threads/g)?.length ?? 0) >= processes, `${processes} ready worker processes`, 20_000);
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   return server;
 }
 

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { app, CLI, request, sleep, startServer } from '../helpers/server';
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('wsgi-host start-server', () => {
+  it('prints the banner: URL, Python version and path, capacity, where the logs go', async () => {
+    const server = await startServer([app('lifecycle.wsgi'), '--processes', '2', '--threads', '5', '--log-level', 'warn']);
+    try {
+      const banner = server.stdout;
+      assert.match(banner, /Server URL\s*: http:\/\/127\.0\.0\.1:\d+\//);
+      assert.match(banner, /Python\s*: 3\.\d+\.\d+ \(\/\S+python\S*\)/);
+      assert.match(banner, /Request Capacity\s*: 10 \(2 processes x 5 threads\)/);
+      assert.match(banner, /Error Log\s*: standard error \(level warn\)/);
+      assert.match(banner, /Application\s*: .*lifecycle\.wsgi/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('serves a built-in welcome page when no script is given', async () => {
+    const server = await startServer([]);
+    try {
+      const res = await request(`${server.url}/`);
+      assert.equal(res.status, 200);
+      assert.match(res.text, /wsgi-host is running/);
+      assert.match(res.headers['content-type'] as string, /text\/html/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('--help lists every option', () => {
+    const { status, stdout } = run(['start-server', '--help']);
+    assert.equal(status, 0);
+    for (const flag of ['--host', '--port', '--processes', '--threads', '--python', '--python-path', '--callable-object', '--mount-point', '--queue-timeout', '--socket-prefix', '--log-level', '--access-log', '--log-to-terminal', '--pass-authorization', '--chunked-request']) {
+      assert.match(stdout, new RegExp(`^  ${flag}\\b`, 'm'), flag);
+    }
+  });
+
+  it('rejects an unknown option or a bad value with exit status 2 and a hint', () => {
+    const unknown = run(['start-server', '--no-such-option']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown option --no-such-option/);
+    const bad = run(['start-server', '--threads', 'many']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--threads needs a whole number, not "many"/);
+    const level = run(['start-server', '--log-level', 'loud']);
+    assert.equal(level.status, 2);
+    assert.match(level.stderr, /--log-level must be one of/);
+  });
+
+  for (const [what, args, message] of [
+    ['a script that does not exist', ['/no/such/app.wsgi'], /^wsgi-host: The WSGI script \/no\/such\/app\.wsgi does not exist; check the path/],
+    ['a Python that cannot be found', [app('lifecycle.wsgi'), '--python', 'no-such-python3'], /^wsgi-host: Python interpreter 'no-such-python3' was not found; install Python 3\.9 or later/],
+    ['a socket directory that cannot be created', [app('lifecycle.wsgi'), '--socket-prefix', '/etc/hostname/wsgi'], /^wsgi-host: Cannot create the socket directory.*Set --socket-prefix \(WSGISocketPrefix\) to a writable location\./],
+  ] as const) {
+    it(`fails at start-up with one line saying what to fix: ${what}`, async () => {
+      const server = await startServer([...args], { expectFailure: true });
+      const status = await server.waitForExit();
+      assert.equal(status, 1);
+      const lines = server.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, server.stderr);
+      assert.match(lines[0]!, message);
+      fs.rmSync(server.serverRoot, { recursive: true, force: true });
+    });
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops gracefully on ${signal}: running requests finish, no process or socket left behind`, async () => {
+      const server = await startServer([app('lifecycle.wsgi'), '--processes', '2', '--threads', '2']);
+      // Both processes serve once they are ready.
+      const pids = new Set<number>();
+      const deadline = Date.now() + 10_000;
+      while (pids.size < 2 && Date.now() < deadline) pids.add(Number((await request(`${server.url}/pid`)).text));
+      assert.equal(pids.size, 2);
+      const sockets = fs.readdirSync(server.serverRoot).filter((e) => e.startsWith('wsgi-'));
+      assert.equal(sockets.length, 1, 'one private socket directory');
+      const socketDir = path.join(server.serverRoot, sockets[0]!);
+      assert.equal(fs.statSync(socketDir).mode & 0o777, 0o700, 'only the server user may enter it');
+      const running = request(`${server.url}/sleep?seconds=0.5&tag=inflight`);
+      await sleep(100);
+      server.child.kill(signal);
+      const res = await running;
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'inflight slept 0.5');
+      assert.equal(await server.waitForExit(), 0);
+      for (const pid of pids) assert.equal(processExists(pid), false, `worker ${pid} is gone`);
+      assert.equal(fs.existsSync(socketDir), false, 'socket directory removed');
+      fs.rmSync(server.serverRoot, { recursive: true, force: true });
+    });
+  }
+
+  it('removes socket directories left behind by a server that was killed', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-stale-'));
+    const stale = path.join(root, 'wsgi-999999');
+    fs.mkdirSync(stale);
+    fs.writeFileSync(path.join(stale, 'g0.sock'), '');
+    const server = await startServer([app('lifecycle.wsgi'), '--socket-prefix', path.join(root, 'wsgi')]);
+    try {
+      assert.equal(fs.existsSync(stale), false);
+    } finally {
+      await server.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
