@@ -34,23 +34,24 @@ export async function startServerCommand(argv: string[]): Promise<number> {
 /** The start-up summary, in the spirit of mod_wsgi-express's. */
 export function banner(server: Server, config: ServerConfig): string {
   const address = server.addresses[0];
-  const vhost = config.virtualHosts[0]!;
-  const mount = vhost.mounts[0]!;
+  const main = config.mainServer;
+  const alias = main.scriptAliases[0]!;
   const group = config.processGroups[0]!;
-  const python = server.pythons.get(group.name);
-  const host = config.listeners[0]!.host || vhost.serverName;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address?.port ?? config.listeners[0]!.port}${mount.urlPrefix}/`;
+  const python = server.pythonFor(group);
+  const host = config.listeners[0]!.host || main.serverName;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address?.port ?? config.listeners[0]!.port}${alias.urlPrefix}/`;
   const processes = `${group.processes} process${group.processes === 1 ? '' : 'es'}`;
   const threads = `${group.threads} thread${group.threads === 1 ? '' : 's'}`;
+  const logs = server.logsFor(main);
   const rows: [string, string][] = [
     ['Server URL', url],
-    ['Application', `${mount.scriptPath} (callable '${mount.callableObject}')`],
+    ['Application', `${alias.target} (callable '${alias.callableObject ?? 'application'}')`],
     ['Python', python !== undefined ? `${python.version} (${python.executable})` : group.python],
     ['Process Group', `'${group.name}'`],
     ['Request Capacity', `${group.processes * group.threads} (${processes} x ${threads})`],
     ['Queue Timeout', group.queueTimeout > 0 ? `${group.queueTimeout} seconds` : 'none'],
-    ['Error Log', `${server.errorLog.description} (level ${config.logLevel})`],
-    ['Access Log', server.accessLog?.description ?? 'off (--access-log)'],
+    ['Error Log', `${logs.errorLog.description} (level ${main.logLevel})`],
+    ['Access Log', logs.accessLogs[0]?.description ?? 'off (--access-log)'],
     ['Server Root', config.serverRoot],
   ];
   return `wsgi-host ${VERSION}\n` + rows.map(([k, v]) => `${k.padEnd(17)}: ${v}`).join('\n') + '\n';

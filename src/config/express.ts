@@ -4,7 +4,8 @@ import type { FlagSpec, FlagValues } from '../cli/flags';
 import { isLogLevel } from '../log/error-log';
 import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
-import type { LogLevelName, ServerConfig } from './model';
+import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
+import type { LogLevelName, LogTarget, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -67,66 +68,62 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   const pythonPath = ((values['python-path'] as string[] | undefined) ?? []).map((p) => path.resolve(cwd, p));
 
   const listener = { host, port };
+  const python = (values['python'] as string | undefined) ?? 'python3';
+  const group = defaultProcessGroup(groupName, python);
+  Object.assign(group, {
+    processes,
+    threads,
+    multiprocess: values['processes'] !== undefined,
+    pythonPath,
+    home,
+    queueTimeout,
+    shutdownTimeout,
+  });
+  const errorLog: LogTarget = toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') };
+  const mainServer = defaultVirtualHost(`${serverName}:${port}`, serverName, path.join(serverRoot, 'htdocs'), '');
+  Object.assign(mainServer, {
+    errorLog,
+    logLevel: logLevel as LogLevelName,
+    accessLogs:
+      values['access-log'] === true
+        ? [{ target: toTerminal ? { kind: 'stdout' } : { kind: 'file', path: path.join(logDirectory, 'access_log') }, format: LOG_FORMAT_NICKNAMES[accessFormat] ?? accessFormat }]
+        : [],
+    scriptAliases: [
+      {
+        urlPrefix: mountPoint,
+        pattern: null,
+        target: script,
+        processGroup: groupName,
+        applicationGroup: '%{GLOBAL}',
+        callableObject: (values['callable-object'] as string | undefined) ?? 'application',
+        passAuthorization: values['pass-authorization'] === true,
+        origin: null,
+      },
+    ],
+    settings: {
+      limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
+      chunkedRequest: values['chunked-request'] === true,
+    },
+  });
+  const timeouts = defaultTimeouts();
+  timeouts.socket = (values['socket-timeout'] as number | undefined) ?? 60;
+  timeouts.keepAliveTimeout = (values['keep-alive-timeout'] as number | undefined) ?? 2;
   return {
+    configFile: null,
     serverRoot,
     socketPrefix: path.resolve(cwd, (values['socket-prefix'] as string | undefined) ?? path.join(serverRoot, 'wsgi')),
     listeners: [listener],
-    virtualHosts: [
-      {
-        serverName,
-        serverAliases: [],
-        serverAdmin: null,
-        documentRoot: path.join(serverRoot, 'htdocs'),
-        listeners: [listener],
-        mounts: [
-          {
-            urlPrefix: mountPoint,
-            scriptPath: script,
-            processGroup: groupName,
-            applicationGroup: '%{GLOBAL}',
-            callableObject: (values['callable-object'] as string | undefined) ?? 'application',
-            passAuthorization: values['pass-authorization'] === true,
-          },
-        ],
-      },
-    ],
-    processGroups: [
-      {
-        name: groupName,
-        processes,
-        threads,
-        multiprocess: values['processes'] !== undefined,
-        python: (values['python'] as string | undefined) ?? 'python3',
-        interpreterFlags: [],
-        pythonPath,
-        home,
-        displayName: null,
-        lang: null,
-        locale: null,
-        queueTimeout,
-        shutdownTimeout,
-        maximumRequests: 0,
-        environment: {},
-        preload: [],
-      },
-    ],
-    errorLog: toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') },
-    logLevel: logLevel as LogLevelName,
-    moduleLogLevels: {},
-    accessLog:
-      values['access-log'] === true
-        ? { target: toTerminal ? { kind: 'stdout' } : { kind: 'file', path: path.join(logDirectory, 'access_log') }, format: LOG_FORMAT_NICKNAMES[accessFormat] ?? accessFormat }
-        : null,
-    limits: {
-      requestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
-      chunkedRequest: values['chunked-request'] === true,
-      bufferedBodySize: 64 * 1024,
-    },
-    timeouts: {
-      socket: (values['socket-timeout'] as number | undefined) ?? 60,
-      keepAlive: (values['keep-alive-timeout'] as number | undefined) ?? 2,
-    },
+    mainServer,
+    virtualHosts: [],
+    processGroups: [group],
+    python: { ...defaultPythonSettings(), defaultInterpreter: python },
+    importScripts: [],
+    limits: defaultLimits(),
+    timeouts,
+    user: null,
+    group: null,
     shutdownTimeout,
+    warnings: [],
   };
 }
 

@@ -1,12 +1,18 @@
 /**
- * The typed configuration model. Command-line flags (start-server) and configuration files both
- * produce a ServerConfig; everything after that runs one code path.
+ * The typed configuration model. Command-line flags (start-server) and configuration files
+ * (serve -f) both produce a ServerConfig; everything after that runs one code path.
  */
 
 export type LogLevelName = 'emerg' | 'alert' | 'crit' | 'error' | 'warn' | 'notice' | 'info' | 'debug';
 
 /** Where a log goes: a file path, or the server's own stdout/stderr. */
 export type LogTarget = { kind: 'file'; path: string } | { kind: 'stdout' } | { kind: 'stderr' };
+
+/** Where a directive came from, for messages ("app.conf:12"). */
+export interface Origin {
+  file: string;
+  line: number;
+}
 
 export interface ListenerConfig {
   /** Address to bind; '' means all interfaces. */
@@ -15,20 +21,163 @@ export interface ListenerConfig {
   port: number;
 }
 
-/** A WSGIScriptAlias: URLs under `urlPrefix` are served by the WSGI script `scriptPath`. */
-export interface ScriptMount {
-  /** The mount point without a trailing slash; '' for the root. */
+/** WSGIScriptAlias / WSGIScriptAliasMatch. */
+export interface ScriptAlias {
+  /** The URL prefix (without a trailing slash, '' for the root) or, for the Match form, a regex. */
   urlPrefix: string;
-  scriptPath: string;
+  pattern: RegExp | null;
+  /** A WSGI script file, or a directory of scripts (the prefix then names a script in it). May hold $1.. for the Match form. */
+  target: string;
+  /** Options given on the directive; null = not given (the per-directory settings decide). */
+  processGroup: string | null;
+  applicationGroup: string | null;
+  callableObject: string | null;
+  passAuthorization: boolean | null;
+  origin: Origin | null;
+}
+
+/** Alias / AliasMatch: static files from outside DocumentRoot. */
+export interface PathAlias {
+  urlPrefix: string;
+  pattern: RegExp | null;
+  target: string;
+  origin: Origin | null;
+}
+
+/** Options: which of Indexes, FollowSymLinks, ExecCGI are on. */
+export interface OptionFlags {
+  indexes: boolean;
+  followSymlinks: boolean;
+  execCgi: boolean;
+}
+
+/** How an Options directive changes the inherited flags: absolute (`set`) or relative (+/-). */
+export interface OptionsChange {
+  set: OptionFlags | null;
+  add: (keyof OptionFlags)[];
+  remove: (keyof OptionFlags)[];
+}
+
+export type AccessRule = 'granted' | 'denied';
+
+/**
+ * Settings that Apache merges per directory: from the server, the virtual host, and each
+ * <Directory>, <Files> and <Location> section that applies to the request, in Apache's order.
+ * Undefined means "inherit".
+ */
+export interface DirectorySettings {
+  options?: OptionsChange[];
+  require?: AccessRule;
+  directoryIndex?: string[];
+  /** SetHandler; null is SetHandler None. */
+  setHandler?: string | null;
+  /** AddHandler: extension (lower case, no dot) to handler; adds to what is inherited. */
+  addHandlers?: Record<string, string>;
+  /** AddType: extension (lower case, no dot) to media type; adds to what is inherited. */
+  addTypes?: Record<string, string>;
+  processGroup?: string;
+  applicationGroup?: string;
+  callableObject?: string;
+  passAuthorization?: boolean;
+  chunkedRequest?: boolean;
+  mapHeadToGet?: 'on' | 'off' | 'auto';
+  scriptReloading?: boolean;
+  errorOverride?: boolean;
+  enableSendfile?: boolean;
+  /** SetEnv: adds to what is inherited. */
+  setEnv?: Record<string, string>;
+  /** PassEnv: names of the server's own environment variables to pass on. */
+  passEnv?: string[];
+  unsetEnv?: string[];
+  limitRequestBody?: number;
+  trustedProxyHeaders?: string[];
+  trustedProxies?: string[];
+  restrictProcess?: string[];
+}
+
+/** The settings that apply to one request once everything is merged. */
+export interface ResolvedSettings {
+  options: OptionFlags;
+  require: AccessRule;
+  directoryIndex: string[];
+  setHandler: string | null;
+  addHandlers: Record<string, string>;
+  addTypes: Record<string, string>;
   processGroup: string;
-  /** The application group as configured (may hold %{RESOURCE} and the like). */
   applicationGroup: string;
   callableObject: string;
   passAuthorization: boolean;
+  chunkedRequest: boolean;
+  mapHeadToGet: 'on' | 'off' | 'auto';
+  scriptReloading: boolean;
+  errorOverride: boolean;
+  enableSendfile: boolean;
+  setEnv: Record<string, string>;
+  passEnv: string[];
+  unsetEnv: string[];
+  limitRequestBody: number;
+  trustedProxyHeaders: string[];
+  trustedProxies: string[];
+  restrictProcess: string[] | null;
+}
+
+export type SectionKind = 'directory' | 'location' | 'files';
+
+/** A <Directory>, <DirectoryMatch>, <Location>, <LocationMatch>, <Files> or <FilesMatch> section. */
+export interface Section {
+  kind: SectionKind;
+  /** The path, URL or file name as written (wildcards allowed) when `pattern` is null. */
+  path: string;
+  pattern: RegExp | null;
+  settings: DirectorySettings;
+  /** <Files> sections nested in a <Directory>. */
+  files: Section[];
+  origin: Origin | null;
+}
+
+/** WSGIHandlerScript name path [options]. */
+export interface HandlerScript {
+  name: string;
+  script: string;
+  processGroup: string | null;
+  applicationGroup: string | null;
+  passAuthorization: boolean | null;
+}
+
+export interface AccessLogConfig {
+  target: LogTarget;
+  /** An Apache LogFormat string. */
+  format: string;
+}
+
+export interface VirtualHostConfig {
+  /** "name:port (file:line)" for messages. */
+  id: string;
+  /** Addresses from <VirtualHost addr:port ...>; empty for the main server. */
+  addresses: ListenerConfig[];
+  serverName: string;
+  serverAliases: string[];
+  serverAdmin: string | null;
+  documentRoot: string;
+  errorLog: LogTarget;
+  logLevel: LogLevelName;
+  moduleLogLevels: Record<string, LogLevelName>;
+  accessLogs: AccessLogConfig[];
+  /** Alias/AliasMatch, the virtual host's first, then the main server's. */
+  aliases: PathAlias[];
+  /** WSGIScriptAlias(Match), the virtual host's first, then the main server's. */
+  scriptAliases: ScriptAlias[];
+  handlerScripts: HandlerScript[];
+  /** Settings given directly in the server or virtual host (outside sections). */
+  settings: DirectorySettings;
+  /** Sections of the main server first, then the virtual host's own. */
+  sections: Section[];
 }
 
 export interface ProcessGroupConfig {
   name: string;
+  /** The ServerName of the virtual host it was defined in; null if defined at server level. */
+  scope: string | null;
   processes: number;
   threads: number;
   /** mod_wsgi: wsgi.multiprocess is true when the processes option is given at all. */
@@ -43,37 +192,48 @@ export interface ProcessGroupConfig {
   displayName: string | null;
   lang: string | null;
   locale: string | null;
+  user: string | null;
+  group: string | null;
+  umask: number | null;
   /** Seconds a request may wait for a free thread before it is answered 504. 0 = forever. */
   queueTimeout: number;
   /** Seconds a process is given to finish its requests when it is stopped. */
   shutdownTimeout: number;
+  gracefulTimeout: number;
+  evictionTimeout: number;
   maximumRequests: number;
+  maximumRequestsJitter: number;
+  restartInterval: number;
+  inactivityTimeout: number;
+  requestTimeout: number;
+  interruptTimeout: number;
+  deadlockTimeout: number;
+  startupTimeout: number;
+  socketTimeout: number;
+  cpuTimeLimit: number;
+  cpuPriority: number;
+  memoryLimit: number;
+  virtualMemoryLimit: number;
+  /** Recycle a process whose resident memory passes this many bytes (0 = never). */
+  maximumRss: number;
+  stackSize: number;
+  switchInterval: number | null;
   /** Extra environment variables for the processes. */
   environment: Record<string, string>;
   /** Scripts imported when a process starts, before it takes requests. */
   preload: { script: string; applicationGroup: string }[];
-}
-
-export interface VirtualHostConfig {
-  serverName: string;
-  serverAliases: string[];
-  serverAdmin: string | null;
-  documentRoot: string;
-  listeners: ListenerConfig[];
-  mounts: ScriptMount[];
-}
-
-export interface AccessLogConfig {
-  target: LogTarget;
-  /** An Apache LogFormat string. */
-  format: string;
+  /** Restart when any imported module's file changes (--reload-on-changes). */
+  reloadOnChanges: boolean;
+  origin: Origin | null;
 }
 
 export interface LimitsConfig {
-  /** LimitRequestBody in bytes; 0 = unlimited. */
-  requestBody: number;
-  /** Accept chunked request bodies (WSGIChunkedRequest). */
-  chunkedRequest: boolean;
+  /** LimitRequestLine: bytes in the request line (414 beyond). */
+  requestLine: number;
+  /** LimitRequestFields: number of header fields (400 beyond). */
+  requestFields: number;
+  /** LimitRequestFieldSize: bytes in one header field (400 beyond). */
+  requestFieldSize: number;
   /** Request bodies up to this size are read whole before the request is dispatched. */
   bufferedBodySize: number;
 }
@@ -81,22 +241,80 @@ export interface LimitsConfig {
 export interface TimeoutsConfig {
   /** Timeout: seconds of idle socket I/O before a request is abandoned. */
   socket: number;
-  keepAlive: number;
+  keepAlive: boolean;
+  keepAliveTimeout: number;
+  /** MaxKeepAliveRequests; 0 = unlimited. */
+  maxKeepAliveRequests: number;
+}
+
+/** Interpreter-wide settings (WSGIPython*, WSGIRestrict*). */
+export interface PythonSettings {
+  /** WSGIPythonHome: the default interpreter's prefix (its bin/python3 runs the processes). */
+  home: string | null;
+  /** The interpreter used when neither python-home nor WSGIPythonHome says. */
+  defaultInterpreter: string;
+  /** WSGIPythonPath: for the built-in default group (embedded mode). */
+  path: string[];
+  optimize: number;
+  hashSeed: string | null;
+  warnings: string[];
+  dontWriteBytecode: boolean;
+  restrictEmbedded: boolean;
+  restrictStdin: boolean;
+  restrictStdout: boolean;
+  restrictSignal: boolean;
 }
 
 export interface ServerConfig {
+  /** The configuration file, if the server was configured from one (for reloads). */
+  configFile: string | null;
   serverRoot: string;
   /** Directory + prefix for the private socket directory (WSGISocketPrefix). */
   socketPrefix: string;
   listeners: ListenerConfig[];
+  /** The main server: answers requests no <VirtualHost> takes. */
+  mainServer: VirtualHostConfig;
   virtualHosts: VirtualHostConfig[];
   processGroups: ProcessGroupConfig[];
-  errorLog: LogTarget;
-  logLevel: LogLevelName;
-  moduleLogLevels: Record<string, LogLevelName>;
-  accessLog: AccessLogConfig | null;
+  python: PythonSettings;
+  /** WSGIImportScript. */
+  importScripts: { script: string; processGroup: string; applicationGroup: string }[];
   limits: LimitsConfig;
   timeouts: TimeoutsConfig;
+  /** User/Group: the default user of the daemon processes. */
+  user: string | null;
+  group: string | null;
   /** Seconds to let running requests finish when the server stops. */
   shutdownTimeout: number;
+  /** Warnings found while reading the configuration (reported at start). */
+  warnings: string[];
 }
+
+/** Apache's and mod_wsgi's defaults for per-directory settings. */
+export const DEFAULT_SETTINGS: ResolvedSettings = {
+  options: { indexes: false, followSymlinks: true, execCgi: false },
+  require: 'granted',
+  directoryIndex: ['index.html'],
+  setHandler: null,
+  addHandlers: {},
+  addTypes: {},
+  processGroup: '%{GLOBAL}',
+  applicationGroup: '%{RESOURCE}',
+  callableObject: 'application',
+  passAuthorization: false,
+  chunkedRequest: false,
+  mapHeadToGet: 'auto',
+  scriptReloading: true,
+  errorOverride: false,
+  enableSendfile: false,
+  setEnv: {},
+  passEnv: [],
+  unsetEnv: [],
+  limitRequestBody: 0,
+  trustedProxyHeaders: [],
+  trustedProxies: [],
+  restrictProcess: null,
+};
+
+/** The process group name used for %{GLOBAL} (mod_wsgi's embedded mode). */
+export const EMBEDDED_GROUP = '%{GLOBAL}';

@@ -39,6 +39,8 @@ export interface EnvironContext {
   /** Epoch seconds. */
   requestStart: number;
   queueStart: number;
+  /** Variables from SetEnv/PassEnv: they come first, so the CGI keys win over them (as in Apache). */
+  extra?: Record<string, string>;
 }
 
 /**
@@ -75,6 +77,12 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
   w.smallTuple(2);
   w.int(flags);
   w.beginDict();
+  if (ctx.extra !== undefined) {
+    for (const key in ctx.extra) {
+      w.text(key);
+      w.text(ctx.extra[key]!);
+    }
+  }
 
   const raw = req.rawHeaders;
   // Repeated headers are joined with ", " as Apache joins them; most requests repeat none.

@@ -1,31 +1,41 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import type { ListenerConfig, ServerConfig, VirtualHostConfig } from '../config/model';
+import type { ListenerConfig, ResolvedSettings, ServerConfig, VirtualHostConfig } from '../config/model';
+import { resolveSettings } from '../config/settings';
 import type { ProcessGroup } from '../groups/process-group';
 import type { AccessLog } from '../log/access-log';
 import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
-import { encodeRequestHead, expandApplicationGroup, FLAG_EXPECT_CONTINUE, type ConnectionInfo } from './environ';
+import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
+import { handlerFor, requestEnvironment, scriptWithPathInfo } from './handlers';
 import { parseHost } from './host-header';
-import { matchMount } from './mounts';
 import { clientOf, type RequestRecord } from './request-record';
 import { parseTarget } from './request-path';
-import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
+import { settingsLayers } from './sections';
+import { translate } from './translate';
+import { VirtualHostTable } from './virtual-hosts';
+import { startWsgiRequest, type WsgiTarget } from './wsgi-request';
+
+/** The logs of one virtual host. */
+export interface SiteLogs {
+  errorLog: ErrorLog;
+  accessLogs: AccessLog[];
+}
 
 export interface FrontEndOptions {
   config: ServerConfig;
-  errorLog: ErrorLog;
-  accessLog: AccessLog | null;
-  groups: ReadonlyMap<string, ProcessGroup>;
+  groups: { group(name: string): ProcessGroup | undefined };
   serverSoftware: string;
+  /** The logs each virtual host writes to. */
+  sites: { logsFor(vhost: VirtualHostConfig): SiteLogs };
 }
 
 /** A bound listener and the virtual hosts that answer on it. */
 interface Listener {
   config: ListenerConfig;
   server: http.Server;
-  vhosts: VirtualHostConfig[];
+  vhosts: VirtualHostTable;
   /** The actual bound address (the port may have been chosen by the OS). */
   address: { host: string; port: number } | null;
 }
@@ -54,6 +64,8 @@ export class FrontEnd {
   private readonly inFlight = new WeakMap<net.Socket, InFlight>();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly settingsCache = new Map<string, ResolvedSettings>();
+  private readonly vhostSettings = new WeakMap<VirtualHostConfig, ResolvedSettings>();
 
   constructor(private readonly options: FrontEndOptions) {}
 
@@ -69,16 +81,18 @@ export class FrontEnd {
   async listen(): Promise<void> {
     const { config } = this.options;
     for (const listenerConfig of config.listeners) {
-      const vhosts = config.virtualHosts.filter((v) => v.listeners.length === 0 || v.listeners.some((l) => l.port === listenerConfig.port));
+      const vhosts = new VirtualHostTable(config.mainServer, config.virtualHosts);
       const server = http.createServer({
         // The Host check is ours (with a log line and our error page).
         requireHostHeader: false,
-        keepAliveTimeout: config.timeouts.keepAlive * 1000,
+        keepAliveTimeout: config.timeouts.keepAliveTimeout * 1000,
         // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
         requestTimeout: 0,
         headersTimeout: Math.max(config.timeouts.socket, 1) * 1000,
         noDelay: true,
       });
+      // MaxKeepAliveRequests (0 is unlimited, as in Apache).
+      server.maxRequestsPerSocket = config.timeouts.maxKeepAliveRequests;
       // A client that sends its requests and then half-closes (printf ... | nc) still gets every
       // answer, as from Apache; Node's default would abort them.
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
@@ -153,6 +167,7 @@ export class FrontEnd {
       env: {},
     };
     this.active++;
+    if (!this.options.config.timeouts.keepAlive) res.shouldKeepAlive = false;
     const socket = req.socket;
     let flight = this.inFlight.get(socket);
     if (flight === undefined) {
@@ -160,23 +175,25 @@ export class FrontEnd {
       this.inFlight.set(socket, flight);
     }
     flight.count++;
-    let serverName = listener.vhosts[0]?.serverName ?? 'localhost';
+    const owner = flight;
+    let site = this.options.sites.logsFor(this.options.config.mainServer);
+    let serverName = this.options.config.mainServer.serverName;
     const bytesAtStart = socket.bytesWritten;
     res.once('close', () => {
       this.active--;
-      flight.count--;
-      if (flight.count === 0 && flight.pendingError !== null) flight.pendingError();
+      owner.count--;
+      if (owner.count === 0 && owner.pendingError !== null) owner.pendingError();
       if (this.active === 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         for (const waiter of waiters) waiter();
       }
       if (!res.writableFinished && record.status < 400 && !res.headersSent) record.status = 499;
-      this.options.accessLog?.log(record, serverName, req.socket.bytesWritten - bytesAtStart);
+      for (const accessLog of site.accessLogs) accessLog.log(record, serverName, socket.bytesWritten - bytesAtStart);
     });
 
     const fail = (status: number, why: string, level: 'info' | 'error' = 'info'): void => {
-      this.options.errorLog.log('core', level, why, { client: clientOf(record) });
+      site.errorLog.log('core', level, why, { client: clientOf(record) });
       sendErrorPage(record, status);
     };
 
@@ -185,116 +202,99 @@ export class FrontEnd {
 
     if (countHeader(req.rawHeaders, 'host') > 1) return fail(400, 'Client sent more than one Host header (RFC 9112 section 3.2)');
     const hostHeader = target.hostFromTarget ?? req.headers.host;
-    let host = hostHeader === undefined ? null : parseHost(hostHeader);
+    const host = hostHeader === undefined ? null : parseHost(hostHeader);
     if (hostHeader !== undefined && host === null) return fail(400, `Client sent malformed Host header: ${hostHeader}`);
     if (hostHeader === undefined && req.httpVersion === '1.1') return fail(400, 'Client sent HTTP/1.1 request without hostname (see RFC 9112 section 3.2)');
 
-    const vhost = this.selectVirtualHost(listener, host?.hostname ?? null);
-    if (vhost === null) return fail(404, `No virtual host answers for ${host?.hostname ?? '(no Host header)'}`);
-    serverName = vhost.serverName;
     const connection = record.connection;
+    const vhost = listener.vhosts.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
+    site = this.options.sites.logsFor(vhost);
+    serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
     const requestPort = host?.port ?? connection.localPort;
 
-    const match = matchMount(vhost.mounts, target.path);
-    if (match === null) return fail(404, `File does not exist: ${vhost.documentRoot}${target.path}`);
-    const group = this.options.groups.get(match.mount.processGroup);
-    if (group === undefined) {
-      return fail(500, `WSGI0150: No WSGI daemon process called '${match.mount.processGroup}' has been configured: ${match.mount.scriptPath}`, 'error');
-    }
+    const translation = translate(vhost, target.path);
+    if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
+    const filePath = translation.kind === 'wsgi' ? translation.scriptPath : translation.filePath;
+    const settings = this.settingsFor(vhost, target.path, filePath);
+    record.env = requestEnvironment(settings);
+    if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
 
-    const limits = this.options.config.limits;
-    const transferEncoding = req.headers['transfer-encoding'];
-    const contentLengthHeader = req.headers['content-length'];
-    let body: BodyPlan;
-    if (transferEncoding !== undefined) {
-      if (!limits.chunkedRequest) {
-        return fail(411, `WSGI0139: Request body with chunked transfer encoding is not allowed (WSGIChunkedRequest Off): ${match.mount.scriptPath}`);
-      }
-      body = expectContinue ? { kind: 'on-demand' } : { kind: 'stream' };
-    } else if (contentLengthHeader !== undefined && contentLengthHeader !== '0') {
-      const length = Number(contentLengthHeader);
-      if (limits.requestBody > 0 && length > limits.requestBody) {
-        return fail(413, `Requested content-length of ${length} is larger than the configured limit of ${limits.requestBody}`);
-      }
-      if (expectContinue) body = { kind: 'on-demand' };
-      else if (length <= limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
-      else body = { kind: 'stream' };
-    } else {
-      body = { kind: 'none' };
-      // Nothing to read, but say so if the client waits for permission to send nothing.
-      if (expectContinue) res.writeContinue();
-    }
-
-    const mount = match.mount;
-    const appGroupCtx = { serverName: vhost.serverName, requestHost, requestPort, scriptName: match.scriptName };
-    const now = record.startMicros / 1e6;
-    const head = encodeRequestHead(
-      req,
-      {
-        connection,
-        serverName: vhost.serverName,
-        serverAdmin: vhost.serverAdmin,
-        serverSoftware: this.options.serverSoftware,
-        documentRoot: vhost.documentRoot,
-        requestHost,
-        requestPort,
-        scriptFilename: mount.scriptPath,
-        scriptName: match.scriptName,
-        pathInfo: match.pathInfo,
-        query: target.query,
-        processGroup: mount.processGroup,
-        applicationGroup: expandApplicationGroup(mount.applicationGroup, appGroupCtx),
-        callableObject: mount.callableObject,
-        passAuthorization: mount.passAuthorization,
-        requestId: record.id,
-        requestStart: now,
-        queueStart: now,
-      },
-      body.kind === 'on-demand' ? FLAG_EXPECT_CONTINUE : 0,
-    );
-    const context: ExchangeContext = {
-      errorLog: this.options.errorLog,
-      groupName: group.config.name,
-      withdrawn: () => group.dispatcher.noteWithdrawn(),
+    const wsgi = (t: Omit<WsgiTarget, 'record' | 'vhost' | 'errorLog' | 'settings' | 'query' | 'requestHost' | 'requestPort' | 'expectContinue'>): void => {
+      startWsgiRequest(
+        { ...t, record, vhost, errorLog: site.errorLog, settings, query: target.query, requestHost, requestPort, expectContinue },
+        this.options.config,
+        this.options.groups,
+        this.options.serverSoftware,
+        { onBodyFailure: (handler) => (owner.bodyFailed = handler) },
+        fail,
+      );
     };
 
-    if (body.kind === 'buffered') {
-      // Small bodies are read whole first: the worker thread then never waits on a slow client,
-      // and head and body reach it in one write.
-      const chunks: Buffer[] = [];
-      const owner = flight;
-      owner.bodyFailed = (status) => fail(status, 'The request body was malformed or cut short; the request was not run.');
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        owner.bodyFailed = null;
-        if (res.destroyed) return;
-        group.submit(new WsgiExchange(context, record, head, { kind: 'buffered', body: Buffer.concat(chunks) }));
-      });
-      return;
-    }
-    const exchange = new WsgiExchange(context, record, head, body);
-    if (body.kind !== 'none') {
-      const owner = flight;
-      owner.bodyFailed = (status) => exchange.bodyFailed(status);
-      req.once('end', () => {
-        if (owner.bodyFailed !== null) owner.bodyFailed = null;
+    if (translation.kind === 'wsgi') {
+      const alias = translation.alias;
+      return wsgi({
+        scriptPath: translation.scriptPath,
+        scriptName: translation.scriptName,
+        pathInfo: translation.pathInfo,
+        processGroup: alias.processGroup,
+        applicationGroup: alias.applicationGroup,
+        callableObject: alias.callableObject,
+        passAuthorization: alias.passAuthorization,
       });
     }
-    group.submit(exchange);
+
+    const handler = handlerFor(settings, translation.filePath);
+    if (handler !== null && handler !== 'default-handler') {
+      const script = scriptWithPathInfo(translation.filePath, translation.root);
+      if (handler === 'wsgi-script' || handler === 'application/x-httpd-wsgi') {
+        if (script === null) return fail(404, `WSGI0135: Target WSGI script not found or unable to stat: ${translation.filePath}`, 'error');
+        if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.scriptPath}`, 'error');
+        const scriptUrl = target.path.slice(0, target.path.length - script.pathInfo.length);
+        return wsgi({ scriptPath: script.scriptPath, scriptName: scriptUrl, pathInfo: script.pathInfo, processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null });
+      }
+      const handlerScript = vhost.handlerScripts.find((h) => h.name === handler);
+      if (handlerScript !== undefined) {
+        if (script === null) return fail(404, `File does not exist: ${translation.filePath}`);
+        const scriptUrl = target.path.slice(0, target.path.length - script.pathInfo.length);
+        record.env['SCRIPT_FILENAME_TARGET'] = script.scriptPath;
+        return wsgi({
+          scriptPath: handlerScript.script,
+          scriptName: scriptUrl,
+          pathInfo: script.pathInfo,
+          processGroup: handlerScript.processGroup,
+          applicationGroup: handlerScript.applicationGroup,
+          callableObject: 'handle_request',
+          passAuthorization: handlerScript.passAuthorization,
+        });
+      }
+      return fail(500, `No handler called '${handler}' exists; it is named by SetHandler/AddHandler for ${translation.filePath}`, 'error');
+    }
+
+    // Static files come next (DocumentRoot and Alias).
+    fail(404, `File does not exist: ${translation.filePath}`);
   }
 
-  /** Name-based virtual hosting: the vhost whose ServerName or ServerAlias matches, else the first. */
-  private selectVirtualHost(listener: Listener, hostname: string | null): VirtualHostConfig | null {
-    const vhosts = listener.vhosts;
-    if (vhosts.length === 0) return null;
-    if (hostname !== null) {
-      for (const vhost of vhosts) {
-        if (vhost.serverName.toLowerCase() === hostname) return vhost;
-        if (vhost.serverAliases.some((alias) => matchesAlias(alias, hostname))) return vhost;
-      }
+  /** Per-directory settings for a request, cached: most requests repeat a few URL and file paths. */
+  private settingsFor(vhost: VirtualHostConfig, urlPath: string, filePath: string): ResolvedSettings {
+    if (vhost.sections.length === 0) return this.baseSettings(vhost);
+    const key = `${vhost.id}\0${urlPath}\0${filePath}`;
+    let settings = this.settingsCache.get(key);
+    if (settings === undefined) {
+      settings = resolveSettings(settingsLayers(vhost, urlPath, filePath));
+      if (this.settingsCache.size > 5000) this.settingsCache.clear();
+      this.settingsCache.set(key, settings);
     }
-    return vhosts[0]!;
+    return settings;
+  }
+
+  private baseSettings(vhost: VirtualHostConfig): ResolvedSettings {
+    let settings = this.vhostSettings.get(vhost);
+    if (settings === undefined) {
+      settings = resolveSettings([vhost.settings]);
+      this.vhostSettings.set(vhost, settings);
+    }
+    return settings;
   }
 
   /**
@@ -309,7 +309,7 @@ export class FrontEnd {
       return;
     }
     const status = clientErrorStatus(err);
-    this.options.errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
+    this.options.sites.logsFor(this.options.config.mainServer).errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
     const answer = (): void => {
       if (socket.destroyed) return;
       const reason = reasonPhrase(status);
@@ -333,7 +333,7 @@ export class FrontEnd {
 
   /** CONNECT: this is not a forward proxy. */
   private onConnectMethod(req: http.IncomingMessage, socket: net.Socket): void {
-    this.options.errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    this.options.sites.logsFor(this.options.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     const body = errorPageBody(501);
     socket.on('error', () => {});
     socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
@@ -371,11 +371,4 @@ function countHeader(raw: string[], lowerName: string): number {
 
 function stripV4Mapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-function matchesAlias(alias: string, hostname: string): boolean {
-  const pattern = alias.toLowerCase();
-  if (!pattern.includes('*') && !pattern.includes('?')) return pattern === hostname;
-  const regex = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-  return regex.test(hostname);
 }

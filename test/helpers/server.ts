@@ -132,11 +132,11 @@ export async function startServer(args: string[], options: StartOptions = {}): P
   const server = new RunningServer(child, serverRoot);
   if (options.expectFailure) return server;
   try {
-    await server.waitFor(() => /Server URL\s*: http:\/\/[^:]+:(\d+)/.test(server.stdout), 'the start-up banner', 20_000);
+    await server.waitFor(() => /Server URL\s*: http:\/\/[^:]+:(\d+)/.test(server.stdout), 'the start-up banner', 30_000);
     server.port = Number(/Server URL\s*: http:\/\/[^:]+:(\d+)/.exec(server.stdout)![1]);
     const processes = Number(/Request Capacity\s*: \d+ \((\d+) process/.exec(server.stdout)?.[1] ?? '0');
     if (level.length > 0 && processes > 0 && !options.dontWaitForWorkers) {
-      await server.waitFor(() => (server.stderr.match(/ is ready with \d+ threads/g)?.length ?? 0) >= processes, `${processes} ready worker processes`, 20_000);
+      await server.waitFor(() => (server.stderr.match(/ is ready with \d+ threads/g)?.length ?? 0) >= processes, `${processes} ready worker processes`, 30_000);
     }
   } catch (err) {
     await server.stop();

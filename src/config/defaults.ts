@@ -1,0 +1,103 @@
+import type { LimitsConfig, ProcessGroupConfig, PythonSettings, TimeoutsConfig, VirtualHostConfig } from './model';
+
+/** A process group with WSGIDaemonProcess's defaults (mod_wsgi 6). */
+export function defaultProcessGroup(name: string, python: string): ProcessGroupConfig {
+  return {
+    name,
+    scope: null,
+    processes: 1,
+    threads: 15,
+    multiprocess: false,
+    python,
+    interpreterFlags: [],
+    pythonPath: [],
+    home: null,
+    displayName: null,
+    lang: null,
+    locale: null,
+    user: null,
+    group: null,
+    umask: null,
+    queueTimeout: 0,
+    shutdownTimeout: 5,
+    gracefulTimeout: 15,
+    evictionTimeout: 0,
+    maximumRequests: 0,
+    maximumRequestsJitter: 0,
+    restartInterval: 0,
+    inactivityTimeout: 0,
+    requestTimeout: 0,
+    interruptTimeout: 0,
+    deadlockTimeout: 300,
+    startupTimeout: 0,
+    socketTimeout: 0,
+    cpuTimeLimit: 0,
+    cpuPriority: 0,
+    memoryLimit: 0,
+    virtualMemoryLimit: 0,
+    maximumRss: 0,
+    stackSize: 0,
+    switchInterval: null,
+    environment: {},
+    preload: [],
+    reloadOnChanges: false,
+    origin: null,
+  };
+}
+
+/** Apache's defaults for a server or virtual host before its directives apply. */
+export function defaultVirtualHost(id: string, serverName: string, documentRoot: string, errorLogPath: string): VirtualHostConfig {
+  return {
+    id,
+    addresses: [],
+    serverName,
+    serverAliases: [],
+    serverAdmin: null,
+    documentRoot,
+    errorLog: { kind: 'file', path: errorLogPath },
+    logLevel: 'warn',
+    moduleLogLevels: {},
+    accessLogs: [],
+    aliases: [],
+    scriptAliases: [],
+    handlerScripts: [],
+    settings: {},
+    sections: [],
+  };
+}
+
+export function defaultPythonSettings(): PythonSettings {
+  return {
+    home: null,
+    defaultInterpreter: 'python3',
+    path: [],
+    optimize: 0,
+    hashSeed: null,
+    warnings: [],
+    dontWriteBytecode: false,
+    restrictEmbedded: false,
+    restrictStdin: false,
+    restrictStdout: false,
+    restrictSignal: true,
+  };
+}
+
+/** Apache's LimitRequest* defaults. */
+export function defaultLimits(): LimitsConfig {
+  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 64 * 1024 };
+}
+
+/** Apache's Timeout and KeepAlive defaults. */
+export function defaultTimeouts(): TimeoutsConfig {
+  return { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100 };
+}
+
+/** Interpreter flags for the WSGIPython* settings. */
+export function interpreterFlags(python: PythonSettings): string[] {
+  const flags: string[] = [];
+  if (python.optimize === 1) flags.push('-O');
+  if (python.optimize >= 2) flags.push('-OO');
+  if (python.dontWriteBytecode) flags.push('-B');
+  for (const warning of python.warnings) flags.push('-W', warning);
+  return flags;
+}

@@ -1,0 +1,53 @@
+import { DEFAULT_SETTINGS, type DirectorySettings, type OptionFlags, type ResolvedSettings } from './model';
+
+/**
+ * Merges per-directory settings in order, as Apache merges per-directory configuration: a later
+ * layer overrides what it sets; AddType, AddHandler and SetEnv add to what came before; Options
+ * with +/- modify the inherited flags, without them replace them.
+ */
+export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedSettings {
+  const out: ResolvedSettings = {
+    ...DEFAULT_SETTINGS,
+    options: { ...DEFAULT_SETTINGS.options },
+    addHandlers: {},
+    addTypes: {},
+    setEnv: {},
+  };
+  for (const layer of layers) {
+    if (layer.options !== undefined) {
+      for (const change of layer.options) out.options = applyOptions(out.options, change.set, change.add, change.remove);
+    }
+    if (layer.require !== undefined) out.require = layer.require;
+    if (layer.directoryIndex !== undefined) out.directoryIndex = layer.directoryIndex;
+    if (layer.setHandler !== undefined) out.setHandler = layer.setHandler;
+    if (layer.addHandlers !== undefined) Object.assign(out.addHandlers, layer.addHandlers);
+    if (layer.addTypes !== undefined) Object.assign(out.addTypes, layer.addTypes);
+    if (layer.processGroup !== undefined) out.processGroup = layer.processGroup;
+    if (layer.applicationGroup !== undefined) out.applicationGroup = layer.applicationGroup;
+    if (layer.callableObject !== undefined) out.callableObject = layer.callableObject;
+    if (layer.passAuthorization !== undefined) out.passAuthorization = layer.passAuthorization;
+    if (layer.chunkedRequest !== undefined) out.chunkedRequest = layer.chunkedRequest;
+    if (layer.mapHeadToGet !== undefined) out.mapHeadToGet = layer.mapHeadToGet;
+    if (layer.scriptReloading !== undefined) out.scriptReloading = layer.scriptReloading;
+    if (layer.errorOverride !== undefined) out.errorOverride = layer.errorOverride;
+    if (layer.enableSendfile !== undefined) out.enableSendfile = layer.enableSendfile;
+    if (layer.setEnv !== undefined) Object.assign(out.setEnv, layer.setEnv);
+    if (layer.passEnv !== undefined) out.passEnv = [...out.passEnv, ...layer.passEnv];
+    if (layer.unsetEnv !== undefined) {
+      out.unsetEnv = [...out.unsetEnv, ...layer.unsetEnv];
+      for (const name of layer.unsetEnv) delete out.setEnv[name];
+    }
+    if (layer.limitRequestBody !== undefined) out.limitRequestBody = layer.limitRequestBody;
+    if (layer.trustedProxyHeaders !== undefined) out.trustedProxyHeaders = layer.trustedProxyHeaders;
+    if (layer.trustedProxies !== undefined) out.trustedProxies = layer.trustedProxies;
+    if (layer.restrictProcess !== undefined) out.restrictProcess = layer.restrictProcess;
+  }
+  return out;
+}
+
+function applyOptions(current: OptionFlags, set: OptionFlags | null, add: (keyof OptionFlags)[], remove: (keyof OptionFlags)[]): OptionFlags {
+  const next = set !== null ? { ...set } : { ...current };
+  for (const flag of add) next[flag] = true;
+  for (const flag of remove) next[flag] = false;
+  return next;
+}

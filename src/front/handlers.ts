@@ -1,0 +1,58 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ResolvedSettings } from '../config/model';
+
+/**
+ * The handler for a file-mapped request: SetHandler wins, else AddHandler by the file's
+ * extension (Apache's mod_mime matches every extension of the name, the last one winning),
+ * else null for the default (static) handler.
+ */
+export function handlerFor(settings: ResolvedSettings, filePath: string): string | null {
+  if (settings.setHandler !== null) return settings.setHandler;
+  const names = Object.keys(settings.addHandlers);
+  if (names.length === 0) return null;
+  const parts = path.basename(filePath).toLowerCase().split('.').slice(1);
+  let handler: string | null = null;
+  for (const ext of parts) {
+    const found = settings.addHandlers[ext];
+    if (found !== undefined) handler = found;
+  }
+  return handler;
+}
+
+/**
+ * Splits a file-mapped path into the script file and the path info after it, as Apache's
+ * directory walk does: the longest existing regular file on the path, within `root`. Null if
+ * no file is found.
+ */
+export function scriptWithPathInfo(filePath: string, root: string): { scriptPath: string; pathInfo: string } | null {
+  const rootNormal = path.resolve(root);
+  let candidate = path.resolve(filePath);
+  let pathInfo = '';
+  for (;;) {
+    if (candidate !== rootNormal && !candidate.startsWith(rootNormal + path.sep)) return null;
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(candidate);
+    } catch {
+      stat = null;
+    }
+    if (stat !== null) return stat.isFile() ? { scriptPath: candidate, pathInfo } : null;
+    const parent = path.dirname(candidate);
+    if (parent === candidate) return null;
+    pathInfo = '/' + path.basename(candidate) + pathInfo;
+    candidate = parent;
+  }
+}
+
+/** The request's environment variables from SetEnv, PassEnv and UnsetEnv. */
+export function requestEnvironment(settings: ResolvedSettings): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of settings.passEnv) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, settings.setEnv);
+  for (const name of settings.unsetEnv) delete env[name];
+  return env;
+}
