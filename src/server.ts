@@ -17,17 +17,20 @@ import { makeDirectories } from './util/fs';
  */
 export class Server {
   /** The main server's error log: start-up, shutdown and anything not tied to a virtual host. */
-  readonly errorLog: ErrorLog;
-  readonly groups = new Map<string, ProcessGroup>();
+  errorLog: ErrorLog;
+  groups = new Map<string, ProcessGroup>();
   readonly pythons = new Map<string, PythonInfo>();
   private readonly sinks = new Map<string, LineSink>();
-  private readonly siteLogs = new Map<VirtualHostConfig, SiteLogs>();
+  private siteLogs = new Map<VirtualHostConfig, SiteLogs>();
   private front: FrontEnd | null = null;
   private socketDir: string | null = null;
   private stopped = false;
+  /** Numbers the groups' socket files; never reused, so a new group never meets an old socket. */
+  private nextGroupIndex = 0;
+  private readonly retiring = new Set<Promise<void>>();
 
-  constructor(readonly config: ServerConfig) {
-    for (const vhost of [config.mainServer, ...config.virtualHosts]) this.siteLogs.set(vhost, this.openSiteLogs(vhost));
+  constructor(public config: ServerConfig) {
+    this.siteLogs = this.openAllSiteLogs(config);
     this.errorLog = this.siteLogs.get(config.mainServer)!.errorLog;
   }
 
@@ -46,17 +49,14 @@ export class Server {
 
   /** Checks what can be checked before anything starts, then starts everything. */
   async start(): Promise<void> {
-    this.checkScripts();
+    checkScripts(this.config);
     for (const warning of this.config.warnings) this.errorLog.warn('core', warning);
     const groupConfigs = this.config.processGroups;
     for (const group of groupConfigs) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
     this.socketDir = createSocketDirectory(this.config.socketPrefix);
-    groupConfigs.forEach((groupConfig, index) => {
-      const errorLog = this.errorLogForGroup(groupConfig);
-      this.groups.set(groupConfig.name, new ProcessGroup(groupConfig, { errorLog, socketDir: this.socketDir!, index }));
-    });
+    for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
     try {
       for (const group of this.groups.values()) await group.start();
       this.front = new FrontEnd({
@@ -92,9 +92,71 @@ export class Server {
     }
     for (const group of this.groups.values()) group.dispatcher.drain(() => {});
     await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
+    await Promise.all(this.retiring);
     front?.closeAllConnections();
     if (this.socketDir !== null) fs.rmSync(this.socketDir, { recursive: true, force: true });
     for (const sink of this.sinks.values()) sink.close();
+  }
+
+  /**
+   * Replaces the configuration without dropping a request (SIGHUP): groups whose settings did
+   * not change keep running; changed and new groups start and must be ready before requests
+   * go to them; listeners are added and removed; then the old groups finish what they have and
+   * stop. Throws, leaving the running configuration in place, if the new one cannot start.
+   */
+  async reload(next: ServerConfig): Promise<void> {
+    if (this.stopped || this.front === null || this.socketDir === null) throw new Error('the server is not running');
+    checkScripts(next);
+    for (const group of next.processGroups) {
+      if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
+    }
+    const siteLogs = this.openAllSiteLogs(next);
+    const kept = new Map<string, ProcessGroup>();
+    const started: ProcessGroup[] = [];
+    for (const groupConfig of next.processGroups) {
+      const current = this.groups.get(groupConfig.name);
+      if (current !== undefined && sameGroupSettings(current.config, groupConfig)) kept.set(groupConfig.name, current);
+      else started.push(this.createGroup(groupConfig, next, siteLogs));
+    }
+    try {
+      for (const group of started) await group.start();
+      await Promise.all(started.map((group) => group.whenReady(Math.max(30, group.config.startupTimeout) * 1000)));
+      await this.front.update(next);
+    } catch (err) {
+      await Promise.all(started.map((group) => group.stop(0, 1000)));
+      throw err;
+    }
+    const groups = new Map(kept);
+    for (const group of started) groups.set(group.config.name, group);
+    const retired = [...this.groups.values()].filter((group) => groups.get(group.config.name) !== group);
+    this.groups = groups;
+    this.config = next;
+    this.siteLogs = siteLogs;
+    this.errorLog = siteLogs.get(next.mainServer)!.errorLog;
+    for (const group of retired) {
+      const done = group
+        .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
+        .then(() => this.errorLog.info('wsgi', `Process group '${group.config.name}' of the previous configuration has stopped.`));
+      this.retiring.add(done);
+      void done.finally(() => this.retiring.delete(done));
+    }
+    for (const warning of next.warnings) this.errorLog.warn('core', warning);
+  }
+
+  private createGroup(groupConfig: ProcessGroupConfig, config: ServerConfig, siteLogs: Map<VirtualHostConfig, SiteLogs>): ProcessGroup {
+    let errorLog = siteLogs.get(config.mainServer)!.errorLog;
+    // A group defined in a virtual host logs to that virtual host's error log, as in mod_wsgi.
+    if (groupConfig.scope !== null) {
+      const vhost = config.virtualHosts.find((v) => v.serverName === groupConfig.scope);
+      if (vhost !== undefined) errorLog = siteLogs.get(vhost)!.errorLog;
+    }
+    return new ProcessGroup(groupConfig, { errorLog, socketDir: this.socketDir!, index: this.nextGroupIndex++ });
+  }
+
+  private openAllSiteLogs(config: ServerConfig): Map<VirtualHostConfig, SiteLogs> {
+    const logs = new Map<VirtualHostConfig, SiteLogs>();
+    for (const vhost of [config.mainServer, ...config.virtualHosts]) logs.set(vhost, this.openSiteLogs(vhost));
+    return logs;
   }
 
   private openSiteLogs(vhost: VirtualHostConfig): SiteLogs {
@@ -118,15 +180,6 @@ export class Server {
     return sink;
   }
 
-  /** A group defined in a virtual host logs to that virtual host's error log, as in mod_wsgi. */
-  private errorLogForGroup(group: ProcessGroupConfig): ErrorLog {
-    if (group.scope !== null) {
-      const vhost = this.config.virtualHosts.find((v) => v.serverName === group.scope);
-      if (vhost !== undefined) return this.logsFor(vhost).errorLog;
-    }
-    return this.errorLog;
-  }
-
   /**
    * The process group called `name`. %{GLOBAL} (mod_wsgi's embedded mode) is served by a
    * built-in group, started the first time a request needs it.
@@ -136,7 +189,7 @@ export class Server {
     if (existing !== undefined || name !== EMBEDDED_GROUP || this.socketDir === null || this.stopped) return existing;
     const config = this.embeddedGroupConfig();
     if (!this.pythons.has(config.python)) this.pythons.set(config.python, probePython(config.python));
-    const group = new ProcessGroup(config, { errorLog: this.errorLog, socketDir: this.socketDir, index: this.groups.size });
+    const group = this.createGroup(config, this.config, this.siteLogs);
     this.groups.set(name, group);
     this.errorLog.notice(
       'wsgi',
@@ -154,20 +207,27 @@ export class Server {
     group.environment = python.hashSeed !== null ? { PYTHONHASHSEED: python.hashSeed } : {};
     return group;
   }
+}
 
-  private checkScripts(): void {
-    for (const vhost of [this.config.mainServer, ...this.config.virtualHosts]) {
-      for (const alias of vhost.scriptAliases) {
-        if (alias.pattern !== null) continue;
-        try {
-          fs.statSync(alias.target);
-        } catch {
-          const where = alias.origin !== null ? ` (${alias.origin.file}:${alias.origin.line})` : '';
-          throw new StartupError(`The WSGI script ${alias.target} does not exist; check the path given for ${alias.urlPrefix || '/'}${where}.`);
-        }
+/** WSGIScriptAlias targets must exist (a directory of scripts or a script file). */
+function checkScripts(config: ServerConfig): void {
+  for (const vhost of [config.mainServer, ...config.virtualHosts]) {
+    for (const alias of vhost.scriptAliases) {
+      if (alias.pattern !== null) continue;
+      try {
+        fs.statSync(alias.target);
+      } catch {
+        const where = alias.origin !== null ? ` (${alias.origin.file}:${alias.origin.line})` : '';
+        throw new StartupError(`The WSGI script ${alias.target} does not exist; check the path given for ${alias.urlPrefix || '/'}${where}.`);
       }
     }
   }
+}
+
+/** Whether a group can keep running across a reload: every setting the same. */
+function sameGroupSettings(a: ProcessGroupConfig, b: ProcessGroupConfig): boolean {
+  const strip = (g: ProcessGroupConfig): string => JSON.stringify({ ...g, origin: null });
+  return strip(a) === strip(b);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { VERSION } from '../paths';
+import { checkConfigCommand, serveCommand } from './serve';
 import { startServerCommand } from './start-server';
 import { UsageError } from './run';
 
@@ -8,6 +9,8 @@ Hosts Python WSGI applications the way Apache + mod_wsgi does, with a Node.js fr
 
 Commands:
   start-server [SCRIPT]   Serve a WSGI script with one command (like mod_wsgi-express start-server).
+  serve -f FILE           Run a server from an Apache-style configuration file.
+  check-config -f FILE    Check a configuration file and print "Syntax OK" or its errors.
   help                    Show this help.
   version                 Show the version.
 
@@ -20,6 +23,11 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start-server':
         return await startServerCommand(rest);
+      case 'serve':
+        return await serveCommand(rest);
+      case 'check-config':
+      case 'configtest':
+        return checkConfigCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -1,4 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { configFromStartServerFlags, ExpressConfigError, START_SERVER_FLAGS } from '../config/express';
+import { renderApacheConfig } from '../config/write-apache-config';
+import { makeDirectories } from '../util/fs';
 import type { ServerConfig } from '../config/model';
 import { VERSION } from '../paths';
 import type { Server } from '../server';
@@ -23,12 +27,34 @@ export async function startServerCommand(argv: string[]): Promise<number> {
       process.stdout.write(START_SERVER_USAGE);
       return 0;
     }
+    const setupDir = values['setup-only'] as string | undefined;
+    // As with mod_wsgi-express setup-server, the directory is the server root (logs, sockets).
+    if (setupDir !== undefined && values['server-root'] === undefined) values['server-root'] = setupDir;
     config = configFromStartServerFlags(values, positionals);
+    if (setupDir !== undefined) return writeSetup(config, setupDir, argv);
   } catch (err) {
     if (err instanceof FlagError || err instanceof ExpressConfigError) throw new UsageError(`start-server: ${err.message}`);
     throw err;
   }
   return runServer(config, (server) => banner(server, config));
+}
+
+/** --setup-only DIR: the same configuration as a file, so users can move from flags to a file. */
+function writeSetup(config: ServerConfig, dir: string, argv: string[]): number {
+  const target = path.resolve(dir);
+  const file = path.join(target, 'httpd.conf');
+  const command = ['wsgi-host', 'start-server', ...argv.filter((a, i) => a !== '--setup-only' && argv[i - 1] !== '--setup-only' && !a.startsWith('--setup-only='))].join(' ');
+  let text: string;
+  try {
+    text = renderApacheConfig(config, command);
+  } catch (err) {
+    throw new UsageError(`start-server --setup-only: ${(err as Error).message}`);
+  }
+  makeDirectories(target);
+  makeDirectories(config.serverRoot);
+  fs.writeFileSync(file, text);
+  process.stdout.write(`Wrote ${file}\nStart the server with: wsgi-host serve -f ${file}\n`);
+  return 0;
 }
 
 /** The start-up summary, in the spirit of mod_wsgi-express's. */

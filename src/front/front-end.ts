@@ -13,6 +13,7 @@ import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
 import { parseTarget } from './request-path';
 import { settingsLayers } from './sections';
+import { serveStatic } from './static-files';
 import { translate } from './translate';
 import { VirtualHostTable } from './virtual-hosts';
 import { startWsgiRequest, type WsgiTarget } from './wsgi-request';
@@ -35,7 +36,6 @@ export interface FrontEndOptions {
 interface Listener {
   config: ListenerConfig;
   server: http.Server;
-  vhosts: VirtualHostTable;
   /** The actual bound address (the port may have been chosen by the OS). */
   address: { host: string; port: number } | null;
 }
@@ -67,7 +67,13 @@ export class FrontEnd {
   private readonly settingsCache = new Map<string, ResolvedSettings>();
   private readonly vhostSettings = new WeakMap<VirtualHostConfig, ResolvedSettings>();
 
-  constructor(private readonly options: FrontEndOptions) {}
+  private config: ServerConfig;
+  private vhostTable: VirtualHostTable;
+
+  constructor(private readonly options: FrontEndOptions) {
+    this.config = options.config;
+    this.vhostTable = new VirtualHostTable(options.config.mainServer, options.config.virtualHosts);
+  }
 
   /** Requests being served now. */
   get activeRequests(): number {
@@ -79,39 +85,72 @@ export class FrontEnd {
   }
 
   async listen(): Promise<void> {
-    const { config } = this.options;
-    for (const listenerConfig of config.listeners) {
-      const vhosts = new VirtualHostTable(config.mainServer, config.virtualHosts);
-      const server = http.createServer({
-        // The Host check is ours (with a log line and our error page).
-        requireHostHeader: false,
-        keepAliveTimeout: config.timeouts.keepAliveTimeout * 1000,
-        // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
-        requestTimeout: 0,
-        headersTimeout: Math.max(config.timeouts.socket, 1) * 1000,
-        noDelay: true,
-      });
-      // MaxKeepAliveRequests (0 is unlimited, as in Apache).
-      server.maxRequestsPerSocket = config.timeouts.maxKeepAliveRequests;
-      // A client that sends its requests and then half-closes (printf ... | nc) still gets every
-      // answer, as from Apache; Node's default would abort them.
-      (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-      const listener: Listener = { config: listenerConfig, server, vhosts, address: null };
-      server.on('request', (req, res) => this.handle(listener, req, res, false));
-      server.on('checkContinue', (req, res) => this.handle(listener, req, res, true));
-      server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
-      server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
-          reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; choose another --port (Listen).` : err.code === 'EACCES' ? `No permission to listen on ${where}; ports below 1024 need root.` : `Cannot listen on ${where}: ${err.message}`));
-        });
-        server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port }, () => resolve());
-      });
-      const bound = server.address();
-      if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port };
-      this.listeners.push(listener);
+    for (const listenerConfig of this.config.listeners) this.listeners.push(await this.openListener(listenerConfig, this.config));
+  }
+
+  /**
+   * Switches to a new configuration (SIGHUP): listeners that stay are kept, new ones opened,
+   * dropped ones closed; requests already running finish under the configuration they began
+   * with. Throws, changing nothing, if a new listener cannot be opened.
+   */
+  async update(config: ServerConfig): Promise<void> {
+    const key = (l: ListenerConfig): string => `${l.host}|${l.port}`;
+    const existing = new Map(this.listeners.map((l) => [key(l.config), l]));
+    const opened: Listener[] = [];
+    try {
+      for (const listenerConfig of config.listeners) {
+        if (!existing.has(key(listenerConfig)) || listenerConfig.port === 0) opened.push(await this.openListener(listenerConfig, config));
+      }
+    } catch (err) {
+      for (const listener of opened) listener.server.close();
+      throw err;
     }
+    const wanted = new Set(config.listeners.filter((l) => l.port !== 0).map(key));
+    const kept = this.listeners.filter((l) => wanted.has(key(l.config)));
+    for (const listener of this.listeners) {
+      if (!kept.includes(listener)) {
+        listener.server.close();
+        listener.server.closeIdleConnections();
+      }
+    }
+    for (const listener of kept) applyTimeouts(listener.server, config);
+    this.listeners.splice(0, this.listeners.length, ...kept, ...opened);
+    this.config = config;
+    this.vhostTable = new VirtualHostTable(config.mainServer, config.virtualHosts);
+    this.settingsCache.clear();
+  }
+
+  private async openListener(listenerConfig: ListenerConfig, config: ServerConfig): Promise<Listener> {
+    const limits = config.limits;
+    const server = http.createServer({
+      // The Host check is ours (with a log line and our error page).
+      requireHostHeader: false,
+      // Room for the largest head the LimitRequest* directives allow; each limit is then
+      // checked with Apache's status once the head is parsed.
+      maxHeaderSize: Math.min(limits.requestLine + limits.requestFields * (limits.requestFieldSize + 2) + 4, 1024 * 1024),
+      // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
+      requestTimeout: 0,
+      noDelay: true,
+    });
+    applyTimeouts(server, config);
+    // A client that sends its requests and then half-closes (printf ... | nc) still gets every
+    // answer, as from Apache; Node's default would abort them.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    const listener: Listener = { config: listenerConfig, server, address: null };
+    server.on('request', (req, res) => this.handle(req, res, false));
+    server.on('checkContinue', (req, res) => this.handle(req, res, true));
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
+    server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
+        reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; choose another --port (Listen).` : err.code === 'EACCES' ? `No permission to listen on ${where}; ports below 1024 need root.` : `Cannot listen on ${where}: ${err.message}`));
+      });
+      server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port }, () => resolve());
+    });
+    const bound = server.address();
+    if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port };
+    return listener;
   }
 
   /** Stops accepting connections and closes idle keep-alive ones; running requests go on. */
@@ -154,7 +193,8 @@ export class FrontEnd {
     return info;
   }
 
-  private handle(listener: Listener, req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    const config = this.config;
     const record: RequestRecord = {
       req,
       res,
@@ -167,7 +207,7 @@ export class FrontEnd {
       env: {},
     };
     this.active++;
-    if (!this.options.config.timeouts.keepAlive) res.shouldKeepAlive = false;
+    if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
     const socket = req.socket;
     let flight = this.inFlight.get(socket);
     if (flight === undefined) {
@@ -176,8 +216,8 @@ export class FrontEnd {
     }
     flight.count++;
     const owner = flight;
-    let site = this.options.sites.logsFor(this.options.config.mainServer);
-    let serverName = this.options.config.mainServer.serverName;
+    let site = this.options.sites.logsFor(config.mainServer);
+    let serverName = config.mainServer.serverName;
     const bytesAtStart = socket.bytesWritten;
     res.once('close', () => {
       this.active--;
@@ -197,6 +237,23 @@ export class FrontEnd {
       sendErrorPage(record, status);
     };
 
+    const limits = config.limits;
+    const requestLineLength = (req.method ?? '').length + (req.url ?? '').length + 10;
+    if (limits.requestLine > 0 && requestLineLength > limits.requestLine) {
+      return fail(414, `AH00565: request failed: client's request-line exceeds LimitRequestLine (${limits.requestLine} bytes)`);
+    }
+    const raw = req.rawHeaders;
+    if (limits.requestFields > 0 && raw.length / 2 > limits.requestFields) {
+      return fail(400, `AH00563: request failed: error reading the headers: the number of request header fields exceeds LimitRequestFields (${limits.requestFields})`);
+    }
+    if (limits.requestFieldSize > 0) {
+      for (let i = 0; i < raw.length; i += 2) {
+        if (raw[i]!.length + raw[i + 1]!.length + 2 > limits.requestFieldSize) {
+          return fail(400, `AH00561: Size of a request header field exceeds server limit (LimitRequestFieldSize ${limits.requestFieldSize}): ${raw[i]!}`);
+        }
+      }
+    }
+
     const target = parseTarget(req.url ?? '/');
     if (!target.ok) return fail(target.status, `${target.reason}: ${req.url ?? ''}`);
 
@@ -207,7 +264,7 @@ export class FrontEnd {
     if (hostHeader === undefined && req.httpVersion === '1.1') return fail(400, 'Client sent HTTP/1.1 request without hostname (see RFC 9112 section 3.2)');
 
     const connection = record.connection;
-    const vhost = listener.vhosts.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
+    const vhost = this.vhostTable.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
     site = this.options.sites.logsFor(vhost);
     serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
@@ -223,7 +280,7 @@ export class FrontEnd {
     const wsgi = (t: Omit<WsgiTarget, 'record' | 'vhost' | 'errorLog' | 'settings' | 'query' | 'requestHost' | 'requestPort' | 'expectContinue'>): void => {
       startWsgiRequest(
         { ...t, record, vhost, errorLog: site.errorLog, settings, query: target.query, requestHost, requestPort, expectContinue },
-        this.options.config,
+        config,
         this.options.groups,
         this.options.serverSoftware,
         { onBodyFailure: (handler) => (owner.bodyFailed = handler) },
@@ -271,8 +328,12 @@ export class FrontEnd {
       return fail(500, `No handler called '${handler}' exists; it is named by SetHandler/AddHandler for ${translation.filePath}`, 'error');
     }
 
-    // Static files come next (DocumentRoot and Alias).
-    fail(404, `File does not exist: ${translation.filePath}`);
+    serveStatic(
+      record,
+      translation.relative,
+      { root: translation.root, indexes: settings.options.indexes, followSymlinks: settings.options.followSymlinks, directoryIndex: settings.directoryIndex, mimeTypes: settings.addTypes },
+      () => {},
+    );
   }
 
   /** Per-directory settings for a request, cached: most requests repeat a few URL and file paths. */
@@ -309,7 +370,7 @@ export class FrontEnd {
       return;
     }
     const status = clientErrorStatus(err);
-    this.options.sites.logsFor(this.options.config.mainServer).errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
     const answer = (): void => {
       if (socket.destroyed) return;
       const reason = reasonPhrase(status);
@@ -333,7 +394,7 @@ export class FrontEnd {
 
   /** CONNECT: this is not a forward proxy. */
   private onConnectMethod(req: http.IncomingMessage, socket: net.Socket): void {
-    this.options.sites.logsFor(this.options.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     const body = errorPageBody(501);
     socket.on('error', () => {});
     socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
@@ -367,6 +428,13 @@ function countHeader(raw: string[], lowerName: string): number {
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) count++;
   return count;
+}
+
+function applyTimeouts(server: http.Server, config: ServerConfig): void {
+  server.keepAliveTimeout = config.timeouts.keepAliveTimeout * 1000;
+  server.headersTimeout = Math.max(config.timeouts.socket, 1) * 1000;
+  // MaxKeepAliveRequests (0 is unlimited, as in Apache).
+  server.maxRequestsPerSocket = config.timeouts.maxKeepAliveRequests;
 }
 
 function stripV4Mapped(address: string): string {

@@ -49,7 +49,6 @@ export class ProcessGroup implements ProcessHost {
   private readonly startupFailures: number[];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private readonly exitWaiters = new Set<() => void>();
   /** Restarts by reason, for the status page. */
   readonly restarts: { at: number; pid: number; reason: string }[] = [];
 
@@ -215,7 +214,6 @@ export class ProcessGroup implements ProcessHost {
     proc.settle();
     const index = proc.number - 1;
     if (this.processes[index] === proc) this.processes[index] = null;
-    this.notifyExitWaiters();
     if (this.stopping || wasStopping) {
       this.log('info', `Daemon process '${this.config.name}' (pid=${proc.pid}) ${description}.`);
       if (wasStopping && !this.stopping) this.spawn(index);
@@ -284,10 +282,6 @@ export class ProcessGroup implements ProcessHost {
     socket.on('error', () => {});
   }
 
-  private notifyExitWaiters(): void {
-    for (const waiter of [...this.exitWaiters]) waiter();
-  }
-
   /**
    * Stops every process: running requests get `graceMs` to finish, then processes are told to
    * exit and are killed if they have not `killAfterMs` later. Resolves when all have exited.
@@ -313,14 +307,39 @@ export class ProcessGroup implements ProcessHost {
     }
   }
 
-  /** Resolves once some process of the group exits (for tests and restarts). */
-  waitForExit(): Promise<void> {
-    return new Promise((resolve) => {
-      const waiter = (): void => {
-        this.exitWaiters.delete(waiter);
-        resolve();
+  /** Requests running in the group's processes now. */
+  get activeRequests(): number {
+    return this.workers.reduce((sum, proc) => sum + proc.active, 0);
+  }
+
+  /**
+   * Resolves when every process of the group is ready for requests; rejects if one fails to
+   * start or `timeoutMs` passes first (used to bring a new configuration in without a gap).
+   */
+  whenReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = (): void => {
+        const workers = this.workers;
+        if (workers.length === this.config.processes && workers.every((p) => p.state === 'ready')) return resolve();
+        if (this.startupFailures.some((n) => n > 0)) return reject(new Error(`a process of group '${this.config.name}' failed to start`));
+        if (Date.now() > deadline) return reject(new Error(`the processes of group '${this.config.name}' were not ready within ${timeoutMs / 1000} seconds`));
+        setTimeout(check, 25);
       };
-      this.exitWaiters.add(waiter);
+      check();
     });
+  }
+
+  /**
+   * Retires the group after a configuration change: it takes no new requests (the front end no
+   * longer routes to it), serves what is queued and running, then stops. Running requests get
+   * up to `graceMs` before the processes are told to exit.
+   */
+  async retire(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && (this.dispatcher.queued > 0 || this.activeRequests > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await this.stop(0, Math.max(1, this.config.shutdownTimeout) * 1000);
   }
 }

@@ -1,0 +1,858 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode, type SourceLocation } from './apache';
+import { applyDaemonOption } from './daemon-options';
+import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
+import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
+import { isLogLevel } from '../log/error-log';
+import type {
+  DirectorySettings,
+  HandlerScript,
+  ListenerConfig,
+  LogLevelName,
+  LogTarget,
+  OptionFlags,
+  OptionsChange,
+  Origin,
+  ProcessGroupConfig,
+  ScriptAlias,
+  Section,
+  ServerConfig,
+  VirtualHostConfig,
+} from './model';
+
+/** A problem in the file: where, which directive, what is wrong and what is allowed. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  directive: string;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}: ${p.directive}: ${p.message}`;
+}
+
+export interface LoadOptions {
+  /** Names given with -D. */
+  defines?: string[];
+  /** Report directives wsgi-host does not implement as warnings instead of errors. */
+  skipUnsupported?: boolean;
+  /** The ServerRoot before any ServerRoot directive (default: the file's directory). */
+  serverRoot?: string;
+  env?: Record<string, string | undefined>;
+}
+
+export interface LoadResult {
+  config: ServerConfig | null;
+  errors: ConfigProblem[];
+  warnings: ConfigProblem[];
+}
+
+/** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
+const PROVIDED_MODULES = new Set(
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status']
+    .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
+);
+
+/** Directives that mean nothing for wsgi-host: accepted, with no effect. */
+const NO_EFFECT = new Set(
+  [
+    'LoadModule', 'LoadFile', 'Mutex', 'PidFile', 'ScoreBoardFile', 'DefaultRuntimeDir', 'ServerTokens', 'ServerSignature',
+    'TraceEnable', 'HostnameLookups', 'EnableMMAP', 'EnableSendfile', 'StartServers', 'MinSpareServers', 'MaxSpareServers',
+    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit', 'MaxRequestWorkers', 'MaxClients',
+    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'ListenBacklog', 'AccessFileName',
+    'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
+    'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'GracefulShutdownTimeout', 'ExtendedStatus', 'IncludeOptional',
+  ].map((n) => n.toLowerCase()),
+);
+
+/** Directives and sections wsgi-host knows but does not implement (yet), with what to do. */
+const NOT_IMPLEMENTED: Record<string, string> = {
+  require: 'only "Require all granted" and "Require all denied" are supported; authentication and authorization (valid-user, user, group, ip, host, wsgi-group) come in a later version',
+  authtype: 'authentication comes in a later version of wsgi-host',
+  authname: 'authentication comes in a later version of wsgi-host',
+  authuserfile: 'authentication comes in a later version of wsgi-host',
+  authbasicprovider: 'authentication comes in a later version of wsgi-host',
+  authdigestprovider: 'authentication comes in a later version of wsgi-host',
+  wsgiaccessscript: 'WSGIAccessScript comes in a later version of wsgi-host',
+  wsgiauthuserscript: 'WSGIAuthUserScript comes in a later version of wsgi-host',
+  wsgiauthgroupscript: 'WSGIAuthGroupScript comes in a later version of wsgi-host',
+  wsgidispatchscript: 'WSGIDispatchScript is not supported; use WSGIProcessGroup/WSGIApplicationGroup with %{ENV:...} and SetEnv instead',
+  sslengine: 'TLS comes in a later version of wsgi-host',
+  sslcertificatefile: 'TLS comes in a later version of wsgi-host',
+  sslcertificatekeyfile: 'TLS comes in a later version of wsgi-host',
+  sslcertificatechainfile: 'TLS comes in a later version of wsgi-host',
+  rewriteengine: 'mod_rewrite is not provided by wsgi-host',
+  rewriterule: 'mod_rewrite is not provided by wsgi-host',
+  rewritecond: 'mod_rewrite is not provided by wsgi-host',
+  redirect: 'mod_alias redirects are not provided by wsgi-host yet',
+  redirectmatch: 'mod_alias redirects are not provided by wsgi-host yet',
+  scriptalias: 'CGI is not provided by wsgi-host; use WSGIScriptAlias',
+  errordocument: 'ErrorDocument is not supported yet',
+  header: 'mod_headers is not supported yet',
+  proxypass: 'mod_proxy is not provided by wsgi-host',
+  errorlogformat: 'ErrorLogFormat is not supported: the error log uses Apache\'s default format',
+};
+
+/** Per-directory WSGI flag directives: On|Off (or On|Off|Auto for WSGIMapHEADToGET). */
+const FLAG_DIRECTIVES: Record<string, keyof DirectorySettings> = {
+  wsgipassauthorization: 'passAuthorization',
+  wsgichunkedrequest: 'chunkedRequest',
+  wsgiscriptreloading: 'scriptReloading',
+  wsgierroroverride: 'errorOverride',
+  wsgienablesendfile: 'enableSendfile',
+};
+
+type Level = 'server' | 'vhost' | 'section';
+
+interface Scope {
+  level: Level;
+  vhost: VirtualHostConfig;
+  settings: DirectorySettings;
+  /** The section being read, if any (Files may nest in Directory). */
+  section: Section | null;
+}
+
+/**
+ * Reads an Apache-style configuration file into the configuration model. Every problem comes
+ * back with its file, line and directive; the configuration is null if there were errors.
+ */
+export function loadApacheConfig(file: string, options: LoadOptions = {}): LoadResult {
+  const absolute = path.resolve(file);
+  const parsed = parseConfigFile(absolute, {
+    serverRoot: options.serverRoot ?? path.dirname(absolute),
+    defines: options.defines ?? [],
+    isModuleLoaded: (name) => PROVIDED_MODULES.has(name),
+    env: options.env ?? process.env,
+  });
+  const builder = new ConfigBuilder(parsed.serverRoot, absolute, options.skipUnsupported === true);
+  for (const d of parsed.errors) builder.errors.push({ file: d.loc.file, line: d.loc.line, directive: d.directive, message: d.message });
+  for (const d of parsed.warnings) builder.warnings.push({ file: d.loc.file, line: d.loc.line, directive: d.directive, message: d.message });
+  if (parsed.errors.length === 0) builder.build(parsed.nodes);
+  const config = builder.errors.length === 0 ? builder.finish() : null;
+  return { config, errors: builder.errors, warnings: builder.warnings };
+}
+
+class ConfigBuilder {
+  readonly errors: ConfigProblem[] = [];
+  readonly warnings: ConfigProblem[] = [];
+  private readonly main: VirtualHostConfig;
+  private readonly vhosts: VirtualHostConfig[] = [];
+  private readonly listeners: ListenerConfig[] = [];
+  private readonly groups: ProcessGroupConfig[] = [];
+  private readonly logFormats = new Map<string, string>(Object.entries(LOG_FORMAT_NICKNAMES));
+  private readonly python = defaultPythonSettings();
+  private readonly limits = defaultLimits();
+  private readonly timeouts = defaultTimeouts();
+  private readonly importScripts: ServerConfig['importScripts'] = [];
+  private readonly groupReferences: { name: string; loc: SourceLocation; directive: string }[] = [];
+  private socketPrefix: string | null = null;
+  private user: string | null = null;
+  private group: string | null = null;
+  private mainErrorLogSet = false;
+  private readonly vhostErrorLogSet = new Set<VirtualHostConfig>();
+  private readonly vhostDocumentRootSet = new Set<VirtualHostConfig>();
+  private readonly vhostLogLevelSet = new Set<VirtualHostConfig>();
+
+  constructor(
+    private readonly serverRoot: string,
+    private readonly configFile: string,
+    private readonly skipUnsupported: boolean,
+  ) {
+    this.main = defaultVirtualHost('main server', os.hostname(), path.join(serverRoot, 'htdocs'), path.join(serverRoot, 'logs', 'error_log'));
+  }
+
+  // -- problems ----------------------------------------------------------------------------
+
+  private error(node: ConfigNode, message: string): void {
+    this.errors.push({ file: node.loc.file, line: node.loc.line, directive: displayName(node), message });
+  }
+
+  private warn(node: ConfigNode, message: string): void {
+    this.warnings.push({ file: node.loc.file, line: node.loc.line, directive: displayName(node), message });
+  }
+
+  private unsupported(node: ConfigNode, message: string): void {
+    if (this.skipUnsupported) this.warn(node, `${message} (ignored because of --skip-unsupported)`);
+    else this.error(node, `${message}. Remove it, or run with --skip-unsupported to ignore directives wsgi-host does not implement`);
+  }
+
+  // -- walking -----------------------------------------------------------------------------
+
+  build(nodes: ConfigNode[]): void {
+    const scope: Scope = { level: 'server', vhost: this.main, settings: this.main.settings, section: null };
+    this.walk(nodes, scope);
+  }
+
+  private walk(nodes: ConfigNode[], scope: Scope): void {
+    for (const node of nodes) {
+      if (node.kind === 'section') this.section(node, scope);
+      else this.directive(node, scope);
+    }
+  }
+
+  private section(node: SectionNode, scope: Scope): void {
+    switch (node.key) {
+      case 'virtualhost':
+        if (scope.level !== 'server') return this.error(node, '<VirtualHost> is only allowed at the top level of the configuration');
+        return this.virtualHost(node);
+      case 'directory':
+      case 'directorymatch':
+      case 'location':
+      case 'locationmatch':
+      case 'files':
+      case 'filesmatch':
+        return this.directorySection(node, scope);
+      default:
+        return this.unsupported(node, `<${node.name}> sections are not supported by wsgi-host`);
+    }
+  }
+
+  private virtualHost(node: SectionNode): void {
+    if (node.args.length === 0) return this.error(node, '<VirtualHost> needs at least one address, e.g. <VirtualHost *:80>');
+    const addresses: ListenerConfig[] = [];
+    for (const arg of node.args) {
+      const address = parseAddress(arg, 0);
+      if (address === null) return this.error(node, `invalid address "${arg}"; use *:PORT, IP:PORT or [IPv6]:PORT`);
+      addresses.push({ host: address.host === '_default_' ? '*' : address.host, port: address.port });
+    }
+    const id = `${node.args.join(' ')} (${path.basename(node.loc.file)}:${node.loc.line})`;
+    const vhost = defaultVirtualHost(id, '', this.main.documentRoot, '');
+    vhost.addresses = addresses;
+    vhost.settings = {};
+    this.vhosts.push(vhost);
+    this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null });
+    if (vhost.serverName === '') vhost.serverName = this.main.serverName;
+  }
+
+  private directorySection(node: SectionNode, scope: Scope): void {
+    const key = node.key;
+    const inDirectory = scope.section !== null && scope.section.kind === 'directory';
+    if (scope.level === 'section' && !((key === 'files' || key === 'filesmatch') && inDirectory)) {
+      return this.error(node, `<${node.name}> cannot be nested in <${scope.section?.kind ?? 'section'}>; only <Files> may appear inside <Directory>`);
+    }
+    if (node.args.length !== 1 && !(node.args.length === 2 && node.args[0] === '~')) {
+      return this.error(node, `<${node.name}> takes one argument (a path, or ~ and a regular expression)`);
+    }
+    const kind = key.startsWith('directory') ? 'directory' : key.startsWith('location') ? 'location' : 'files';
+    const isRegex = key.endsWith('match') || node.args.length === 2;
+    const raw = node.args[node.args.length - 1]!;
+    let pattern: RegExp | null = null;
+    if (isRegex) {
+      try {
+        pattern = new RegExp(raw);
+      } catch (err) {
+        return this.error(node, `invalid regular expression "${raw}": ${(err as Error).message}`);
+      }
+    }
+    const sectionPath = kind === 'directory' && !isRegex ? this.resolvePath(raw).replace(/\/+$/, '') || '/' : raw;
+    const section: Section = { kind, path: sectionPath, pattern, settings: {}, files: [], origin: origin(node) };
+    if (scope.section !== null) scope.section.files.push(section);
+    else scope.vhost.sections.push(section);
+    this.walk(node.children, { level: 'section', vhost: scope.vhost, settings: section.settings, section });
+  }
+
+  private directive(node: DirectiveNode, scope: Scope): void {
+    const handler = this.handlers[node.key];
+    if (handler !== undefined) {
+      const allowed = handler.contexts;
+      if (!allowed.includes(scope.level)) {
+        return this.error(node, `not allowed ${scope.level === 'section' ? 'in <' + (scope.section?.kind ?? 'section') + '>' : scope.level === 'vhost' ? 'in <VirtualHost>' : 'at server level'}; allowed ${allowed.map(describeLevel).join(', ')}`);
+      }
+      if (handler.args !== undefined) {
+        const [min, max] = handler.args;
+        if (node.args.length < min || node.args.length > max) {
+          return this.error(node, `takes ${min === max ? min : max === Infinity ? `at least ${min}` : `${min} to ${max}`} argument${max === 1 && min === 1 ? '' : 's'}${handler.usage !== undefined ? `: ${handler.usage}` : ''}`);
+        }
+      }
+      handler.apply(node, scope);
+      return;
+    }
+    const flagSetting = FLAG_DIRECTIVES[node.key];
+    if (flagSetting !== undefined) {
+      if (node.args.length !== 1) return this.error(node, 'takes one argument: On or Off');
+      const on = this.flag(node);
+      if (on !== null) (scope.settings as Record<string, unknown>)[flagSetting] = on;
+      return;
+    }
+    if (NO_EFFECT.has(node.key)) return;
+    const reason = NOT_IMPLEMENTED[node.key];
+    if (reason !== undefined) return this.unsupported(node, reason);
+    this.unsupported(node, `Invalid command '${node.name}': wsgi-host does not implement this directive (perhaps misspelled?)`);
+  }
+
+  // -- helpers -----------------------------------------------------------------------------
+
+  private resolvePath(value: string): string {
+    return path.resolve(this.serverRoot, value);
+  }
+
+  private flag(node: DirectiveNode): boolean | null {
+    const value = node.args[0]!.toLowerCase();
+    if (value === 'on') return true;
+    if (value === 'off') return false;
+    this.error(node, `takes On or Off, not "${node.args[0]}"`);
+    return null;
+  }
+
+  private number(node: DirectiveNode, value: string, min = 0): number | null {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min) {
+      this.error(node, `needs a number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`);
+      return null;
+    }
+    return n;
+  }
+
+  private logTarget(node: DirectiveNode, value: string): LogTarget | null {
+    if (value.startsWith('|')) {
+      this.unsupported(node, 'piped logs are not supported; log to a file, /dev/stdout or /dev/stderr');
+      return null;
+    }
+    if (value.startsWith('syslog')) {
+      this.unsupported(node, 'syslog is not supported; log to a file, /dev/stdout or /dev/stderr');
+      return null;
+    }
+    if (value === '/dev/stdout') return { kind: 'stdout' };
+    if (value === '/dev/stderr') return { kind: 'stderr' };
+    return { kind: 'file', path: this.resolvePath(value) };
+  }
+
+  private scriptAliasOptions(node: DirectiveNode, alias: ScriptAlias | HandlerScript, options: string[], allowed: string[]): boolean {
+    for (const option of options) {
+      const eq = option.indexOf('=');
+      const name = eq > 0 ? option.slice(0, eq).toLowerCase() : option;
+      const value = eq > 0 ? option.slice(eq + 1) : '';
+      if (!allowed.includes(name)) {
+        this.error(node, `Invalid option to WSGI script alias definition: '${option}'. Allowed: ${allowed.map((a) => a + '=').join(', ')}`);
+        return false;
+      }
+      if (name === 'process-group') {
+        alias.processGroup = value;
+        if (value !== '%{GLOBAL}' && !value.startsWith('%{')) this.groupReferences.push({ name: value, loc: node.loc, directive: node.name });
+      } else if (name === 'application-group') alias.applicationGroup = value;
+      else if (name === 'callable-object' && 'callableObject' in alias) alias.callableObject = value;
+      else if (name === 'pass-authorization') {
+        const v = value.toLowerCase();
+        if (v !== 'on' && v !== 'off') {
+          this.error(node, `option pass-authorization takes On or Off, not "${value}"`);
+          return false;
+        }
+        alias.passAuthorization = v === 'on';
+      }
+    }
+    return true;
+  }
+
+  // -- the directives ----------------------------------------------------------------------
+
+  private readonly handlers: Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: Scope) => void }> = {
+    serverroot: { contexts: ['server'], args: [1, 1], apply: () => {} },
+    listen: {
+      contexts: ['server'],
+      args: [1, 2],
+      usage: 'Listen [IP:]PORT [protocol]',
+      apply: (node) => {
+        const address = parseAddress(node.args[0]!, -1);
+        // Port 0 (the system chooses) is a wsgi-host extension, handy for tests.
+        if (address === null || address.port < 0 || address.port > 65535) return this.error(node, `invalid address "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
+        if (node.args[1] !== undefined && node.args[1].toLowerCase() !== 'http') return this.unsupported(node, `protocol "${node.args[1]}" is not supported (only http)`);
+        this.listeners.push({ host: address.host === '*' ? '' : address.host, port: address.port });
+      },
+    },
+    servername: {
+      contexts: ['server', 'vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const name = node.args[0]!.replace(/^[a-z]+:\/\//i, '').replace(/:\d+$/, '');
+        scope.vhost.serverName = name.toLowerCase();
+      },
+    },
+    serveralias: { contexts: ['vhost'], args: [1, Infinity], apply: (node, scope) => scope.vhost.serverAliases.push(...node.args.map((a) => a.toLowerCase())) },
+    serveradmin: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => (scope.vhost.serverAdmin = node.args[0]!) },
+    documentroot: {
+      contexts: ['server', 'vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        scope.vhost.documentRoot = this.resolvePath(node.args[0]!).replace(/\/+$/, '') || '/';
+        this.vhostDocumentRootSet.add(scope.vhost);
+      },
+    },
+    directoryindex: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, Infinity],
+      apply: (node, scope) => (scope.settings.directoryIndex = node.args.length === 1 && node.args[0]!.toLowerCase() === 'disabled' ? [] : node.args),
+    },
+    alias: {
+      contexts: ['server', 'vhost'],
+      args: [2, 2],
+      usage: 'Alias URL-path file-path',
+      apply: (node, scope) => scope.vhost.aliases.push({ urlPrefix: node.args[0]!, pattern: null, target: this.resolvePath(node.args[1]!), origin: origin(node) }),
+    },
+    aliasmatch: {
+      contexts: ['server', 'vhost'],
+      args: [2, 2],
+      usage: 'AliasMatch regex file-path',
+      apply: (node, scope) => {
+        const pattern = this.regex(node, node.args[0]!);
+        if (pattern !== null) scope.vhost.aliases.push({ urlPrefix: '', pattern, target: node.args[1]!.startsWith('/') ? node.args[1]! : this.resolvePath(node.args[1]!), origin: origin(node) });
+      },
+    },
+    options: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => this.options(node, scope) },
+    allowoverride: {
+      contexts: ['section'],
+      args: [1, Infinity],
+      apply: (node) => {
+        if (node.args.length !== 1 || node.args[0]!.toLowerCase() !== 'none') this.warn(node, 'wsgi-host does not read .htaccess files; this has no effect');
+      },
+    },
+    require: {
+      contexts: ['section'],
+      args: [1, Infinity],
+      apply: (node, scope) => {
+        const [kind, value] = node.args.map((a) => a.toLowerCase());
+        if (kind === 'all' && (value === 'granted' || value === 'denied') && node.args.length === 2) scope.settings.require = value;
+        else this.unsupported(node, `"Require ${node.args.join(' ')}": ${NOT_IMPLEMENTED['require']!}`);
+      },
+    },
+    setenv: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 2],
+      apply: (node, scope) => (scope.settings.setEnv = { ...scope.settings.setEnv, [node.args[0]!]: node.args[1] ?? '' }),
+    },
+    passenv: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.passEnv = [...(scope.settings.passEnv ?? []), ...node.args]) },
+    unsetenv: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.unsetEnv = [...(scope.settings.unsetEnv ?? []), ...node.args]) },
+    errorlog: {
+      contexts: ['server', 'vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const target = this.logTarget(node, node.args[0]!);
+        if (target === null) return;
+        scope.vhost.errorLog = target;
+        if (scope.level === 'server') this.mainErrorLogSet = true;
+        else this.vhostErrorLogSet.add(scope.vhost);
+      },
+    },
+    logformat: {
+      contexts: ['server', 'vhost'],
+      args: [1, 2],
+      usage: 'LogFormat format [nickname]',
+      apply: (node) => {
+        const format = node.args[0]!;
+        try {
+          compileLogFormat(this.logFormats.get(format) ?? format);
+        } catch (err) {
+          return this.error(node, (err as Error).message);
+        }
+        if (node.args[1] !== undefined) this.logFormats.set(node.args[1], this.logFormats.get(format) ?? format);
+      },
+    },
+    customlog: {
+      contexts: ['server', 'vhost'],
+      args: [2, 3],
+      usage: 'CustomLog file format|nickname [env=...]',
+      apply: (node, scope) => {
+        if (node.args[2] !== undefined) return this.unsupported(node, 'conditional logging (env=...) is not supported');
+        const target = this.logTarget(node, node.args[0]!);
+        if (target === null) return;
+        const format = this.logFormats.get(node.args[1]!) ?? node.args[1]!;
+        try {
+          compileLogFormat(format);
+        } catch (err) {
+          return this.error(node, `${(err as Error).message}; give a LogFormat string or a nickname defined with LogFormat`);
+        }
+        scope.vhost.accessLogs.push({ target, format });
+      },
+    },
+    transferlog: {
+      contexts: ['server', 'vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const target = this.logTarget(node, node.args[0]!);
+        if (target !== null) scope.vhost.accessLogs.push({ target, format: LOG_FORMAT_NICKNAMES['common']! });
+      },
+    },
+    loglevel: {
+      contexts: ['server', 'vhost'],
+      args: [1, Infinity],
+      usage: 'LogLevel [module:]level ...',
+      apply: (node, scope) => {
+        for (const arg of node.args) {
+          const colon = arg.indexOf(':');
+          const level = (colon >= 0 ? arg.slice(colon + 1) : arg).toLowerCase().replace(/^trace\d$/, 'debug');
+          if (!isLogLevel(level)) return this.error(node, `unknown level "${arg}"; levels are emerg, alert, crit, error, warn, notice, info, debug (and trace1-8, treated as debug)`);
+          if (colon >= 0) scope.vhost.moduleLogLevels = { ...scope.vhost.moduleLogLevels, [arg.slice(0, colon)]: level as LogLevelName };
+          else scope.vhost.logLevel = level as LogLevelName;
+        }
+        this.vhostLogLevelSet.add(scope.vhost);
+      },
+    },
+    timeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.socket = n), 1) },
+    keepalive: {
+      contexts: ['server', 'vhost'],
+      args: [1, 1],
+      apply: (node) => {
+        const on = this.flag(node);
+        if (on !== null) this.timeouts.keepAlive = on;
+      },
+    },
+    keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n)) },
+    maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n)) },
+    limitrequestbody: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => this.setNumber(node, (n) => (scope.settings.limitRequestBody = n)) },
+    limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestFields = n)) },
+    limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1) },
+    limitrequestline: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestLine = n), 1) },
+    addtype: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [2, Infinity],
+      usage: 'AddType media-type extension ...',
+      apply: (node, scope) => {
+        const [type, ...exts] = node.args;
+        const map = { ...scope.settings.addTypes };
+        for (const ext of exts) map[ext.replace(/^\./, '').toLowerCase()] = type!;
+        scope.settings.addTypes = map;
+      },
+    },
+    addhandler: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [2, Infinity],
+      usage: 'AddHandler handler extension ...',
+      apply: (node, scope) => {
+        const [handler, ...exts] = node.args;
+        const map = { ...scope.settings.addHandlers };
+        for (const ext of exts) map[ext.replace(/^\./, '').toLowerCase()] = handler!;
+        scope.settings.addHandlers = map;
+      },
+    },
+    sethandler: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 1],
+      apply: (node, scope) => (scope.settings.setHandler = node.args[0]!.toLowerCase() === 'none' ? null : node.args[0]!),
+    },
+    user: { contexts: ['server'], args: [1, 1], apply: (node) => (this.user = node.args[0]!) },
+    group: { contexts: ['server'], args: [1, 1], apply: (node) => (this.group = node.args[0]!) },
+    usecanonicalname: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 1],
+      apply: (node) => {
+        if (node.args[0]!.toLowerCase() !== 'off') this.unsupported(node, 'only "UseCanonicalName Off" (the default) is supported');
+      },
+    },
+    adddefaultcharset: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 1],
+      apply: (node) => {
+        if (node.args[0]!.toLowerCase() !== 'off') this.unsupported(node, 'only "AddDefaultCharset Off" (the default) is supported');
+      },
+    },
+
+    // -- mod_wsgi --------------------------------------------------------------------------
+    wsgiscriptalias: {
+      contexts: ['server', 'vhost'],
+      args: [2, Infinity],
+      usage: 'WSGIScriptAlias URL-path file-path [process-group=...] [application-group=...] [callable-object=...] [pass-authorization=On|Off]',
+      apply: (node, scope) => {
+        const [url, target, ...opts] = node.args;
+        const alias: ScriptAlias = { urlPrefix: url === '/' ? '' : url!, pattern: null, target: this.resolvePath(target!), processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null, origin: origin(node) };
+        if (!this.scriptAliasOptions(node, alias, opts, ['process-group', 'application-group', 'callable-object', 'pass-authorization'])) return;
+        scope.vhost.scriptAliases.push(alias);
+        // mod_wsgi preloads a script named with both a process group and an application group.
+        if (alias.processGroup !== null && alias.applicationGroup !== null && !alias.processGroup.includes('%{') && !alias.applicationGroup.includes('%{')) {
+          this.importScripts.push({ script: alias.target, processGroup: alias.processGroup, applicationGroup: alias.applicationGroup });
+        }
+      },
+    },
+    wsgiscriptaliasmatch: {
+      contexts: ['server', 'vhost'],
+      args: [2, Infinity],
+      usage: 'WSGIScriptAliasMatch regex file-path [options]',
+      apply: (node, scope) => {
+        const [regex, target, ...opts] = node.args;
+        const pattern = this.regex(node, regex!);
+        if (pattern === null) return;
+        const alias: ScriptAlias = { urlPrefix: '', pattern, target: target!.startsWith('/') ? target! : this.resolvePath(target!), processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null, origin: origin(node) };
+        if (!this.scriptAliasOptions(node, alias, opts, ['process-group', 'application-group', 'callable-object', 'pass-authorization'])) return;
+        scope.vhost.scriptAliases.push(alias);
+      },
+    },
+    wsgihandlerscript: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [2, Infinity],
+      usage: 'WSGIHandlerScript name file-path [process-group=...] [application-group=...] [pass-authorization=On|Off]',
+      apply: (node, scope) => {
+        const [name, script, ...opts] = node.args;
+        const handler: HandlerScript = { name: name!, script: this.resolvePath(script!), processGroup: null, applicationGroup: null, passAuthorization: null };
+        if (!this.scriptAliasOptions(node, handler, opts, ['process-group', 'application-group', 'pass-authorization'])) return;
+        scope.vhost.handlerScripts.push(handler);
+      },
+    },
+    wsgidaemonprocess: {
+      contexts: ['server', 'vhost'],
+      args: [1, Infinity],
+      usage: 'WSGIDaemonProcess name [option=value ...]',
+      apply: (node, scope) => {
+        const [name, ...opts] = node.args;
+        if (name!.startsWith('%{')) return this.error(node, `a daemon process group cannot be called "${name}"`);
+        if (this.groups.some((g) => g.name === name)) return this.error(node, `Name duplicates previous WSGI daemon definition: '${name}'`);
+        const group = defaultProcessGroup(name!, this.python.defaultInterpreter);
+        group.origin = origin(node);
+        group.scope = scope.level === 'vhost' ? '\0pending' : null;
+        for (const option of opts) {
+          const problem = applyDaemonOption(group, option, { resolvePath: (v) => this.resolvePath(v), warn: (m) => this.warn(node, m) });
+          if (problem !== null) return this.error(node, problem);
+        }
+        this.groups.push(group);
+        if (scope.level === 'vhost') this.scopedGroups.push({ group, vhost: scope.vhost });
+      },
+    },
+    wsgiprocessgroup: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        scope.settings.processGroup = node.args[0]!;
+        if (!node.args[0]!.startsWith('%{')) this.groupReferences.push({ name: node.args[0]!, loc: node.loc, directive: node.name });
+      },
+    },
+    wsgiapplicationgroup: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => (scope.settings.applicationGroup = node.args[0]!) },
+    wsgicallableobject: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => (scope.settings.callableObject = node.args[0]!) },
+    wsgirestrictprocess: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.restrictProcess = node.args) },
+    wsgimapheadtoget: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const value = node.args[0]!.toLowerCase();
+        if (value !== 'on' && value !== 'off' && value !== 'auto') return this.error(node, `takes On, Off or Auto, not "${node.args[0]}"`);
+        scope.settings.mapHeadToGet = value;
+      },
+    },
+    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map((h) => h.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_'))) },
+    wsgitrustedproxies: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxies = node.args) },
+    wsgisocketprefix: { contexts: ['server'], args: [1, 1], apply: (node) => (this.socketPrefix = this.resolvePath(node.args[0]!)) },
+    wsgipythonhome: { contexts: ['server'], args: [1, 1], apply: (node) => (this.python.home = this.resolvePath(node.args[0]!.split(':')[0]!)) },
+    wsgipythonpath: { contexts: ['server'], args: [1, 1], apply: (node) => this.python.path.push(...node.args[0]!.split(':').filter((p) => p !== '').map((p) => this.resolvePath(p))) },
+    wsgipythonoptimize: {
+      contexts: ['server'],
+      args: [1, 1],
+      apply: (node) => {
+        const n = Number(node.args[0]);
+        if (![0, 1, 2].includes(n)) return this.error(node, `takes 0, 1 or 2, not "${node.args[0]}"`);
+        this.python.optimize = n;
+      },
+    },
+    wsgipythonhashseed: {
+      contexts: ['server'],
+      args: [1, 1],
+      apply: (node) => {
+        const value = node.args[0]!;
+        if (value !== 'random' && !(/^\d+$/.test(value) && Number(value) <= 4294967295)) return this.error(node, `takes "random" or a number from 0 to 4294967295, not "${value}"`);
+        this.python.hashSeed = value;
+      },
+    },
+    wsgipythonwarnings: { contexts: ['server'], args: [1, 1], apply: (node) => this.python.warnings.push(node.args[0]!) },
+    wsgidontwritebytecode: {
+      contexts: ['server'],
+      args: [1, 1],
+      apply: (node) => {
+        const on = this.flag(node);
+        if (on !== null) this.python.dontWriteBytecode = on;
+      },
+    },
+    wsgirestrictembedded: {
+      contexts: ['server'],
+      args: [1, 1],
+      apply: (node) => {
+        const on = this.flag(node);
+        if (on !== null) this.python.restrictEmbedded = on;
+      },
+    },
+    wsgirestrictstdin: { contexts: ['server'], args: [1, 1], apply: (node) => this.pythonFlag(node, 'restrictStdin') },
+    wsgirestrictstdout: { contexts: ['server'], args: [1, 1], apply: (node) => this.pythonFlag(node, 'restrictStdout') },
+    wsgirestrictsignal: { contexts: ['server'], args: [1, 1], apply: (node) => this.pythonFlag(node, 'restrictSignal') },
+    wsgiimportscript: {
+      contexts: ['server'],
+      args: [3, 3],
+      usage: 'WSGIImportScript file-path process-group=NAME application-group=NAME',
+      apply: (node) => {
+        const [script, ...opts] = node.args;
+        const entry = { script: this.resolvePath(script!), processGroup: '', applicationGroup: '' };
+        for (const option of opts) {
+          const [name, value] = [option.slice(0, option.indexOf('=')).toLowerCase(), option.slice(option.indexOf('=') + 1)];
+          if (name === 'process-group') entry.processGroup = value;
+          else if (name === 'application-group') entry.applicationGroup = value;
+          else return this.error(node, `Invalid option to WSGI import script definition: '${option}'. Allowed: process-group=, application-group=`);
+        }
+        if (entry.processGroup === '' || opts.length !== 2) return this.error(node, 'needs both process-group= and application-group=');
+        if (entry.processGroup !== '%{GLOBAL}' && !this.groups.some((g) => g.name === entry.processGroup)) {
+          return this.error(node, `no WSGIDaemonProcess called '${entry.processGroup}' is defined before this line; define the group first`);
+        }
+        this.importScripts.push(entry);
+      },
+    },
+  };
+
+  private readonly scopedGroups: { group: ProcessGroupConfig; vhost: VirtualHostConfig }[] = [];
+
+  private pythonFlag(node: DirectiveNode, key: 'restrictStdin' | 'restrictStdout' | 'restrictSignal'): void {
+    const on = this.flag(node);
+    if (on !== null) this.python[key] = on;
+  }
+
+  private setNumber(node: DirectiveNode, set: (n: number) => void, min = 0): void {
+    const n = this.number(node, node.args[0]!, min);
+    if (n !== null) set(n);
+  }
+
+  private regex(node: DirectiveNode, source: string): RegExp | null {
+    try {
+      return new RegExp(source);
+    } catch (err) {
+      this.error(node, `invalid regular expression "${source}": ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  private options(node: DirectiveNode, scope: Scope): void {
+    const known: Record<string, keyof OptionFlags> = { indexes: 'indexes', followsymlinks: 'followSymlinks', execcgi: 'execCgi' };
+    const change: OptionsChange = { set: null, add: [], remove: [] };
+    const relative = node.args.filter((a) => a.startsWith('+') || a.startsWith('-'));
+    if (relative.length > 0 && relative.length !== node.args.length) {
+      return this.error(node, 'Either all Options must start with + or -, or no Option may');
+    }
+    if (relative.length === 0) change.set = { indexes: false, followSymlinks: false, execCgi: false };
+    for (const arg of node.args) {
+      const sign = arg[0] === '+' || arg[0] === '-' ? arg[0] : '';
+      const name = (sign ? arg.slice(1) : arg).toLowerCase();
+      if (name === 'none' && !sign) continue;
+      if (name === 'all') {
+        for (const flag of Object.values(known)) {
+          if (sign === '-') change.remove.push(flag);
+          else if (sign === '+') change.add.push(flag);
+          else change.set![flag] = true;
+        }
+        continue;
+      }
+      const flag = known[name];
+      if (flag === undefined) {
+        if (['multiviews', 'includes', 'includesnoexec', 'symlinksifownermatch'].includes(name)) {
+          this.unsupported(node, `option ${arg} is not supported by wsgi-host (Indexes, FollowSymLinks and ExecCGI are)`);
+          continue;
+        }
+        return this.error(node, `Illegal option ${arg}; allowed: None, All, Indexes, FollowSymLinks, ExecCGI (with + or - to change the inherited set)`);
+      }
+      if (sign === '-') change.remove.push(flag);
+      else if (sign === '+') change.add.push(flag);
+      else change.set![flag] = true;
+    }
+    scope.settings.options = [...(scope.settings.options ?? []), change];
+  }
+
+  // -- finishing ---------------------------------------------------------------------------
+
+  private configWarning(message: string, loc: SourceLocation | Origin | null, directive: string): void {
+    this.warnings.push({ file: loc?.file ?? this.configFile, line: loc?.line ?? 0, directive, message });
+  }
+
+  finish(): ServerConfig | null {
+    if (this.listeners.length === 0) {
+      this.errors.push({ file: this.configFile, line: 0, directive: 'Listen', message: 'no Listen directive: the server would listen on no port; add e.g. "Listen 8080"' });
+      return null;
+    }
+    for (const { group, vhost } of this.scopedGroups) group.scope = vhost.serverName;
+    const flags = interpreterFlags(this.python);
+    for (const group of this.groups) {
+      group.interpreterFlags = flags;
+      if (this.python.home !== null && group.python === this.python.defaultInterpreter) group.python = path.join(this.python.home, 'bin', 'python3');
+      if (this.python.hashSeed !== null) group.environment['PYTHONHASHSEED'] = this.python.hashSeed;
+      if (group.user === null) group.user = this.user;
+      if (group.group === null) group.group = this.group;
+    }
+    for (const reference of this.groupReferences) {
+      if (!this.groups.some((g) => g.name === reference.name)) {
+        this.configWarning(`no WSGIDaemonProcess called '${reference.name}' is defined: requests for it will get 500 (WSGI0150)`, reference.loc, reference.directive);
+      }
+    }
+    for (const script of this.importScripts) {
+      const group = this.groups.find((g) => g.name === script.processGroup);
+      if (group !== undefined && !group.preload.some((p) => p.script === script.script && p.applicationGroup === script.applicationGroup)) {
+        group.preload.push({ script: script.script, applicationGroup: script.applicationGroup });
+      }
+    }
+    const main = this.main;
+    if (!this.mainErrorLogSet && main.errorLog.kind === 'file' && main.errorLog.path === '') main.errorLog = { kind: 'file', path: path.join(this.serverRoot, 'logs', 'error_log') };
+    for (const vhost of this.vhosts) {
+      // A virtual host inherits what it does not set from the main server, as in Apache.
+      if (!this.vhostErrorLogSet.has(vhost)) vhost.errorLog = main.errorLog;
+      if (!this.vhostDocumentRootSet.has(vhost)) vhost.documentRoot = main.documentRoot;
+      if (!this.vhostLogLevelSet.has(vhost)) {
+        vhost.logLevel = main.logLevel;
+        vhost.moduleLogLevels = main.moduleLogLevels;
+      }
+      if (vhost.accessLogs.length === 0) vhost.accessLogs = main.accessLogs;
+      if (vhost.serverAdmin === null) vhost.serverAdmin = main.serverAdmin;
+      vhost.aliases = [...vhost.aliases, ...main.aliases];
+      vhost.scriptAliases = [...vhost.scriptAliases, ...main.scriptAliases];
+      vhost.handlerScripts = [...vhost.handlerScripts, ...main.handlerScripts];
+      vhost.sections = [...main.sections, ...vhost.sections];
+      vhost.settings = mergeSettings(main.settings, vhost.settings);
+      for (const address of vhost.addresses) {
+        if (!this.listeners.some((l) => address.port === 0 || l.port === address.port)) {
+          this.configWarning(`no Listen directive covers port ${address.port}: this virtual host will never be used`, { file: this.configFile, line: 0 }, '<VirtualHost>');
+        }
+      }
+    }
+    return {
+      configFile: this.configFile,
+      serverRoot: this.serverRoot,
+      socketPrefix: this.socketPrefix ?? path.join(this.serverRoot, 'logs', 'wsgi'),
+      listeners: this.listeners,
+      mainServer: main,
+      virtualHosts: this.vhosts,
+      processGroups: this.groups,
+      python: this.python,
+      importScripts: this.importScripts,
+      limits: this.limits,
+      timeouts: this.timeouts,
+      user: this.user,
+      group: this.group,
+      shutdownTimeout: 5,
+      warnings: this.warnings.map(formatProblem),
+    };
+  }
+}
+
+/** A virtual host's own settings on top of the main server's. */
+export function mergeSettings(base: DirectorySettings, over: DirectorySettings): DirectorySettings {
+  const merged: DirectorySettings = { ...base, ...over };
+  if (base.options !== undefined || over.options !== undefined) merged.options = [...(base.options ?? []), ...(over.options ?? [])];
+  if (base.addTypes !== undefined || over.addTypes !== undefined) merged.addTypes = { ...base.addTypes, ...over.addTypes };
+  if (base.addHandlers !== undefined || over.addHandlers !== undefined) merged.addHandlers = { ...base.addHandlers, ...over.addHandlers };
+  if (base.setEnv !== undefined || over.setEnv !== undefined) merged.setEnv = { ...base.setEnv, ...over.setEnv };
+  if (base.passEnv !== undefined || over.passEnv !== undefined) merged.passEnv = [...(base.passEnv ?? []), ...(over.passEnv ?? [])];
+  if (base.unsetEnv !== undefined || over.unsetEnv !== undefined) merged.unsetEnv = [...(base.unsetEnv ?? []), ...(over.unsetEnv ?? [])];
+  return merged;
+}
+
+function origin(node: ConfigNode): Origin {
+  return { file: node.loc.file, line: node.loc.line };
+}
+
+function displayName(node: ConfigNode): string {
+  return node.kind === 'section' ? `<${node.name}>` : node.name;
+}
+
+function describeLevel(level: Level): string {
+  return level === 'server' ? 'at server level' : level === 'vhost' ? 'in <VirtualHost>' : 'in <Directory>/<Location>/<Files>';
+}
+
+/** "*:80", "127.0.0.1:8080", "[::1]:80", "8080" (defaultPort -1: a bare port), "*". */
+function parseAddress(text: string, defaultPort: number): { host: string; port: number } | null {
+  if (/^\d+$/.test(text)) return defaultPort === -1 ? { host: '*', port: Number(text) } : null;
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+|\*))?$/.exec(text);
+  if (v6 !== null) return { host: v6[1]!, port: v6[2] === undefined || v6[2] === '*' ? 0 : Number(v6[2]) };
+  const match = /^([^:[\]]+)(?::(\d+|\*))?$/.exec(text);
+  if (match === null) return null;
+  let host = match[1]!;
+  if (host === 'localhost') host = '127.0.0.1';
+  return { host, port: match[2] === undefined || match[2] === '*' ? (defaultPort === -1 ? -1 : 0) : Number(match[2]) };
+}

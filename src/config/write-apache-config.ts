@@ -1,0 +1,88 @@
+import type { LogTarget, ProcessGroupConfig, ServerConfig } from './model';
+import { defaultProcessGroup } from './defaults';
+import { VERSION } from '../paths';
+
+/**
+ * Writes a configuration as an Apache-style file that `wsgi-host serve -f` reads back into the
+ * same model: how `start-server --setup-only` lets a user graduate from flags to a file. It
+ * covers what start-server produces (the main server, its process groups and mounts).
+ */
+export function renderApacheConfig(config: ServerConfig, command: string): string {
+  const main = config.mainServer;
+  const lines: string[] = [
+    `# Written by wsgi-host ${VERSION} for: ${command}`,
+    `# Run it with: wsgi-host serve -f THIS_FILE`,
+    '',
+    `ServerRoot ${quote(config.serverRoot)}`,
+    ...config.listeners.map((l) => `Listen ${l.host === '' ? '' : l.host.includes(':') ? `[${l.host}]:` : `${l.host}:`}${l.port}`),
+    `ServerName ${quote(main.serverName)}`,
+    `DocumentRoot ${quote(main.documentRoot)}`,
+    `ErrorLog ${logPath(main.errorLog)}`,
+    `LogLevel ${main.logLevel}`,
+    ...main.accessLogs.map((log) => `CustomLog ${logPath(log.target)} ${quote(log.format)}`),
+    `Timeout ${config.timeouts.socket}`,
+    `KeepAlive ${config.timeouts.keepAlive ? 'On' : 'Off'}`,
+    `KeepAliveTimeout ${config.timeouts.keepAliveTimeout}`,
+    `MaxKeepAliveRequests ${config.timeouts.maxKeepAliveRequests}`,
+    `LimitRequestLine ${config.limits.requestLine}`,
+    `LimitRequestFields ${config.limits.requestFields}`,
+    `LimitRequestFieldSize ${config.limits.requestFieldSize}`,
+  ];
+  if (main.settings.limitRequestBody !== undefined) lines.push(`LimitRequestBody ${main.settings.limitRequestBody}`);
+  if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
+  if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
+  lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
+  for (const group of config.processGroups) lines.push(daemonProcess(group));
+  lines.push('');
+  for (const alias of main.scriptAliases) {
+    const options = [
+      alias.processGroup !== null ? `process-group=${quote(alias.processGroup)}` : '',
+      alias.applicationGroup !== null ? `application-group=${quote(alias.applicationGroup)}` : '',
+      alias.callableObject !== null ? `callable-object=${quote(alias.callableObject)}` : '',
+      alias.passAuthorization !== null ? `pass-authorization=${alias.passAuthorization ? 'On' : 'Off'}` : '',
+    ].filter((o) => o !== '');
+    lines.push(`WSGIScriptAlias ${alias.urlPrefix || '/'} ${quote(alias.target)} ${options.join(' ')}`.trimEnd());
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** WSGIDaemonProcess with every option that differs from mod_wsgi's default. */
+function daemonProcess(group: ProcessGroupConfig): string {
+  const defaults = defaultProcessGroup(group.name, group.python);
+  const options: string[] = [];
+  if (group.multiprocess || group.processes !== defaults.processes) options.push(`processes=${group.processes}`);
+  if (group.threads !== defaults.threads) options.push(`threads=${group.threads}`);
+  if (group.home !== null) options.push(`home=${quote(group.home)}`);
+  if (group.pythonPath.length > 0) options.push(`python-path=${quote(group.pythonPath.join(':'))}`);
+  if (group.python !== 'python3') {
+    const home = /^(.*)\/bin\/python3?$/.exec(group.python);
+    if (home !== null) options.push(`python-home=${quote(home[1]!)}`);
+    else throw new Error(`the interpreter ${group.python} is not <prefix>/bin/python3, which WSGIDaemonProcess python-home= can express; point --python at a virtualenv's or installation's bin/python3`);
+  }
+  const numeric: [keyof ProcessGroupConfig, string][] = [
+    ['queueTimeout', 'queue-timeout'],
+    ['shutdownTimeout', 'shutdown-timeout'],
+    ['gracefulTimeout', 'graceful-timeout'],
+    ['maximumRequests', 'maximum-requests'],
+    ['restartInterval', 'restart-interval'],
+    ['inactivityTimeout', 'inactivity-timeout'],
+    ['requestTimeout', 'request-timeout'],
+    ['startupTimeout', 'startup-timeout'],
+    ['deadlockTimeout', 'deadlock-timeout'],
+  ];
+  for (const [key, name] of numeric) {
+    if (group[key] !== defaults[key]) options.push(`${name}=${String(group[key])}`);
+  }
+  if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
+  return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
+}
+
+function logPath(target: LogTarget): string {
+  return target.kind === 'file' ? quote(target.path) : target.kind === 'stdout' ? '/dev/stdout' : '/dev/stderr';
+}
+
+/** Quotes an argument when it needs it, as Apache's argument splitter reads it back. */
+function quote(value: string): string {
+  if (value !== '' && !/[\s"'\\]/.test(value)) return value;
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
