@@ -191,7 +191,7 @@ export class Server {
     if (!this.pythons.has(config.python)) this.pythons.set(config.python, probePython(config.python));
     const group = this.createGroup(config, this.config, this.siteLogs);
     this.groups.set(name, group);
-    this.errorLog.notice(
+    this.errorLog.warn(
       'wsgi',
       "WSGIProcessGroup %{GLOBAL} (mod_wsgi's embedded mode) is served by a built-in process group of 1 process x 15 threads; define a WSGIDaemonProcess and name it with WSGIProcessGroup to control it.",
     );

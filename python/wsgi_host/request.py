@@ -262,7 +262,8 @@ class Request(object):
         self.want_pending = bool(flags & FLAG_EXPECT_CONTINUE)
         self.input = environ['wsgi.input'] = Input(self)
         self.errors = environ['wsgi.errors'] = Errors(self)
-        self.script = environ.get('SCRIPT_FILENAME', '')
+        # A WSGIHandlerScript's code serves the file named by SCRIPT_FILENAME.
+        self.script = environ.get('mod_wsgi.handler_script') or environ.get('SCRIPT_FILENAME', '')
 
     # -- request body -------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ export interface EnvironContext {
   requestHost: string;
   requestPort: number;
   scriptFilename: string;
+  /** mod_wsgi.handler_script: the WSGIHandlerScript to run ('' for a plain WSGI script). */
+  handlerScript: string;
   scriptName: string;
   pathInfo: string;
   query: string;
@@ -147,7 +149,8 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
   w.latin1('mod_wsgi.callable_object');
   w.text(ctx.callableObject);
   w.entry('mod_wsgi.request_handler', 'wsgi-script');
-  w.entry('mod_wsgi.handler_script', '');
+  w.latin1('mod_wsgi.handler_script');
+  w.unicode(ctx.handlerScript);
   w.latin1('mod_wsgi.script_name');
   w.text(ctx.scriptName);
   w.latin1('mod_wsgi.path_info');

@@ -8,7 +8,7 @@ import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
-import { handlerFor, requestEnvironment, scriptWithPathInfo } from './handlers';
+import { existingPrefix, handlerFor, requestEnvironment } from './handlers';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
 import { parseTarget } from './request-path';
@@ -272,7 +272,10 @@ export class FrontEnd {
 
     const translation = translate(vhost, target.path);
     if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
-    const filePath = translation.kind === 'wsgi' ? translation.scriptPath : translation.filePath;
+    // For a file-mapped URL, what exists on disk decides the sections and the handler (Apache's
+    // directory walk): /cgi/app.wsgi/more is the script app.wsgi with path info /more.
+    const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
+    const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
     const settings = this.settingsFor(vhost, target.path, filePath);
     record.env = requestEnvironment(settings);
     if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
@@ -292,6 +295,7 @@ export class FrontEnd {
       const alias = translation.alias;
       return wsgi({
         scriptPath: translation.scriptPath,
+        handlerScript: null,
         scriptName: translation.scriptName,
         pathInfo: translation.pathInfo,
         processGroup: alias.processGroup,
@@ -301,22 +305,23 @@ export class FrontEnd {
       });
     }
 
-    const handler = handlerFor(settings, translation.filePath);
+    const handler = found !== null && found.isFile ? handlerFor(settings, found.path) : settings.setHandler;
     if (handler !== null && handler !== 'default-handler') {
-      const script = scriptWithPathInfo(translation.filePath, translation.root);
+      const script = found !== null && found.isFile ? found : null;
+      const scriptUrl = script !== null ? target.path.slice(0, target.path.length - script.pathInfo.length) : target.path;
       if (handler === 'wsgi-script' || handler === 'application/x-httpd-wsgi') {
         if (script === null) return fail(404, `WSGI0135: Target WSGI script not found or unable to stat: ${translation.filePath}`, 'error');
-        if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.scriptPath}`, 'error');
-        const scriptUrl = target.path.slice(0, target.path.length - script.pathInfo.length);
-        return wsgi({ scriptPath: script.scriptPath, scriptName: scriptUrl, pathInfo: script.pathInfo, processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null });
+        if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.path}`, 'error');
+        return wsgi({ scriptPath: script.path, handlerScript: null, scriptName: scriptUrl, pathInfo: script.pathInfo, processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null });
       }
       const handlerScript = vhost.handlerScripts.find((h) => h.name === handler);
       if (handlerScript !== undefined) {
         if (script === null) return fail(404, `File does not exist: ${translation.filePath}`);
-        const scriptUrl = target.path.slice(0, target.path.length - script.pathInfo.length);
-        record.env['SCRIPT_FILENAME_TARGET'] = script.scriptPath;
+        // mod_wsgi: SCRIPT_FILENAME is the file the URL names; the handler script's
+        // handle_request() serves it.
         return wsgi({
-          scriptPath: handlerScript.script,
+          scriptPath: script.path,
+          handlerScript: handlerScript.script,
           scriptName: scriptUrl,
           pathInfo: script.pathInfo,
           processGroup: handlerScript.processGroup,

@@ -21,11 +21,11 @@ export function handlerFor(settings: ResolvedSettings, filePath: string): string
 }
 
 /**
- * Splits a file-mapped path into the script file and the path info after it, as Apache's
- * directory walk does: the longest existing regular file on the path, within `root`. Null if
- * no file is found.
+ * Splits a file-mapped path into what exists and the path info after it, as Apache's directory
+ * walk does: the longest existing prefix of the path within `root` (a file, or a directory).
+ * Null if not even `root` exists.
  */
-export function scriptWithPathInfo(filePath: string, root: string): { scriptPath: string; pathInfo: string } | null {
+export function existingPrefix(filePath: string, root: string): { path: string; pathInfo: string; isFile: boolean } | null {
   const rootNormal = path.resolve(root);
   let candidate = path.resolve(filePath);
   let pathInfo = '';
@@ -37,7 +37,11 @@ export function scriptWithPathInfo(filePath: string, root: string): { scriptPath
     } catch {
       stat = null;
     }
-    if (stat !== null) return stat.isFile() ? { scriptPath: candidate, pathInfo } : null;
+    if (stat !== null) {
+      // Path info only ever follows a file: below a directory, a missing name is just missing.
+      if (!stat.isFile() && pathInfo !== '') return null;
+      return { path: candidate, pathInfo, isFile: stat.isFile() };
+    }
     const parent = path.dirname(candidate);
     if (parent === candidate) return null;
     pathInfo = '/' + path.basename(candidate) + pathInfo;

@@ -33,7 +33,12 @@ export function translate(vhost: VirtualHostConfig, urlPath: string): Translatio
   for (const alias of vhost.aliases) {
     const hit = matchAlias(alias, urlPath);
     if (hit === null) continue;
-    return { kind: 'file', filePath: hit.target + hit.rest, root: hit.root, relative: hit.rest.startsWith('/') ? hit.rest : '/' + hit.rest, urlPrefix: hit.matched };
+    // Joined with exactly one slash, so "Alias /static/ /srv/static" works as users mean it
+    // (Apache would glue the two together and look for /srv/staticstyle.css).
+    const relative = hit.rest.startsWith('/') ? hit.rest : '/' + hit.rest;
+    const root = hit.root.length > 1 ? hit.root.replace(/\/+$/, '') : hit.root;
+    const filePath = relative === '/' && alias.pattern === null && !alias.urlPrefix.endsWith('/') && hit.rest === '' ? root : root + relative;
+    return { kind: 'file', filePath, root, relative, urlPrefix: hit.matched };
   }
   for (const alias of vhost.scriptAliases) {
     const hit = matchAlias(alias, urlPath);

@@ -11,7 +11,10 @@ export interface WsgiTarget {
   vhost: VirtualHostConfig;
   errorLog: ErrorLog;
   settings: ResolvedSettings;
+  /** SCRIPT_FILENAME: the WSGI script, or for a WSGIHandlerScript the file the URL names. */
   scriptPath: string;
+  /** The WSGIHandlerScript whose code serves the request, if any. */
+  handlerScript: string | null;
   scriptName: string;
   pathInfo: string;
   query: string;
@@ -97,6 +100,7 @@ export function startWsgiRequest(
       requestHost: t.requestHost,
       requestPort: t.requestPort,
       scriptFilename: t.scriptPath,
+      handlerScript: t.handlerScript ?? '',
       scriptName: t.scriptName,
       pathInfo: t.pathInfo,
       query: t.query,

@@ -102,7 +102,7 @@ export class RunningServer {
       this.child.kill('SIGKILL');
       await this.waitForExit(5_000);
     }
-    fs.rmSync(this.serverRoot, { recursive: true, force: true });
+    if (this.serverRoot !== '') fs.rmSync(this.serverRoot, { recursive: true, force: true });
   }
 }
 
@@ -143,6 +143,54 @@ export async function startServer(args: string[], options: StartOptions = {}): P
     throw err;
   }
   return server;
+}
+
+/**
+ * Starts `wsgi-host serve -f FILE` and waits for its banner; `port` is the first listener's.
+ * The file's own error logs are where its log lines go (the server's stderr has only start-up
+ * problems), so tests read those files.
+ */
+export async function startServe(configFile: string, options: StartOptions & { args?: string[] } = {}): Promise<RunningServer> {
+  const child = spawn(process.execPath, [CLI, 'serve', '-f', configFile, ...(options.args ?? [])], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const server = new RunningServer(child, '');
+  if (options.expectFailure) return server;
+  try {
+    await server.waitFor(() => /Listening\s*: http:\/\/[^\s,]+:(\d+)\//.test(server.stdout), 'the start-up banner', 30_000);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  server.port = Number(/Listening\s*: http:\/\/[^\s,]+:(\d+)\//.exec(server.stdout)![1]);
+  return server;
+}
+
+/** A port that was free a moment ago, for configuration files that must name their ports. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `file` exists and holds a line matching `pattern`; returns that line. */
+export async function waitForFileLine(file: string, pattern: RegExp | string, timeoutMs = 10_000): Promise<string> {
+  const test = (line: string): boolean => (typeof pattern === 'string' ? line.includes(pattern) : pattern.test(line));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const line = text.split('\n').find(test);
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in ${file} within ${timeoutMs} ms; it holds:\n${text}`);
+    await sleep(50);
+  }
 }
 
 /** Starts a server for the duration of a test suite (use with before/after). */
