@@ -37,6 +37,8 @@ export interface EnvironContext {
   applicationGroup: string;
   callableObject: string;
   passAuthorization: boolean;
+  /** WSGIMapHEADToGET On. */
+  mapHeadToGet: boolean;
   requestId: string;
   /** Epoch seconds. */
   requestStart: number;
@@ -112,7 +114,9 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
   }
 
   const conn = ctx.connection;
-  w.entry('REQUEST_METHOD', req.method ?? 'GET');
+  // WSGIMapHEADToGET On shows HEAD to the application as GET; Auto maps only when an output
+  // filter needs the whole body, and wsgi-host has none, so Auto leaves HEAD alone.
+  w.entry('REQUEST_METHOD', ctx.mapHeadToGet && req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'));
   w.latin1('SCRIPT_NAME');
   w.text(ctx.scriptName);
   w.latin1('PATH_INFO');

@@ -13,6 +13,8 @@ const HOP_BY_HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection
 export interface ExchangeContext {
   errorLog: ErrorLog;
   groupName: string;
+  /** WSGIErrorOverride On: a status of 400 or more gets the server's error page, not the application's body. */
+  errorOverride: boolean;
   /** A queued request was withdrawn (its client left). */
   withdrawn(): void;
 }
@@ -45,6 +47,8 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   private waitingForClientDrain = false;
   /** Content-Length the application declared, or -1. */
   private declaredLength = -1;
+  /** WSGIErrorOverride replaced the application's response: its body frames are dropped. */
+  private overridden = false;
   private clientGone = false;
 
   constructor(
@@ -190,6 +194,14 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     const parts = payload.toString('latin1').split('\0');
     const statusLine = parts[0]!;
     const status = Number(statusLine.slice(0, 3));
+    if (this.ctx.errorOverride && status >= 400) {
+      this.overridden = true;
+      const keep: Record<string, string> = {};
+      // WWW-Authenticate survives, as Apache keeps err_headers_out on an error page.
+      for (let i = 1; i + 1 < parts.length; i += 2) if (parts[i]!.toLowerCase() === 'www-authenticate') keep[parts[i]!] = parts[i + 1]!;
+      sendErrorPage(this.record, status, keep);
+      return;
+    }
     const reason = statusLine.length > 4 ? statusLine.slice(4) : undefined;
     const headers: string[] = [];
     for (let i = 1; i + 1 < parts.length; i += 2) {
@@ -212,6 +224,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   }
 
   private onResponseBody(payload: Buffer): void {
+    if (this.overridden) return;
     this.record.bytesSent += payload.length;
     if (!this.record.res.write(payload) && !this.waitingForClientDrain) {
       this.waitingForClientDrain = true;
@@ -226,7 +239,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   private finish(ok: boolean): void {
     const res = this.record.res;
     this.releaseSlot();
-    if (!ok) return;
+    if (!ok || this.overridden) return;
     const short = this.declaredLength >= 0 && this.record.bytesSent < this.declaredLength && this.record.req.method !== 'HEAD';
     if (short) {
       // The client was promised more bytes than the application produced: close the connection
@@ -238,7 +251,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
 
   private onFail(status: number): void {
     this.releaseSlot();
-    sendErrorPage(this.record, status);
+    if (!this.overridden) sendErrorPage(this.record, status);
   }
 
   /** Ends the worker's part: terminates the request stream, gives the thread back. */

@@ -114,6 +114,7 @@ export function startWsgiRequest(
       }),
       callableObject: t.callableObject ?? settings.callableObject,
       passAuthorization: t.passAuthorization ?? settings.passAuthorization,
+      mapHeadToGet: settings.mapHeadToGet === 'on',
       requestId: record.id,
       requestStart: now,
       queueStart: now,
@@ -124,6 +125,7 @@ export function startWsgiRequest(
   const context: ExchangeContext = {
     errorLog: t.errorLog,
     groupName: group.config.name,
+    errorOverride: settings.errorOverride,
     withdrawn: () => group.dispatcher.noteWithdrawn(),
   };
 

@@ -339,3 +339,79 @@ WSGIScriptAlias /app {{APPS}}/lifecycle.wsgi process-group=site application-grou
     }
   });
 });
+
+describe('port-based virtual hosts, scoped groups and per-directory WSGI settings', () => {
+  let server: RunningServer;
+  let s: { dir: string; file: string; port: number };
+  let second: number;
+  before(async () => {
+    second = await freePort();
+    s = await site(`
+Listen 127.0.0.1:{{PORT}}
+Listen 127.0.0.1:${'{{SECOND}}'}
+ErrorLog {{ROOT}}/error_log
+LogLevel info
+<VirtualHost *:{{PORT}}>
+    ServerName first.test
+    WSGIDaemonProcess first threads=2
+    WSGIScriptAlias /borrow {{APPS}}/environ.wsgi process-group=second
+    WSGIScriptAlias / {{APPS}}/environ.wsgi process-group=first application-group=%{GLOBAL}
+</VirtualHost>
+<VirtualHost *:${'{{SECOND}}'}>
+    ServerName second.test
+    DocumentRoot {{ROOT}}/docs
+    WSGIDaemonProcess second threads=2
+    WSGIProcessGroup second
+    WSGIApplicationGroup %{GLOBAL}
+    WSGIHandlerScript text-handler {{APPS}}/handler.wsgi
+    AddHandler text-handler .txt
+    WSGIScriptAlias /app {{APPS}}/response.wsgi
+    WSGIScriptAlias /head-app {{APPS}}/response.wsgi
+    <Location /head-app>
+        WSGIMapHEADToGET On
+    </Location>
+    <Location /app/override>
+        WSGIErrorOverride On
+    </Location>
+</VirtualHost>
+`.replaceAll('{{SECOND}}', String(second)));
+    fs.mkdirSync(path.join(s.dir, 'docs'));
+    fs.writeFileSync(path.join(s.dir, 'docs', 'note.txt'), 'a note');
+    server = await startServe(s.file);
+    await waitForLines(path.join(s.dir, 'error_log'), /is ready/, 2);
+  });
+  after(async () => {
+    await server.stop();
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  it('chooses the virtual host by the port the connection came in on', async () => {
+    const first = JSON.parse((await request(`http://127.0.0.1:${s.port}/`, { headers: { Host: 'second.test' } })).text) as Record<string, unknown>;
+    assert.equal(first['mod_wsgi.process_group'], 'first', 'port decides before the Host header');
+    const note = await request(`http://127.0.0.1:${second}/note.txt`, { headers: { Host: 'first.test' } });
+    assert.equal(note.text, 'handled note.txt: a note', 'the other port is the other virtual host');
+  });
+
+  it('refuses a process group defined in another virtual host (WSGI0152)', async () => {
+    assert.equal((await request(`http://127.0.0.1:${s.port}/borrow`)).status, 500);
+    await waitForFileLine(path.join(s.dir, 'error_log'), /WSGI0152: Daemon process called 'second' cannot be accessed by this WSGI application/);
+  });
+
+  it('applies WSGIMapHEADToGET On: the application sees GET for HEAD, the client gets no body', async () => {
+    const head = await request(`http://127.0.0.1:${second}/head-app/method`, { method: 'HEAD' });
+    assert.equal(head.headers['x-method'], 'GET');
+    assert.equal(head.body.length, 0);
+    const elsewhere = await request(`http://127.0.0.1:${second}/app/method`, { method: 'HEAD' });
+    assert.equal(elsewhere.headers['x-method'], 'HEAD', 'Auto (the default) leaves HEAD alone');
+  });
+
+  it('applies WSGIErrorOverride: the server\'s error page replaces the application\'s error body', async () => {
+    const overridden = await request(`http://127.0.0.1:${second}/app/override/nothing-here`);
+    assert.equal(overridden.status, 404);
+    assert.match(overridden.text, /<h1>Not Found<\/h1>/);
+    assert.doesNotMatch(overridden.text, /no such test route/);
+    const plain = await request(`http://127.0.0.1:${second}/app/nothing-here`);
+    assert.equal(plain.status, 404);
+    assert.match(plain.text, /no such test route/);
+  });
+});
