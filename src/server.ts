@@ -150,7 +150,13 @@ export class Server {
       const vhost = config.virtualHosts.find((v) => v.serverName === groupConfig.scope);
       if (vhost !== undefined) errorLog = siteLogs.get(vhost)!.errorLog;
     }
-    return new ProcessGroup(groupConfig, { errorLog, socketDir: this.socketDir!, index: this.nextGroupIndex++ });
+    const python = config.python;
+    return new ProcessGroup(groupConfig, {
+      errorLog,
+      socketDir: this.socketDir!,
+      index: this.nextGroupIndex++,
+      workerSettings: { restrictSignal: python.restrictSignal, restrictStdin: python.restrictStdin, restrictStdout: python.restrictStdout },
+    });
   }
 
   private openAllSiteLogs(config: ServerConfig): Map<VirtualHostConfig, SiteLogs> {

@@ -9,6 +9,7 @@ import hashlib
 import os
 import sys
 import threading
+import time
 import types
 
 from .protocol import LOG_ERR
@@ -24,12 +25,40 @@ def module_name(path):
 class ScriptLoader(object):
     """Keeps the loaded script modules of one interpreter."""
 
-    def __init__(self, describe_context):
+    def __init__(self, describe_context, startup_timeout=0, on_startup_timeout=None):
         # Only fully executed modules are here: other threads must never see a module whose
         # code is still running.
         self._loaded = {}
         self._lock = threading.RLock()
         self._describe_context = describe_context
+        # startup-timeout: when a script has kept failing to load for this long since the first
+        # attempt, the process is restarted (mod_wsgi's cure for a stuck import).
+        self._startup_timeout = startup_timeout
+        self._on_startup_timeout = on_startup_timeout
+        self._first_failure = {}
+
+    def is_stale(self, path, log, log_exception):
+        """mod_wsgi's script reloading check, made on every request once the script is loaded:
+        stale if its modification time differs from __mtime__ (or it cannot be examined), or if
+        the script's reload_required(path) says so. A reload_required that raises is logged and
+        means not stale."""
+        module = self._loaded.get(path)
+        if module is None:
+            return False
+        try:
+            mtime = os.stat(path).st_mtime_ns // 1000
+        except OSError:
+            return True
+        if getattr(module, '__mtime__', None) != mtime:
+            return True
+        check = getattr(module, 'reload_required', None)
+        if check is None:
+            return False
+        try:
+            return bool(check(path))
+        except BaseException as exc:
+            log_exception(log, exc, path)
+            return False
 
     def loaded(self, path):
         return self._loaded.get(path)
@@ -56,34 +85,45 @@ class ScriptLoader(object):
             module = self._loaded.get(path)
             if module is not None:
                 return module
-            context = self._describe_context(application_group)
-            try:
-                with open(path, 'rb') as source_file:
-                    source = source_file.read()
-                    mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
-                code = compile(source, path, 'exec', dont_inherit=True)
-            except BaseException as exc:
-                log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
-                log_exception(log, exc, path)
-                return None
-            name = module_name(path)
-            module = types.ModuleType(name)
-            module.__file__ = path
-            sys.modules[name] = module
-            try:
-                exec(code, module.__dict__)
-            except SystemExit as exc:
-                sys.modules.pop(name, None)
-                log(LOG_ERR, "WSGI0107: SystemExit exception raised when doing exec of Python script file '%s'."
-                    % path)
-                return None
-            except BaseException as exc:
-                sys.modules.pop(name, None)
-                log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
-                log_exception(log, exc, path)
-                return None
-            # The module may have replaced itself in sys.modules, as modules are allowed to.
-            module = sys.modules.get(name, module)
-            module.__mtime__ = mtime
-            self._loaded[path] = module
-            return module
+            module = self._exec_script(path, application_group, log, log_exception)
+            if module is not None:
+                self._first_failure.pop(path, None)
+                return module
+            first = self._first_failure.setdefault(path, time.time())
+            if self._startup_timeout and time.time() - first > self._startup_timeout and self._on_startup_timeout:
+                self._on_startup_timeout(path)
+            return None
+
+    def _exec_script(self, path, application_group, log, log_exception):
+        """Compiles and runs the script as its module; None (after logging why) if it fails."""
+        context = self._describe_context(application_group)
+        try:
+            with open(path, 'rb') as source_file:
+                source = source_file.read()
+                mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
+            code = compile(source, path, 'exec', dont_inherit=True)
+        except BaseException as exc:
+            log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
+            log_exception(log, exc, path)
+            return None
+        name = module_name(path)
+        module = types.ModuleType(name)
+        module.__file__ = path
+        sys.modules[name] = module
+        try:
+            exec(code, module.__dict__)
+        except SystemExit:
+            sys.modules.pop(name, None)
+            log(LOG_ERR, "WSGI0107: SystemExit exception raised when doing exec of Python script file '%s'."
+                % path)
+            return None
+        except BaseException as exc:
+            sys.modules.pop(name, None)
+            log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
+            log_exception(log, exc, path)
+            return None
+        # The module may have replaced itself in sys.modules, as modules are allowed to.
+        module = sys.modules.get(name, module)
+        module.__mtime__ = mtime
+        self._loaded[path] = module
+        return module

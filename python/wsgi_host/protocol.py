@@ -17,6 +17,7 @@ BODY = 0x02
 BODY_END = 0x03
 SHUTDOWN = 0x20
 DUMP_STACKS = 0x21
+INTERRUPT = 0x22
 
 # Worker to front end.
 RESPONSE_HEAD = 0x11
@@ -25,8 +26,15 @@ RESPONSE_END = 0x13
 RESPONSE_FAIL = 0x14
 LOG = 0x15
 WANT_BODY = 0x16
+RELOAD = 0x17
 HELLO = 0x30
 READY = 0x31
+RESTART = 0x32
+HEARTBEAT = 0x33
+
+# Head flags set by the front end.
+FLAG_BODY_ON_REQUEST = 1  # the body is sent only after WANT_BODY
+FLAG_SCRIPT_RELOADING = 2  # WSGIScriptReloading On: check the script for changes first
 
 # Log levels carried in LOG frames (Apache's severities).
 LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
@@ -41,6 +49,8 @@ _JOIN_LIMIT = 32 * 1024
 
 RESPONSE_END_FRAME = HEADER.pack(RESPONSE_END, 0)
 WANT_BODY_FRAME = HEADER.pack(WANT_BODY, 0)
+RELOAD_FRAME = HEADER.pack(RELOAD, 0)
+HEARTBEAT_FRAME = HEADER.pack(HEARTBEAT, 0)
 
 
 class ConnectionClosed(Exception):

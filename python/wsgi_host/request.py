@@ -8,10 +8,8 @@ import time
 
 from . import protocol
 from .protocol import (HEADER, BODY, BODY_END, RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FAIL,
-                       RESPONSE_END_FRAME, WANT_BODY_FRAME, ConnectionClosed, LOG_ERR, LOG_INFO)
-
-# Head flags set by the front end.
-FLAG_EXPECT_CONTINUE = 1  # the body is sent only after WANT_BODY (the client sent Expect: 100-continue)
+                       RESPONSE_END_FRAME, WANT_BODY_FRAME, RELOAD_FRAME, FLAG_BODY_ON_REQUEST,
+                       ConnectionClosed, LOG_ERR, LOG_INFO)
 
 _BAD_NAME = re.compile("[^!#$%&'*+\\-.^_`|~0-9A-Za-z]").search
 _BAD_VALUE = re.compile('[\x00-\x08\x0a-\x1f\x7f]').search
@@ -243,7 +241,7 @@ class FileWrapper(object):
 class Request(object):
     """Runs one request: decodes the head, calls the application, sends the response."""
 
-    __slots__ = ('worker', 'conn', 'environ', 'status', 'head', 'head_sent', 'content_length',
+    __slots__ = ('worker', 'conn', 'environ', 'flags', 'status', 'head', 'head_sent', 'content_length',
                  'sent', 'finished', 'body_done', 'want_pending', 'input', 'errors', 'script')
 
     def __init__(self, worker, conn, payload):
@@ -252,6 +250,7 @@ class Request(object):
         flags, environ = marshal.loads(payload)
         environ.update(worker.static_environ)
         self.environ = environ
+        self.flags = flags
         self.status = None  # the validated status line, once start_response was called
         self.head = None  # the encoded head frame, until it is sent
         self.head_sent = False
@@ -259,7 +258,7 @@ class Request(object):
         self.sent = 0
         self.finished = False
         self.body_done = False
-        self.want_pending = bool(flags & FLAG_EXPECT_CONTINUE)
+        self.want_pending = bool(flags & FLAG_BODY_ON_REQUEST)
         self.input = environ['wsgi.input'] = Input(self)
         self.errors = environ['wsgi.errors'] = Errors(self)
         # A WSGIHandlerScript's code serves the file named by SCRIPT_FILENAME.
@@ -499,6 +498,23 @@ class Request(object):
             if item:
                 output(item)
         return self._prepare_tail()
+
+    def reject_stale(self):
+        """The application's code here is out of date: the front end runs the request in a fresh
+        process instead (nothing of it has been read or answered yet)."""
+        self.finished = True
+        conn = self.conn
+        try:
+            self.errors._expire()
+            conn.send(RELOAD_FRAME)
+            self._drain_body()
+        except ConnectionClosed:
+            conn.closed = True
+        finally:
+            self.input._req = None
+            self.environ = None
+        if conn.closed:
+            raise ConnectionClosed()
 
     def fail_unstarted(self, status):
         """Ends a request whose application could not be called (it failed to load, say)."""

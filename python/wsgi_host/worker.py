@@ -9,17 +9,18 @@ import io
 import json
 import marshal
 import os
-import signal
 import sys
 import threading
 import time
 import traceback
 import types
 
-from . import __version__, MOD_WSGI_VERSION, protocol
+from . import __version__, MOD_WSGI_VERSION
+from . import process_control
 from .loader import ScriptLoader
 from .protocol import (Connection, ConnectionClosed, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
-                       DUMP_STACKS, HEADER, RESPONSE_FAIL, LOG_ERR, LOG_INFO)
+                       DUMP_STACKS, INTERRUPT, RESTART, HEARTBEAT_FRAME, HEADER, LOG_ERR,
+                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -37,7 +38,10 @@ class Worker(object):
         self.control = None
         self.stopping = False
         self.current = threading.local()
-        self.loader = ScriptLoader(self.describe_context)
+        self.loader = ScriptLoader(self.describe_context, float(config.get('startupTimeout') or 0), self._startup_timed_out)
+        # Thread index -> thread ident, for interrupt-timeout.
+        self.thread_idents = {}
+        self.restart_requested = False
         self.static_environ = {
             'wsgi.version': (1, 0),
             'wsgi.multithread': self.threads > 1,
@@ -103,10 +107,44 @@ class Worker(object):
                 request.log(LOG_ERR, partials[name])
             partials.clear()
 
+    def request_restart(self, reason, immediate):
+        """Asks the front end to replace this process: at once (immediate) or once a replacement
+        is ready. Safe to call from signal handlers and any thread; asked once."""
+        if self.restart_requested:
+            return
+        self.restart_requested = True
+        message = json.dumps({'reason': reason, 'immediate': bool(immediate)}).encode('ascii')
+        control = self.control
+        if control is not None and not control.closed:
+            try:
+                control.send(frame(RESTART, message))
+            except ConnectionClosed:
+                pass
+
+    def heartbeat(self):
+        control = self.control
+        if control is not None and not control.closed:
+            try:
+                control.send(HEARTBEAT_FRAME)
+            except ConnectionClosed:
+                pass
+
+    def _startup_timed_out(self, path):
+        self.log(LOG_ERR, "WSGI script '%s' failed to load within startup-timeout (%s seconds); restarting the daemon process."
+                 % (path, self.config.get('startupTimeout')))
+        self.request_restart('startup_timeout', immediate=True)
+
+    def interrupt(self, index):
+        """interrupt-timeout: raise RequestTimeout in the thread serving index `index`."""
+        ident = self.thread_idents.get(index)
+        if ident is not None and process_control.interrupt_thread(ident, RequestTimeout):
+            self.log(LOG_INFO, 'Injected RequestTimeout into request thread %d.' % (index + 1))
+
     def serve_thread(self, index):
         """Runs requests on this thread's connection; reconnects when the front end drops it (it
         does so when a client goes away mid-request)."""
         self.current.partials = {}
+        self.thread_idents[index] = threading.get_ident()
         failures = 0
         while not self.stopping:
             try:
@@ -147,6 +185,14 @@ class Worker(object):
             return served
 
     def dispatch(self, request, environ):
+        if request.flags & FLAG_SCRIPT_RELOADING and self.loader.is_stale(request.script, request.log, self.log_exception):
+            # mod_wsgi daemon mode: a changed script restarts the process, and the request that
+            # noticed runs again in a fresh one.
+            self.log(LOG_INFO, "Forcing restart of daemon process '%s' due to modification of script '%s'."
+                     % (self.group, request.script))
+            self.request_restart('script_reload', immediate=True)
+            request.reject_stale()
+            return
         app, status = self.loader.application(
             request.script, environ.get('mod_wsgi.callable_object', 'application'),
             environ.get('mod_wsgi.application_group', ''), request.log, self.log_exception)
@@ -158,12 +204,22 @@ class Worker(object):
     # -- process ------------------------------------------------------------------------------
 
     def run(self):
+        config = self.config
         self.control = Connection(self.socket_path)
         self.control.send(self.hello('control', -1))
         install_output_streams(self)
         install_mod_wsgi_module(self)
-        for path in self.config.get('preload', ()):
-            self.loader.preload(path['script'], path.get('applicationGroup', ''), self.log, self.log_exception)
+        process_control.install_signal_handlers(self)
+        if config.get('restrictSignal', True):
+            process_control.restrict_signal_registration(self)
+        process_control.apply_process_settings(config, self.log)
+        process_control.start_heartbeat(self)
+        for path in config.get('preload', ()):
+            started = time.time()
+            if self.loader.preload(path['script'], path.get('applicationGroup', ''), self.log, self.log_exception):
+                self.log(LOG_INFO, "Preloaded WSGI script '%s' in %.3f seconds." % (path['script'], time.time() - started))
+        if config.get('reloadOnChanges'):
+            process_control.start_reload_monitor(self)
         for index in range(self.threads):
             thread = threading.Thread(target=self.serve_thread, args=(index,), name='wsgi-%d' % (index + 1))
             thread.daemon = True
@@ -174,6 +230,8 @@ class Worker(object):
                 kind, payload = self.control.read_frame()
                 if kind == DUMP_STACKS:
                     self.dump_stacks(payload.decode('utf-8', 'replace'))
+                elif kind == INTERRUPT:
+                    self.interrupt(int(payload))
                 elif kind == SHUTDOWN:
                     break
         except ConnectionClosed:
@@ -187,7 +245,7 @@ class Worker(object):
         for ident, stack in frames.items():
             lines.append('Thread %s (%s):' % (ident, names.get(ident, '?')))
             lines.extend(line.rstrip('\n') for line in traceback.format_stack(stack))
-        self.log(LOG_INFO, '\n'.join(lines))
+        self.log(LOG_WARNING, '\n'.join(lines))
 
 
 class OutputStream(io.TextIOBase):
@@ -308,11 +366,9 @@ def main():
                          'wsgi-host needs CPython 3.9 or later.\n' % sys.version.split()[0])
         sys.exit(3)
     sys.argv = ['mod_wsgi']
+    if config.get('displayName'):
+        process_control.set_process_title(config['displayName'])
     configure_path(config)
-    # The supervisor stops us through the control connection; a terminal's Ctrl-C must not
-    # interrupt requests.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     worker = Worker(config)
     try:
         worker.run()

@@ -2,9 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import { FRAME_HEADER_SIZE, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { MarshalWriter } from '../protocol/marshal';
 
-/** Head flag: the body is sent only once the worker asks for it (Expect: 100-continue). */
-export const FLAG_EXPECT_CONTINUE = 1;
-
 /** The connection a request came in on. */
 export interface ConnectionInfo {
   localAddress: string;

@@ -17,6 +17,16 @@ export interface ExchangeContext {
   errorOverride: boolean;
   /** A queued request was withdrawn (its client left). */
   withdrawn(): void;
+  /** Puts the request back at the head of its group's queue (its process's code was stale). */
+  resubmit(exchange: WsgiExchange): void;
+  /** socket-timeout (or Timeout): the longest wait for the response head; 0 = none. */
+  headerTimeoutMs: number;
+  /** request-timeout; 0 = none. */
+  requestTimeoutMs: number;
+  /** interrupt-timeout: how long an interrupted request has to unwind; 0 = no interrupt. */
+  interruptTimeoutMs: number;
+  /** A request ran past request-timeout and could not be interrupted: recycle its process. */
+  requestTimedOut(slot: ThreadSlot): void;
 }
 
 /** How the request body reaches the worker. */
@@ -24,10 +34,12 @@ export type BodyPlan =
   | { kind: 'none' }
   /** Read whole before dispatch; goes out with the head in one write. */
   | { kind: 'buffered'; body: Buffer }
-  /** Streamed as the client sends it, from dispatch on. */
-  | { kind: 'stream' }
-  /** Streamed once the application first reads wsgi.input (Expect: 100-continue). */
-  | { kind: 'on-demand' };
+  /**
+   * Streamed once the application first reads wsgi.input, so a request can still be run
+   * elsewhere until then (script reloading); with Expect: 100-continue, that is also when the
+   * client is told to send it.
+   */
+  | { kind: 'on-demand'; expectContinue: boolean };
 
 type State = 'queued' | 'running' | 'done';
 
@@ -50,6 +62,9 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   /** WSGIErrorOverride replaced the application's response: its body frames are dropped. */
   private overridden = false;
   private clientGone = false;
+  private headTimer: NodeJS.Timeout | null = null;
+  private requestTimer: NodeJS.Timeout | null = null;
+  private interrupted = false;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -71,6 +86,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     this.state = 'running';
     this.slot = slot;
     slot.assign(this);
+    this.startTimers();
     const body = this.body;
     switch (body.kind) {
       case 'none':
@@ -87,10 +103,6 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
         slot.write(out);
         return;
       }
-      case 'stream':
-        slot.write(this.head);
-        this.startBody();
-        return;
       case 'on-demand':
         slot.write(this.head);
         return;
@@ -102,6 +114,55 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     this.state = 'done';
     this.log('error', `WSGI0084: Queue timeout expired for WSGI daemon process '${this.ctx.groupName}'.`);
     if (!this.clientGone) sendErrorPage(this.record, 504);
+  }
+
+  // -- timeouts ----------------------------------------------------------------------------
+
+  private startTimers(): void {
+    const { headerTimeoutMs, requestTimeoutMs } = this.ctx;
+    if (headerTimeoutMs > 0 && this.headTimer === null) {
+      this.headTimer = setTimeout(() => this.headTimedOut(), headerTimeoutMs);
+    }
+    if (requestTimeoutMs > 0 && this.requestTimer === null) {
+      this.requestTimer = setTimeout(() => this.requestTimedOut(), requestTimeoutMs);
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    this.headTimer = null;
+    this.requestTimer = null;
+  }
+
+  /** No response head within socket-timeout (mod_wsgi's WSGI0145). */
+  private headTimedOut(): void {
+    this.headTimer = null;
+    if (this.state !== 'running' || this.record.res.headersSent) return;
+    this.log('error', `WSGI0145: Timeout when reading response headers from daemon process '${this.ctx.groupName}'.`);
+    this.abandon(504, 'socket-timeout');
+  }
+
+  /**
+   * The request ran past request-timeout. With interrupt-timeout, RequestTimeout is first raised
+   * in its thread; if the thread does not unwind in time (or there is no interrupt-timeout), the
+   * client gets 504, the process's stacks go to the log and the process is recycled.
+   */
+  private requestTimedOut(): void {
+    this.requestTimer = null;
+    const slot = this.slot;
+    if (this.state !== 'running' || slot === null) return;
+    if (this.ctx.interruptTimeoutMs > 0 && !this.interrupted) {
+      this.interrupted = true;
+      this.log('warn', `Request ran longer than request-timeout in daemon process '${this.ctx.groupName}' (pid=${slot.pid}); interrupting it with RequestTimeout.`);
+      slot.interrupt();
+      this.requestTimer = setTimeout(() => this.requestTimedOut(), this.ctx.interruptTimeoutMs);
+      return;
+    }
+    this.log('error', `Request ran longer than request-timeout in daemon process '${this.ctx.groupName}' (pid=${slot.pid}); answering 504 and restarting the process. Its threads' stacks follow.`);
+    slot.dumpProcessStacks(`request-timeout of a request for ${this.record.req.url ?? '?'}`);
+    this.ctx.requestTimedOut(slot);
+    this.abandon(504, 'request-timeout');
   }
 
   // -- request body ------------------------------------------------------------------------
@@ -139,8 +200,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     this.log('info', `The request body was malformed or cut short (${status}); the request is abandoned.`);
     if (this.state === 'running') {
       const slot = this.slot;
-      this.state = 'done';
-      this.slot = null;
+      this.finishRunning();
       slot?.cut('request body failed');
     } else if (this.state === 'queued') {
       this.state = 'done';
@@ -181,16 +241,41 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
         return;
       }
       case FromWorker.WantBody:
-        if (this.body.kind === 'on-demand' && !this.record.res.headersSent) this.record.res.writeContinue();
+        if (this.body.kind === 'on-demand' && this.body.expectContinue && !this.record.res.headersSent) this.record.res.writeContinue();
         this.startBody();
+        return;
+      case FromWorker.Reload:
+        this.onReload();
         return;
       default:
         this.log('error', `Unexpected frame 0x${type.toString(16)} from daemon process '${this.ctx.groupName}'; dropping the request.`);
-        this.abandon(502);
+        this.abandon(502, 'protocol error');
     }
   }
 
+  /**
+   * The worker found its process's code out of date before running anything: the process is
+   * replaced, and this request goes back to the head of the queue to run in a fresh process.
+   */
+  private onReload(): void {
+    const slot = this.slot!;
+    this.endRequestStream();
+    this.clearTimers();
+    this.state = 'queued';
+    this.slot = null;
+    this.requestStreamEnded = false;
+    slot.processCodeIsStale();
+    slot.release();
+    if (this.clientGone) {
+      this.state = 'done';
+      return;
+    }
+    this.ctx.resubmit(this);
+  }
+
   private onResponseHead(payload: Buffer): void {
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
     const parts = payload.toString('latin1').split('\0');
     const statusLine = parts[0]!;
     const status = Number(statusLine.slice(0, 3));
@@ -217,7 +302,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
       else res.writeHead(status, headers);
     } catch (err) {
       this.log('error', `Invalid response head from daemon process '${this.ctx.groupName}': ${(err as Error).message}`);
-      this.abandon(500);
+      this.abandon(500, 'invalid response head');
       return;
     }
     this.record.status = status;
@@ -254,30 +339,38 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     if (!this.overridden) sendErrorPage(this.record, status);
   }
 
+  /** The exchange is no longer running on a thread (whatever becomes of the thread). */
+  private finishRunning(): void {
+    this.clearTimers();
+    this.state = 'done';
+    this.slot = null;
+  }
+
   /** Ends the worker's part: terminates the request stream, gives the thread back. */
   private releaseSlot(): void {
     if (this.state !== 'running') return;
     this.endRequestStream();
-    this.state = 'done';
     const slot = this.slot;
-    this.slot = null;
+    this.finishRunning();
     if (this.waitingForClientDrain) slot?.resumeReading();
     slot?.release();
   }
 
-  /** Gives up on the worker connection (it is out of step) and answers `status`. */
-  private abandon(status: number): void {
+  /**
+   * Gives up on the worker thread (it is stuck, or out of step) and answers `status`. The
+   * thread's connection is cut, so whatever it does next is discarded; it reconnects once its
+   * application code returns.
+   */
+  private abandon(status: number, why: string): void {
     const slot = this.slot;
-    this.state = 'done';
-    this.slot = null;
-    slot?.cut('protocol error');
+    this.finishRunning();
+    slot?.cut(why);
     sendErrorPage(this.record, status);
   }
 
   onSlotLost(reason: string): void {
     if (this.state !== 'running') return;
-    this.state = 'done';
-    this.slot = null;
+    this.finishRunning();
     if (this.clientGone) return;
     if (!this.record.res.headersSent) {
       this.log('error', `WSGI0146: Daemon process '${this.ctx.groupName}' closed connection before sending complete response headers (${reason}).`);
@@ -299,8 +392,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
       // The worker thread notices when it next writes: its connection is gone, so the
       // application's write() raises and its close() still runs; the thread then reconnects.
       const slot = this.slot;
-      this.state = 'done';
-      this.slot = null;
+      this.finishRunning();
       slot?.cut('client closed connection');
     }
   }

@@ -1,7 +1,8 @@
 import { EMBEDDED_GROUP, type ResolvedSettings, type ServerConfig, type VirtualHostConfig } from '../config/model';
 import type { ProcessGroup } from '../groups/process-group';
 import type { ErrorLog } from '../log/error-log';
-import { encodeRequestHead, expandApplicationGroup, FLAG_EXPECT_CONTINUE, type ConnectionInfo } from './environ';
+import { HeadFlags } from '../protocol/frames';
+import { encodeRequestHead, expandApplicationGroup, type ConnectionInfo } from './environ';
 import type { RequestRecord } from './request-record';
 import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
 
@@ -72,15 +73,14 @@ export function startWsgiRequest(
     if (!settings.chunkedRequest) {
       return fail(411, `WSGI0139: Request body with chunked transfer encoding is not allowed (WSGIChunkedRequest Off): ${t.scriptPath}`);
     }
-    body = t.expectContinue ? { kind: 'on-demand' } : { kind: 'stream' };
+    body = { kind: 'on-demand', expectContinue: t.expectContinue };
   } else if (contentLengthHeader !== undefined && contentLengthHeader !== '0') {
     const length = Number(contentLengthHeader);
     if (settings.limitRequestBody > 0 && length > settings.limitRequestBody) {
       return fail(413, `Requested content-length of ${length} is larger than the configured limit of ${settings.limitRequestBody}`);
     }
-    if (t.expectContinue) body = { kind: 'on-demand' };
-    else if (length <= config.limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
-    else body = { kind: 'stream' };
+    if (!t.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
+    else body = { kind: 'on-demand', expectContinue: t.expectContinue };
   } else {
     body = { kind: 'none' };
     // Nothing to read, but say so if the client waits for permission to send nothing.
@@ -120,13 +120,19 @@ export function startWsgiRequest(
       queueStart: now,
       extra: record.env,
     },
-    body.kind === 'on-demand' ? FLAG_EXPECT_CONTINUE : 0,
+    (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0),
   );
+  const groupConfig = group.config;
   const context: ExchangeContext = {
     errorLog: t.errorLog,
-    groupName: group.config.name,
+    groupName: groupConfig.name,
     errorOverride: settings.errorOverride,
     withdrawn: () => group.dispatcher.noteWithdrawn(),
+    resubmit: (exchange) => group.dispatcher.resubmit(exchange),
+    headerTimeoutMs: (groupConfig.socketTimeout > 0 ? groupConfig.socketTimeout : config.timeouts.socket) * 1000,
+    requestTimeoutMs: groupConfig.requestTimeout * 1000,
+    interruptTimeoutMs: groupConfig.interruptTimeout * 1000,
+    requestTimedOut: (slot) => group.requestTimedOut(slot),
   };
 
   if (body.kind === 'buffered') {

@@ -64,6 +64,16 @@ export class Dispatcher {
     this.armTimer();
   }
 
+  /**
+   * Puts a request back at the head of the queue: it was given a thread whose process turned out
+   * to be out of date, and it keeps its place in line.
+   */
+  resubmit(item: Dispatchable): void {
+    this.queue.unshift(item);
+    this.armTimer();
+    this.pump();
+  }
+
   /** A queued item's client left: it will be skipped when its turn comes. */
   noteWithdrawn(): void {
     this.withdrawnInQueue++;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -14,8 +14,10 @@ import { WorkerProcess, type ProcessHost } from './worker-process';
 /** The longest startup-failure back-off. */
 const MAX_RESTART_DELAY_MS = 30_000;
 const FIRST_RESTART_DELAY_MS = 500;
-/** A process that has not connected and said it is ready by then is killed and restarted. */
-const READY_TIMEOUT_MS = 60_000;
+/** Without startup-timeout, a process that has not said it is ready by then is killed and restarted. */
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
+/** How often limits that need watching (RSS, heartbeats, idleness) are checked. */
+const WATCH_INTERVAL_MS = 1000;
 
 interface HelloMessage {
   token: string;
@@ -31,26 +33,43 @@ export interface GroupEnvironment {
   socketDir: string;
   /** Distinguishes the groups' socket files (names can be long; socket paths cannot). */
   index: number;
+  /** Interpreter-wide settings the workers need (WSGIRestrictSignal and the like). */
+  workerSettings?: Record<string, unknown>;
+}
+
+/** A restart or recycle, for the log and the status page. */
+export interface RestartRecord {
+  at: number;
+  pid: number;
+  reason: string;
 }
 
 const BOOTSTRAP =
   'import sys; sys.path.insert(0, sys.argv.pop(1)); from wsgi_host.worker import main; main()';
 
 /**
- * A process group (WSGIDaemonProcess): spawns its Python processes, keeps them running, and gives
- * requests to their threads through its dispatcher.
+ * A process group (WSGIDaemonProcess): spawns its Python processes, keeps them running, replaces
+ * them when they die or must be recycled, and gives requests to their threads through its
+ * dispatcher.
+ *
+ * Every planned restart is rolling: a replacement is started first and the old process stops
+ * taking requests only once the replacement is ready (or at once when its code is stale), then
+ * finishes what it is running. So even a group of one process restarts without a gap.
  */
 export class ProcessGroup implements ProcessHost {
   readonly dispatcher: Dispatcher;
   readonly socketPath: string;
   private server: net.Server | null = null;
-  private readonly processes: (WorkerProcess | null)[];
+  /** Live processes, replacements and draining ones included. */
+  private readonly procs = new Set<WorkerProcess>();
   private readonly byToken = new Map<string, WorkerProcess>();
-  private readonly startupFailures: number[];
-  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Consecutive failed starts per process number. */
+  private readonly startupFailures = new Map<number, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private watchTimer: NodeJS.Timeout | null = null;
   private stopping = false;
-  /** Restarts by reason, for the status page. */
-  readonly restarts: { at: number; pid: number; reason: string }[] = [];
+  /** Restarts and recycles with their reasons (newest last). */
+  readonly restarts: RestartRecord[] = [];
 
   constructor(
     readonly config: ProcessGroupConfig,
@@ -58,8 +77,6 @@ export class ProcessGroup implements ProcessHost {
   ) {
     this.dispatcher = new Dispatcher(config.queueTimeout * 1000);
     this.socketPath = path.join(env.socketDir, `g${env.index}.sock`);
-    this.processes = new Array(config.processes).fill(null);
-    this.startupFailures = new Array(config.processes).fill(0);
   }
 
   get groupName(): string {
@@ -70,14 +87,26 @@ export class ProcessGroup implements ProcessHost {
     return this.config.processes * this.config.threads;
   }
 
-  /** The running processes (for status and tests). */
+  /** The live processes, oldest first. */
   get workers(): WorkerProcess[] {
-    return this.processes.filter((p): p is WorkerProcess => p !== null);
+    return [...this.procs].filter((p) => p.state !== 'exited');
+  }
+
+  /** Requests running in the group's processes now. */
+  get activeRequests(): number {
+    let active = 0;
+    for (const proc of this.procs) active += proc.active;
+    return active;
   }
 
   async start(): Promise<void> {
     await this.listen();
-    for (let i = 0; i < this.config.processes; i++) this.spawn(i);
+    for (let n = 1; n <= this.config.processes; n++) this.spawn(n);
+    const cfg = this.config;
+    if (cfg.maximumRss > 0 || cfg.deadlockTimeout > 0 || cfg.inactivityTimeout > 0 || cfg.restartInterval > 0) {
+      this.watchTimer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
+      this.watchTimer.unref();
+    }
   }
 
   submit(item: Dispatchable): void {
@@ -95,13 +124,115 @@ export class ProcessGroup implements ProcessHost {
   }
 
   processReady(proc: WorkerProcess): void {
-    this.startupFailures[proc.number - 1] = 0;
+    this.startupFailures.delete(proc.number);
     this.log('info', `Daemon process '${this.config.name}' (pid=${proc.pid}) is ready with ${this.config.threads} threads.`);
+    // A replacement is ready: the process it replaces stops taking requests now.
+    for (const other of this.procs) {
+      if (other !== proc && other.number === proc.number && other.retiring !== null && other.state === 'ready') this.drain(other);
+    }
     this.dispatcher.pump();
   }
 
   slotFreed(): void {
     this.dispatcher.pump();
+  }
+
+  requestDone(proc: WorkerProcess): void {
+    if (proc.requestLimit > 0 && proc.requestsServed >= proc.requestLimit && proc.retiring === null) {
+      this.replace(proc, 'maximum_requests', false);
+    }
+  }
+
+  restartRequested(proc: WorkerProcess, reason: string, immediate: boolean): void {
+    this.replace(proc, reason, immediate);
+  }
+
+  /** A request in `slot`'s process ran past request-timeout and could not be interrupted. */
+  requestTimedOut(slot: { pid: number }): void {
+    for (const proc of this.procs) if (proc.pid === slot.pid) this.replace(proc, 'request_timeout', true);
+  }
+
+  // -- restarts ----------------------------------------------------------------------------
+
+  /**
+   * Replaces `proc` with a fresh process of the same number. Graceful: the old one keeps taking
+   * requests until the replacement is ready. Immediate: it stops taking them now (its code is
+   * stale, or it was told to restart at once). Either way it finishes its running requests
+   * (graceful-timeout, or eviction-timeout for a graceful signal) before it is told to exit.
+   */
+  replace(proc: WorkerProcess, reason: string, immediate: boolean): void {
+    if (proc.retiring !== null || proc.state === 'exited' || this.stopping) return;
+    proc.retiring = reason;
+    this.record(proc, reason);
+    this.log('info', `Daemon process '${this.config.name}' (pid=${proc.pid}) is being restarted (reason: ${reason}); ${immediate ? 'it takes no new requests from now on' : 'it keeps serving until its replacement is ready'}.`);
+    this.spawn(proc.number);
+    if (immediate || proc.state === 'starting') this.drain(proc);
+  }
+
+  /**
+   * Restarts every process, one after another: each replacement must be ready before the next
+   * process is replaced, so the group never runs short and memory never doubles.
+   */
+  async restartAll(reason: string): Promise<void> {
+    for (const proc of this.workers.filter((p) => p.retiring === null)) {
+      if (this.stopping) return;
+      this.replace(proc, reason, false);
+      await this.whenNumberReady(proc.number, Math.max(this.config.startupTimeout, 60) * 1000);
+    }
+  }
+
+  private whenNumberReady(number: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = (): void => {
+        const ready = [...this.procs].some((p) => p.number === number && p.retiring === null && p.state === 'ready');
+        if (ready || this.stopping || Date.now() > deadline) resolve();
+        else this.later(check, 25);
+      };
+      check();
+    });
+  }
+
+  private drain(proc: WorkerProcess): void {
+    const graceSeconds = proc.retiring === 'graceful_signal' && this.config.evictionTimeout > 0 ? this.config.evictionTimeout : this.config.gracefulTimeout;
+    void proc.stop(graceSeconds * 1000, Math.max(1, this.config.shutdownTimeout) * 1000);
+  }
+
+  private record(proc: WorkerProcess, reason: string): void {
+    this.restarts.push({ at: Date.now(), pid: proc.pid, reason });
+    if (this.restarts.length > 100) this.restarts.shift();
+  }
+
+  /** Checks the limits that need watching: maximum-rss, deadlock-timeout, inactivity-timeout, restart-interval. */
+  private watch(): void {
+    const cfg = this.config;
+    const now = Date.now();
+    for (const proc of this.procs) {
+      if (proc.state !== 'ready' || proc.retiring !== null) continue;
+      if (cfg.deadlockTimeout > 0 && now - proc.lastHeartbeat > cfg.deadlockTimeout * 1000) {
+        this.log('error', `Daemon process '${cfg.name}' (pid=${proc.pid}) has not run Python code for ${Math.round((now - proc.lastHeartbeat) / 1000)} seconds (deadlock-timeout ${cfg.deadlockTimeout}); killing it.`);
+        this.record(proc, 'deadlock_timeout');
+        proc.retiring = 'deadlock_timeout';
+        this.spawn(proc.number);
+        proc.kill('SIGKILL');
+        continue;
+      }
+      if (cfg.restartInterval > 0 && now - proc.startedAt > cfg.restartInterval * 1000) {
+        this.replace(proc, 'restart_interval', false);
+        continue;
+      }
+      if (cfg.inactivityTimeout > 0 && proc.requestsServed > 0 && proc.active === 0 && now - proc.lastActivity > cfg.inactivityTimeout * 1000) {
+        this.replace(proc, 'inactivity_timeout', false);
+        continue;
+      }
+      if (cfg.maximumRss > 0) {
+        const rss = proc.residentBytes();
+        if (rss > cfg.maximumRss) {
+          this.log('info', `Daemon process '${cfg.name}' (pid=${proc.pid}) uses ${Math.round(rss / 1024 / 1024)} MiB of resident memory, more than maximum-rss (${Math.round(cfg.maximumRss / 1024 / 1024)} MiB).`);
+          this.replace(proc, 'maximum_rss', false);
+        }
+      }
+    }
   }
 
   // -- processes ---------------------------------------------------------------------------
@@ -131,14 +262,16 @@ export class ProcessGroup implements ProcessHost {
     });
   }
 
-  private spawn(index: number): void {
+  private spawn(number: number): void {
+    if (this.stopping) return;
     const token = randomBytes(16).toString('hex');
     const cfg = this.config;
     const workerConfig = {
+      ...this.env.workerSettings,
       socket: this.socketPath,
       token,
       group: cfg.name,
-      processNumber: index + 1,
+      processNumber: number,
       processes: cfg.processes,
       threads: cfg.threads,
       multiprocess: cfg.multiprocess,
@@ -146,6 +279,16 @@ export class ProcessGroup implements ProcessHost {
       pythonPath: cfg.pythonPath,
       home: cfg.home,
       preload: cfg.preload,
+      displayName: cfg.displayName,
+      umask: cfg.umask,
+      cpuPriority: cfg.cpuPriority,
+      memoryLimit: cfg.memoryLimit,
+      virtualMemoryLimit: cfg.virtualMemoryLimit,
+      cpuTimeLimit: cfg.cpuTimeLimit,
+      stackSize: cfg.stackSize,
+      switchInterval: cfg.switchInterval,
+      startupTimeout: cfg.startupTimeout,
+      reloadOnChanges: cfg.reloadOnChanges,
     };
     const environment: NodeJS.ProcessEnv = { ...process.env, ...cfg.environment, WSGI_HOST_WORKER: JSON.stringify(workerConfig) };
     if (cfg.lang !== null) environment['LANG'] = cfg.lang;
@@ -158,8 +301,9 @@ export class ProcessGroup implements ProcessHost {
       // stops the workers in order.
       detached: true,
     });
-    const proc = new WorkerProcess(this, index + 1, token, child);
-    this.processes[index] = proc;
+    const limit = cfg.maximumRequests > 0 ? cfg.maximumRequests + (cfg.maximumRequestsJitter > 0 ? randomInt(cfg.maximumRequestsJitter + 1) : 0) : 0;
+    const proc = new WorkerProcess(this, number, token, child, limit);
+    this.procs.add(proc);
     this.byToken.set(token, proc);
     this.dispatcher.addPool(proc);
     this.log('info', `Starting process '${cfg.name}' (pid=${child.pid ?? '?'}) with threads=${cfg.threads}.`);
@@ -179,12 +323,14 @@ export class ProcessGroup implements ProcessHost {
       });
     }
 
+    // startup-timeout also bounds how long preloading may take.
+    const readyTimeoutMs = cfg.startupTimeout > 0 ? cfg.startupTimeout * 1000 : DEFAULT_READY_TIMEOUT_MS;
     const readyTimer = setTimeout(() => {
       if (proc.state === 'starting') {
-        this.log('error', `Daemon process '${cfg.name}' (pid=${proc.pid}) did not become ready within ${READY_TIMEOUT_MS / 1000} seconds; killing it.`);
+        this.log('error', `Daemon process '${cfg.name}' (pid=${proc.pid}) did not become ready within ${readyTimeoutMs / 1000} seconds${cfg.startupTimeout > 0 ? ' (startup-timeout)' : ''}; killing it.`);
         proc.kill('SIGKILL');
       }
-    }, READY_TIMEOUT_MS);
+    }, readyTimeoutMs);
     readyTimer.unref();
 
     child.on('error', (err) => {
@@ -206,40 +352,51 @@ export class ProcessGroup implements ProcessHost {
   private onExit(proc: WorkerProcess, code: number | null, signal: NodeJS.Signals | null, failure?: string): void {
     if (proc.state === 'exited') return;
     const wasStarting = proc.state === 'starting';
-    const wasStopping = proc.state === 'stopping';
+    const planned = proc.retiring !== null;
     const description = failure ?? proc.exited(code, signal);
     if (failure !== undefined) proc.exited(null, null);
     this.byToken.delete(proc.token);
     this.dispatcher.removePool(proc);
+    this.procs.delete(proc);
     proc.settle();
-    const index = proc.number - 1;
-    if (this.processes[index] === proc) this.processes[index] = null;
-    if (this.stopping || wasStopping) {
+    if (this.stopping || planned) {
       this.log('info', `Daemon process '${this.config.name}' (pid=${proc.pid}) ${description}.`);
-      if (wasStopping && !this.stopping) this.spawn(index);
+      // A planned replacement that failed to start leaves its number without a process.
+      if (!this.stopping && !this.hasProcessNumbered(proc.number)) this.spawn(proc.number);
       return;
     }
-    this.restarts.push({ at: Date.now(), pid: proc.pid, reason: description });
-    if (this.restarts.length > 100) this.restarts.shift();
     if (!wasStarting) {
+      this.record(proc, description);
       this.log('error', `Daemon process '${this.config.name}' (pid=${proc.pid}) ${description}; restarting it.`);
-      this.spawn(index);
+      // Its retiring predecessor, if any, serves on in the meantime.
+      this.spawn(proc.number);
       return;
     }
-    const failures = ++this.startupFailures[index]!;
+    const failures = (this.startupFailures.get(proc.number) ?? 0) + 1;
+    this.startupFailures.set(proc.number, failures);
     const delay = Math.min(FIRST_RESTART_DELAY_MS * 2 ** (failures - 1), MAX_RESTART_DELAY_MS);
     const lastOutput = proc.recentOutput.filter((l) => l.trim() !== '').at(-1);
+    this.record(proc, `failed start: ${description}`);
     this.log(
       'error',
       `Daemon process '${this.config.name}' (pid=${proc.pid}) ${description} before it was ready ` +
         `(${failures} failed start${failures === 1 ? '' : 's'} in a row); restarting it in ${(delay / 1000).toFixed(1)} seconds.` +
         (lastOutput !== undefined ? ` Its last output was: ${lastOutput.trim()}` : ''),
     );
+    this.later(() => this.spawn(proc.number), delay);
+  }
+
+  private hasProcessNumbered(number: number): boolean {
+    for (const proc of this.procs) if (proc.number === number) return true;
+    return false;
+  }
+
+  private later(fn: () => void, ms: number): void {
     const timer = setTimeout(() => {
-      this.restartTimers.delete(timer);
-      if (!this.stopping) this.spawn(index);
-    }, delay);
-    this.restartTimers.add(timer);
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
   }
 
   /** Routes a new connection from a worker: first frame must be its HELLO. */
@@ -261,7 +418,7 @@ export class ProcessGroup implements ProcessHost {
       if (hello.role === 'control') {
         deliver = proc.attachControl(socket);
       } else {
-        if (proc.state === 'stopping') {
+        if (proc.state === 'draining') {
           socket.destroy();
           return;
         }
@@ -283,13 +440,32 @@ export class ProcessGroup implements ProcessHost {
   }
 
   /**
+   * Resolves when every process of the group is ready for requests; rejects if one fails to
+   * start or `timeoutMs` passes first (used to bring a new configuration in without a gap).
+   */
+  whenReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = (): void => {
+        const ready = [...this.procs].filter((p) => p.state === 'ready' && p.retiring === null).length;
+        if (ready >= this.config.processes) return resolve();
+        if ([...this.startupFailures.values()].some((n) => n > 0)) return reject(new Error(`a process of group '${this.config.name}' failed to start`));
+        if (Date.now() > deadline) return reject(new Error(`the processes of group '${this.config.name}' were not ready within ${timeoutMs / 1000} seconds`));
+        this.later(check, 25);
+      };
+      check();
+    });
+  }
+
+  /**
    * Stops every process: running requests get `graceMs` to finish, then processes are told to
    * exit and are killed if they have not `killAfterMs` later. Resolves when all have exited.
    */
   async stop(graceMs: number, killAfterMs: number): Promise<void> {
     this.stopping = true;
-    for (const timer of this.restartTimers) clearTimeout(timer);
-    this.restartTimers.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
     this.dispatcher.close();
     await Promise.all(this.workers.map((proc) => proc.stop(graceMs, killAfterMs)));
     await new Promise<void>((resolve) => {
@@ -305,29 +481,6 @@ export class ProcessGroup implements ProcessHost {
     } catch {
       // already gone
     }
-  }
-
-  /** Requests running in the group's processes now. */
-  get activeRequests(): number {
-    return this.workers.reduce((sum, proc) => sum + proc.active, 0);
-  }
-
-  /**
-   * Resolves when every process of the group is ready for requests; rejects if one fails to
-   * start or `timeoutMs` passes first (used to bring a new configuration in without a gap).
-   */
-  whenReady(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      const check = (): void => {
-        const workers = this.workers;
-        if (workers.length === this.config.processes && workers.every((p) => p.state === 'ready')) return resolve();
-        if (this.startupFailures.some((n) => n > 0)) return reject(new Error(`a process of group '${this.config.name}' failed to start`));
-        if (Date.now() > deadline) return reject(new Error(`the processes of group '${this.config.name}' were not ready within ${timeoutMs / 1000} seconds`));
-        setTimeout(check, 25);
-      };
-      check();
-    });
   }
 
   /**

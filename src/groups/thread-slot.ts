@@ -15,6 +15,12 @@ export interface SlotOwner {
   /** The connection closed; `tenant` is the request that was running on it, if any. */
   slotClosed(slot: ThreadSlot, tenant: SlotTenant | null, reason: string | null): void;
   unexpectedFrame(slot: ThreadSlot, type: number): void;
+  /** A request found the process's code out of date. */
+  codeIsStale(): void;
+  /** A request starts (for inactivity-timeout). */
+  touch(): void;
+  interrupt(thread: number): void;
+  dumpStacks(why: string): void;
   readonly pid: number;
 }
 
@@ -57,6 +63,7 @@ export class ThreadSlot {
   assign(tenant: SlotTenant): void {
     if (this.tenant !== null) throw new Error('internal error: slot assigned while busy');
     this.tenant = tenant;
+    this.owner.touch();
   }
 
   /** The request is finished with the slot: the thread takes the next request. */
@@ -72,6 +79,21 @@ export class ThreadSlot {
   /** The process this thread belongs to (for log context). */
   get pid(): number {
     return this.owner.pid;
+  }
+
+  /** The code of this thread's process is out of date: the process is to be replaced. */
+  processCodeIsStale(): void {
+    this.owner.codeIsStale();
+  }
+
+  /** Raises RequestTimeout in this thread (interrupt-timeout). */
+  interrupt(): void {
+    this.owner.interrupt(this.thread);
+  }
+
+  /** Has the process log the Python stack of each of its threads. */
+  dumpProcessStacks(why: string): void {
+    this.owner.dumpStacks(why);
   }
 
   /** Delivers a frame that arrived on this slot's connection. */

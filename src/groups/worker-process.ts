@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type * as net from 'node:net';
 import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
@@ -6,7 +7,11 @@ import type { LogContext } from '../log/error-log';
 import type { SlotPool } from './dispatcher';
 import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
 
-export type ProcessState = 'starting' | 'ready' | 'stopping' | 'exited';
+/**
+ * starting: spawned, not yet ready. ready: takes requests. draining: takes no new requests and
+ * finishes its running ones (it is being replaced or stopped). exited: gone.
+ */
+export type ProcessState = 'starting' | 'ready' | 'draining' | 'exited';
 
 /** What a process needs from its group. */
 export interface ProcessHost {
@@ -18,6 +23,10 @@ export interface ProcessHost {
   processReady(proc: WorkerProcess): void;
   /** A thread became free. */
   slotFreed(proc: WorkerProcess): void;
+  /** A request finished in the process (for maximum-requests). */
+  requestDone(proc: WorkerProcess): void;
+  /** The process asks to be replaced (script changed, a signal, a limit it hit). */
+  restartRequested(proc: WorkerProcess, reason: string, immediate: boolean): void;
 }
 
 /** How long to wait for the exit status of a process whose connection dropped mid-request. */
@@ -38,8 +47,19 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   readonly startedAt = Date.now();
   readyAt = 0;
   requestsServed = 0;
+  /** When the interpreter last proved it runs Python code (its heartbeat). */
+  lastHeartbeat = Date.now();
+  /** When a request last started or ended here (for inactivity-timeout). */
+  lastActivity = Date.now();
+  /** Set once the process is being replaced: why. */
+  retiring: string | null = null;
   /** The last lines the process wrote to stdout/stderr, to explain a failed start. */
   readonly recentOutput: string[] = [];
+  private stopWaiters: (() => void)[] = [];
+  private graceTimer: NodeJS.Timeout | null = null;
+  private hardKillTimer: NodeJS.Timeout | null = null;
+  private killAfterMs = 5000;
+  private finishing = false;
 
   constructor(
     private readonly host: ProcessHost,
@@ -47,6 +67,8 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     readonly number: number,
     readonly token: string,
     readonly child: ChildProcess,
+    /** maximum-requests for this process (with its share of the jitter); 0 = no limit. */
+    readonly requestLimit: number,
   ) {}
 
   get pid(): number {
@@ -66,6 +88,16 @@ export class WorkerProcess implements SlotPool, SlotOwner {
 
   get threadsConnected(): number {
     return this.slots.size;
+  }
+
+  /** Resident memory in bytes, from /proc (0 if it cannot be read). */
+  residentBytes(): number {
+    try {
+      const statm = fs.readFileSync(`/proc/${this.pid}/statm`, 'latin1').split(' ');
+      return Number(statm[1]) * PAGE_SIZE;
+    } catch {
+      return 0;
+    }
   }
 
   attachControl(socket: net.Socket): (type: number, payload: Buffer) => void {
@@ -88,13 +120,30 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   release(slot: ThreadSlot): void {
     slot.vacate();
     this.requestsServed++;
+    this.lastActivity = Date.now();
+    this.host.requestDone(this);
     if (slot.closed) return;
     if (this.state === 'ready' || this.state === 'starting') {
       this.free.push(slot);
       this.host.slotFreed(this);
-    } else if (this.state === 'stopping' && this.active === 0) {
-      this.finishStopping();
+    } else if (this.state === 'draining' && this.active === 0) {
+      this.finishDraining();
     }
+  }
+
+  /** Marks a request starting here (for inactivity-timeout). */
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** Asks the process to write the Python stack of each of its threads to the log. */
+  dumpStacks(why: string): void {
+    if (this.control !== null && !this.control.destroyed) this.control.write(encodeFrame(ToWorker.DumpStacks, why));
+  }
+
+  /** Asks the process to raise RequestTimeout in the thread with index `thread` (interrupt-timeout). */
+  interrupt(thread: number): void {
+    if (this.control !== null && !this.control.destroyed) this.control.write(encodeFrame(ToWorker.Interrupt, String(thread)));
   }
 
   private onControlFrame(type: number, payload: Buffer): void {
@@ -103,11 +152,25 @@ export class WorkerProcess implements SlotPool, SlotOwner {
         if (this.state !== 'starting') return;
         this.state = 'ready';
         this.readyAt = Date.now();
+        this.lastHeartbeat = Date.now();
         this.host.processReady(this);
+        return;
+      case FromWorker.Heartbeat:
+        this.lastHeartbeat = Date.now();
         return;
       case FromWorker.Log: {
         const level = LOG_LEVEL_NAMES[payload[0] ?? 3] ?? 'error';
         this.host.processLog(level, payload.toString('utf8', 1), { pid: this.pid });
+        return;
+      }
+      case FromWorker.Restart: {
+        let request: { reason?: string; immediate?: boolean } = {};
+        try {
+          request = JSON.parse(payload.toString('utf8')) as typeof request;
+        } catch {
+          // malformed: treat as an immediate restart for an unknown reason
+        }
+        this.host.restartRequested(this, request.reason ?? 'restart_request', request.immediate !== false);
         return;
       }
       default:
@@ -128,11 +191,16 @@ export class WorkerProcess implements SlotPool, SlotOwner {
         tenant.onSlotLost(description !== null ? `process ${this.pid} ${description}` : (reason ?? 'connection closed'));
       });
     }
-    if (this.state === 'stopping' && this.active === 0) this.finishStopping();
+    if (this.state === 'draining' && this.active === 0) this.finishDraining();
   }
 
   unexpectedFrame(slot: ThreadSlot, type: number): void {
     this.host.log('warn', `Unexpected frame 0x${type.toString(16)} from idle thread ${slot.thread + 1} of process ${this.pid}; ignored.`);
+  }
+
+  /** The code this process runs is out of date (a request found its script changed). */
+  codeIsStale(): void {
+    this.host.restartRequested(this, 'script_reload', true);
   }
 
   // -- life cycle --------------------------------------------------------------------------
@@ -167,12 +235,10 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     });
   }
 
-  private hardKillTimer: NodeJS.Timeout | null = null;
-  private stopWaiters: (() => void)[] = [];
-
   /**
-   * Stops the process: it takes no new requests, its running requests get up to `graceMs` to
-   * finish, then it is told to exit; if it has not exited `killAfterMs` later it is killed.
+   * Drains the process: it takes no new requests; its running requests get up to `graceMs` to
+   * finish (graceful-timeout), then it is told to exit and, if it has not `killAfterMs` later
+   * (shutdown-timeout), killed. Resolves when it has exited.
    */
   stop(graceMs: number, killAfterMs: number): Promise<void> {
     return new Promise((resolve) => {
@@ -181,27 +247,24 @@ export class WorkerProcess implements SlotPool, SlotOwner {
         return;
       }
       this.stopWaiters.push(resolve);
-      if (this.state === 'stopping') return;
-      this.state = 'stopping';
+      if (this.state === 'draining') return;
+      this.state = 'draining';
       this.free.length = 0;
       this.killAfterMs = killAfterMs;
       if (this.active === 0) {
-        this.finishStopping();
+        this.finishDraining();
       } else {
-        this.graceTimer = setTimeout(() => this.finishStopping(), graceMs);
+        this.graceTimer = setTimeout(() => this.finishDraining(), graceMs);
       }
     });
   }
 
-  private killAfterMs = 5000;
-  private graceTimer: NodeJS.Timeout | null = null;
-  private finishing = false;
-
-  private finishStopping(): void {
+  private finishDraining(): void {
     if (this.finishing) return;
     this.finishing = true;
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    // Closing the control connection tells the process to exit (it finishes through atexit).
+    // The shutdown message (and closing the control connection) tells the process to exit; it
+    // finishes through its atexit handlers.
     if (this.control !== null && !this.control.destroyed) {
       this.control.write(encodeFrame(ToWorker.Shutdown, 'stop'));
       this.control.end();
@@ -209,7 +272,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     for (const slot of this.slots) if (!slot.busy) slot.cut('process stopping');
     this.hardKillTimer = setTimeout(() => {
       if (this.state !== 'exited') {
-        this.host.log('warn', `Daemon process '${this.host.groupName}' (pid=${this.pid}) did not exit within ${this.killAfterMs / 1000} seconds of being told to; killing it.`);
+        this.host.log('warn', `Daemon process '${this.host.groupName}' (pid=${this.pid}) did not exit within ${this.killAfterMs / 1000} seconds of being told to (shutdown-timeout); killing it.`);
         this.kill('SIGKILL');
       }
     }, this.killAfterMs);
@@ -240,14 +303,12 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   }
 }
 
+const PAGE_SIZE = 4096;
+
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   if (signal !== null) {
-    const number = signalNumber(signal);
+    const number = (os.constants.signals as Record<string, number | undefined>)[signal];
     return `terminated by signal ${number ?? '?'} (${signal})`;
   }
   return `exited with status ${code ?? '?'}`;
-}
-
-function signalNumber(signal: NodeJS.Signals): number | undefined {
-  return (os.constants.signals as Record<string, number | undefined>)[signal];
 }

@@ -20,12 +20,12 @@ export const enum ToWorker {
   Body = 0x02,
   /** The request body is complete; also ends the request stream when the body was cut short by the response ending. */
   BodyEnd = 0x03,
-  /** The client went away: reads and writes in Python fail from now on. Ends the request stream. */
-  Abort = 0x04,
   /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
   Shutdown = 0x20,
-  /** Control connection: write the Python stack of every thread to the log. */
+  /** Control connection: write the Python stack of every thread to the log. Payload: why (UTF-8). */
   DumpStacks = 0x21,
+  /** Control connection: raise RequestTimeout in a request thread. Payload: its index (ASCII). */
+  Interrupt = 0x22,
 }
 
 /** Worker to front end. */
@@ -46,10 +46,24 @@ export const enum FromWorker {
   Log = 0x15,
   /** The application started reading wsgi.input: send "100 Continue" and the body. */
   WantBody = 0x16,
+  /** The process's code is out of date (its script changed): run this request in a fresh process. */
+  Reload = 0x17,
   /** First frame on every connection: JSON {token, pid, role, thread}. */
   Hello = 0x30,
   /** Control connection: the process has finished starting (and preloading) and takes requests. */
   Ready = 0x31,
+  /** Control connection: replace this process. Payload: JSON {reason, immediate}. */
+  Restart = 0x32,
+  /** Control connection: the interpreter is alive (sent every second from a thread that needs the GIL). */
+  Heartbeat = 0x33,
+}
+
+/** Head flags: how the front end runs the request. */
+export const enum HeadFlags {
+  /** The body is sent only once the worker asks for it (WantBody). */
+  BodyOnRequest = 1,
+  /** WSGIScriptReloading On: the worker checks the script for changes before running it. */
+  ScriptReloading = 2,
 }
 
 /** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */

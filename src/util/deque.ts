@@ -14,6 +14,14 @@ export class Deque<T> {
     this.count++;
   }
 
+  /** Puts `item` first (a request that must keep its place in line). */
+  unshift(item: T): void {
+    if (this.count === this.items.length) this.grow();
+    this.head = (this.head - 1 + this.items.length) % this.items.length;
+    this.items[this.head] = item;
+    this.count++;
+  }
+
   peek(): T | undefined {
     return this.count === 0 ? undefined : this.items[this.head];
   }

@@ -1,0 +1,164 @@
+"""Process-level settings and watchers of a daemon process: resource limits, priority, process
+title, signals, the heartbeat the front end uses to detect a stuck interpreter, and the
+--reload-on-changes monitor."""
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+
+from .protocol import LOG_INFO, LOG_WARNING
+
+
+def apply_process_settings(config, log):
+    """WSGIDaemonProcess umask, cpu-priority, memory-limit, virtual-memory-limit, cpu-time-limit,
+    stack-size and switch-interval, applied before any application code runs."""
+    umask = config.get('umask')
+    if umask is not None:
+        os.umask(umask)
+    priority = config.get('cpuPriority') or 0
+    if priority:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, priority)
+        except OSError as exc:
+            log(LOG_WARNING, 'WSGI0075: Unable to set CPU priority of %d for daemon process: %s' % (priority, exc))
+    for key, limit, name in (('memoryLimit', resource.RLIMIT_DATA, 'memory-limit'),
+                             ('virtualMemoryLimit', resource.RLIMIT_AS, 'virtual-memory-limit')):
+        value = config.get(key) or 0
+        if value:
+            try:
+                resource.setrlimit(limit, (value, value))
+            except (OSError, ValueError) as exc:
+                log(LOG_WARNING, 'Unable to set %s of %d bytes for daemon process: %s' % (name, value, exc))
+    cpu = config.get('cpuTimeLimit') or 0
+    if cpu:
+        try:
+            # The soft limit sends SIGXCPU (a graceful restart); the hard one, a little later,
+            # kills a process that ignores it.
+            seconds = int(cpu) if cpu >= 1 else 1
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+        except (OSError, ValueError) as exc:
+            log(LOG_WARNING, 'WSGI0076: Unable to set CPU time limit of %s seconds for daemon process: %s' % (cpu, exc))
+    stack = config.get('stackSize') or 0
+    if stack:
+        try:
+            threading.stack_size(stack)
+        except (ValueError, RuntimeError) as exc:
+            log(LOG_WARNING, 'Unable to set thread stack size of %d bytes: %s' % (stack, exc))
+    interval = config.get('switchInterval')
+    if interval:
+        sys.setswitchinterval(interval)
+
+
+def set_process_title(title):
+    """Shows `title` as this process's command line in ps (display-name=), by overwriting the
+    memory the kernel reads /proc/self/cmdline from; also sets the short name (comm)."""
+    try:
+        with open('/proc/self/stat', 'rb') as f:
+            # Fields after the command name, which is in parentheses and may hold spaces.
+            fields = f.read().rsplit(b')', 1)[1].split()
+        # arg_start and arg_end are fields 48 and 49 of stat; fields[0] here is field 3.
+        arg_start, arg_end = int(fields[45]), int(fields[46])
+        room = arg_end - arg_start
+        data = title.encode('utf-8', 'replace')[:room - 1]
+        with open('/proc/self/mem', 'r+b', buffering=0) as mem:
+            mem.seek(arg_start)
+            mem.write(data + b'\0' * (room - len(data)))
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        libc = ctypes.CDLL(None)
+        PR_SET_NAME = 15
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.encode('utf-8', 'replace')[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def install_signal_handlers(worker):
+    """SIGINT restarts the process at once and SIGUSR1 gracefully (mod_wsgi's signals); SIGTERM
+    stops it; SIGXCPU (cpu-time-limit) restarts it gracefully. The front end carries out the
+    restart, so the group never runs short of processes."""
+
+    def restart_now(signum, frame):
+        worker.request_restart('shutdown_signal', immediate=True)
+
+    def restart_gracefully(signum, frame):
+        worker.request_restart('graceful_signal', immediate=False)
+
+    def cpu_limit(signum, frame):
+        worker.request_restart('cpu_time_limit', immediate=False)
+
+    signal.signal(signal.SIGINT, restart_now)
+    signal.signal(signal.SIGUSR1, restart_gracefully)
+    signal.signal(signal.SIGXCPU, cpu_limit)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
+def restrict_signal_registration(worker):
+    """WSGIRestrictSignal On (mod_wsgi's default): applications may not install signal handlers,
+    which would take over the process's own signals; such calls are logged and ignored."""
+    original = signal.signal
+
+    def guarded(signalnum, handler):
+        import traceback
+        stack = ''.join(traceback.format_stack()[:-1])
+        worker.log(LOG_INFO, 'Callback registration for signal %d ignored.\n%s' % (signalnum, stack.rstrip('\n')))
+        return signal.getsignal(signalnum)
+
+    signal.signal = guarded
+    return original
+
+
+def start_heartbeat(worker, interval=1.0):
+    """Sends a heartbeat every `interval` seconds from a thread that needs the GIL to run: if
+    the interpreter is stuck, the heartbeats stop and the front end (deadlock-timeout) notices."""
+
+    def beat():
+        while not worker.stopping:
+            time.sleep(interval)
+            worker.heartbeat()
+
+    thread = threading.Thread(target=beat, name='wsgi-heartbeat')
+    thread.daemon = True
+    thread.start()
+
+
+def start_reload_monitor(worker, interval=1.0):
+    """--reload-on-changes: restarts the process when the file of any imported module changes,
+    as mod_wsgi-express's monitor does."""
+
+    def files():
+        for module in list(sys.modules.values()):
+            path = getattr(module, '__file__', None)
+            if path and isinstance(path, str):
+                if path.endswith('.pyc') or path.endswith('.pyo'):
+                    path = path[:-1]
+                yield path
+
+    def watch():
+        seen = {}
+        while not worker.stopping:
+            for path in files():
+                try:
+                    mtime = os.stat(path).st_mtime_ns
+                except OSError:
+                    continue
+                before = seen.setdefault(path, mtime)
+                if mtime != before:
+                    worker.log(LOG_INFO, "Restarting daemon process '%s' because '%s' changed (reload-on-changes)." % (worker.group, path))
+                    worker.request_restart('reload_on_changes', immediate=True)
+                    return
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name='wsgi-reload-monitor')
+    thread.daemon = True
+    thread.start()
+
+
+def interrupt_thread(ident, exception):
+    """Raises `exception` in the thread `ident` at its next Python instruction (interrupt-timeout)."""
+    count = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception))
+    return count == 1
