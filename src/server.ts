@@ -141,6 +141,15 @@ export class Server {
       void done.finally(() => this.retiring.delete(done));
     }
     for (const warning of next.warnings) this.errorLog.warn('core', warning);
+    // The groups that kept running restart too, so new code is picked up everywhere.
+    await Promise.all([...kept.values()].map((group) => group.restartAll('graceful_signal')));
+    this.errorLog.notice('core', 'All process groups have been restarted.');
+  }
+
+  /** SIGHUP without a configuration file: every group restarts, one process at a time. */
+  async restartAllGroups(reason: string): Promise<void> {
+    await Promise.all([...this.groups.values()].map((group) => group.restartAll(reason)));
+    this.errorLog.notice('core', 'All process groups have been restarted.');
   }
 
   private createGroup(groupConfig: ProcessGroupConfig, config: ServerConfig, siteLogs: Map<VirtualHostConfig, SiteLogs>): ProcessGroup {

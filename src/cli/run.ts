@@ -34,12 +34,13 @@ export async function runServer(config: ServerConfig, banner: (server: Server) =
 
   let reloading: Promise<void> = Promise.resolve();
   process.on('SIGHUP', () => {
-    if (reloader === undefined) {
-      server.errorLog.notice('core', 'Received SIGHUP; the server was configured with flags, so there is no file to re-read.');
-      return;
-    }
     // Reloads run one after another, never side by side.
     reloading = reloading.then(async () => {
+      if (reloader === undefined) {
+        server.errorLog.notice('core', 'Received SIGHUP; restarting the process groups one process at a time.');
+        await server.restartAllGroups('graceful_signal');
+        return;
+      }
       server.errorLog.notice('core', 'Received SIGHUP; re-reading the configuration.');
       const { config: next, problems } = reloader();
       if (next === null) {

@@ -774,8 +774,9 @@ class ConfigBuilder {
     }
     for (const script of this.importScripts) {
       const group = this.groups.find((g) => g.name === script.processGroup);
-      if (group !== undefined && !group.preload.some((p) => p.script === script.script && p.applicationGroup === script.applicationGroup)) {
-        group.preload.push({ script: script.script, applicationGroup: script.applicationGroup });
+      const applicationGroup = script.applicationGroup === '%{GLOBAL}' ? '' : script.applicationGroup;
+      if (group !== undefined && !group.preload.some((p) => p.script === script.script && p.applicationGroup === applicationGroup)) {
+        group.preload.push({ script: script.script, applicationGroup });
       }
     }
     const main = this.main;

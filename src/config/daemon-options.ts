@@ -132,6 +132,13 @@ const OPTIONS: Record<string, Apply> = {
   'memory-limit': bytes((g, n) => (g.memoryLimit = n)),
   'virtual-memory-limit': bytes((g, n) => (g.virtualMemoryLimit = n)),
   'maximum-rss': bytes((g, n) => (g.maximumRss = n)),
+  // A wsgi-host extension: what mod_wsgi-express's --reload-on-changes does, for one group.
+  'reload-on-changes': (group, value) => {
+    const v = value.toLowerCase();
+    if (!['on', 'off', '1', '0', 'true', 'false'].includes(v)) return `takes On or Off, not "${value}"`;
+    group.reloadOnChanges = ['on', '1', 'true'].includes(v);
+    return null;
+  },
   'stack-size': bytes((g, n) => (g.stackSize = n)),
   'connect-timeout': transportOnly("option 'connect-timeout' has no effect in wsgi-host: the front end holds its connections to worker threads open, so there is no connect to time out"),
   'response-socket-timeout': transportOnly("option 'response-socket-timeout' has no effect in wsgi-host: writes to slow clients are buffered by the front end, not by the worker"),

@@ -23,7 +23,23 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'callable-object', kind: 'string', placeholder: 'NAME', help: 'Name of the WSGI callable in the script.', defaultText: 'application' },
   { name: 'mount-point', kind: 'string', placeholder: 'URL', help: 'URL path the application is mounted at.', defaultText: '/' },
   { name: 'queue-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a request may wait for a free thread before it gets 504; 0 waits forever.', defaultText: '45' },
-  { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long running requests may take to finish when the server or a process stops.', defaultText: '5' },
+  { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a stopping process has to exit after its requests are done (then it is killed).', defaultText: '5' },
+  { name: 'graceful-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a process being replaced may take to finish its running requests.', defaultText: '15' },
+  { name: 'eviction-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'As graceful-timeout, for restarts asked for with SIGUSR1; 0 uses graceful-timeout.', defaultText: '0' },
+  { name: 'request-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'A request running longer gets 504, its process\'s thread stacks are logged and the process is replaced; 0 is no limit.', defaultText: '60' },
+  { name: 'interrupt-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'First raise RequestTimeout in a request past request-timeout and give it this long to unwind.', defaultText: '0' },
+  { name: 'startup-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Restart a process whose application has not loaded (or preloaded) within this time.', defaultText: '15' },
+  { name: 'deadlock-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Restart a process whose interpreter has run no Python code for this long.', defaultText: '60' },
+  { name: 'maximum-requests', kind: 'integer', placeholder: 'NUMBER', min: 0, help: 'Replace a process after it has served this many requests; 0 is never.', defaultText: '0' },
+  { name: 'maximum-requests-jitter', kind: 'integer', placeholder: 'NUMBER', min: 0, help: 'Add up to this many requests at random to each process\'s maximum-requests, so they do not all recycle together.', defaultText: '0' },
+  { name: 'restart-interval', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Replace a process after it has run this long; 0 is never.', defaultText: '0' },
+  { name: 'inactivity-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Replace a process that has served requests and then been idle this long; 0 is never.', defaultText: '0' },
+  { name: 'maximum-rss', kind: 'string', placeholder: 'BYTES', help: 'Replace a process (gracefully) once its resident memory passes this size, e.g. 512M; 0 is never.', defaultText: '0' },
+  { name: 'memory-limit', kind: 'string', placeholder: 'BYTES', help: 'Limit a process\'s data memory (RLIMIT_DATA), e.g. 1G; 0 is no limit.', defaultText: '0' },
+  { name: 'cpu-time-limit', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Replace a process once it has used this much CPU time; 0 is no limit.', defaultText: '0' },
+  { name: 'preload', kind: 'boolean', help: 'Import the application when each process starts, before it takes requests (default: on its first request).' },
+  { name: 'reload-on-changes', kind: 'boolean', help: 'Restart a process when the file of any module it imported changes (for development).' },
+  { name: 'disable-reloading', kind: 'boolean', help: 'Do not restart processes when the WSGI script changes (WSGIScriptReloading Off).' },
   { name: 'socket-prefix', kind: 'string', placeholder: 'PATH', help: 'Path prefix for the private directory holding the worker sockets (WSGISocketPrefix).', defaultText: 'SERVER_ROOT/wsgi' },
   { name: 'server-root', kind: 'string', placeholder: 'DIR', help: 'Directory for logs and sockets.', defaultText: '$TMPDIR/wsgi-host-HOST:PORT:UID' },
   { name: 'log-directory', kind: 'string', placeholder: 'DIR', help: 'Directory for error_log and access_log.', defaultText: 'the server root' },
@@ -71,14 +87,33 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   const listener = { host, port };
   const python = (values['python'] as string | undefined) ?? 'python3';
   const group = defaultProcessGroup(groupName, python);
+  const seconds = (name: string, fallback: number): number => (values[name] as number | undefined) ?? fallback;
   Object.assign(group, {
     processes,
     threads,
     multiprocess: values['processes'] !== undefined,
     pythonPath,
     home,
+    displayName: `(wsgi:${host || serverName}:${port}:${uid})`,
     queueTimeout,
     shutdownTimeout,
+    // mod_wsgi-express's defaults, which are stricter than WSGIDaemonProcess's.
+    gracefulTimeout: seconds('graceful-timeout', 15),
+    evictionTimeout: seconds('eviction-timeout', 0),
+    requestTimeout: seconds('request-timeout', 60),
+    interruptTimeout: seconds('interrupt-timeout', 0),
+    startupTimeout: seconds('startup-timeout', 15),
+    deadlockTimeout: seconds('deadlock-timeout', 60),
+    socketTimeout: seconds('socket-timeout', 60),
+    maximumRequests: seconds('maximum-requests', 0),
+    maximumRequestsJitter: seconds('maximum-requests-jitter', 0),
+    restartInterval: seconds('restart-interval', 0),
+    inactivityTimeout: seconds('inactivity-timeout', 0),
+    cpuTimeLimit: seconds('cpu-time-limit', 0),
+    maximumRss: sizeFlag(values, 'maximum-rss'),
+    memoryLimit: sizeFlag(values, 'memory-limit'),
+    reloadOnChanges: values['reload-on-changes'] === true,
+    preload: values['preload'] === true ? [{ script, applicationGroup: '' }] : [],
   });
   const errorLog: LogTarget = toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') };
   const mainServer = defaultVirtualHost(`${serverName}:${port}`, serverName, path.join(serverRoot, 'htdocs'), '');
@@ -104,6 +139,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     settings: {
       limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
       chunkedRequest: values['chunked-request'] === true,
+      scriptReloading: values['disable-reloading'] !== true,
     },
   });
   const timeouts = defaultTimeouts();
@@ -126,6 +162,15 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     shutdownTimeout,
     warnings: [],
   };
+}
+
+/** A size flag: bytes, or with a k/M/G suffix. */
+function sizeFlag(values: FlagValues, name: string): number {
+  const text = values[name] as string | undefined;
+  if (text === undefined) return 0;
+  const match = /^(\d+)([kKmMgG]?)$/.exec(text.trim());
+  if (match === null) throw new ExpressConfigError(`--${name} needs a size in bytes such as 536870912 or 512M, not "${text}"`);
+  return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
 }
 
 function normalizeMountPoint(value: string): string {

@@ -31,17 +31,31 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.limitRequestBody !== undefined) lines.push(`LimitRequestBody ${main.settings.limitRequestBody}`);
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
+  if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
   for (const alias of main.scriptAliases) {
+    // Both group options on WSGIScriptAlias would preload the script (mod_wsgi's rule), so the
+    // groups are named with their own directives unless the configuration preloads.
+    const preloads = config.processGroups.some((g) => g.name === alias.processGroup && g.preload.some((p) => p.script === alias.target));
+    if (!preloads) {
+      if (alias.processGroup !== null) lines.push(`WSGIProcessGroup ${quote(alias.processGroup)}`);
+      if (alias.applicationGroup !== null) lines.push(`WSGIApplicationGroup ${quote(alias.applicationGroup)}`);
+    }
     const options = [
-      alias.processGroup !== null ? `process-group=${quote(alias.processGroup)}` : '',
-      alias.applicationGroup !== null ? `application-group=${quote(alias.applicationGroup)}` : '',
+      preloads && alias.processGroup !== null ? `process-group=${quote(alias.processGroup)}` : '',
+      preloads && alias.applicationGroup !== null ? `application-group=${quote(alias.applicationGroup)}` : '',
       alias.callableObject !== null ? `callable-object=${quote(alias.callableObject)}` : '',
       alias.passAuthorization !== null ? `pass-authorization=${alias.passAuthorization ? 'On' : 'Off'}` : '',
     ].filter((o) => o !== '');
     lines.push(`WSGIScriptAlias ${alias.urlPrefix || '/'} ${quote(alias.target)} ${options.join(' ')}`.trimEnd());
+  }
+  for (const group of config.processGroups) {
+    for (const preload of group.preload) {
+      if (main.scriptAliases.some((a) => a.target === preload.script && a.processGroup === group.name && a.applicationGroup === (preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup))) continue;
+      lines.push(`WSGIImportScript ${quote(preload.script)} process-group=${quote(group.name)} application-group=${quote(preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup)}`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -69,11 +83,19 @@ function daemonProcess(group: ProcessGroupConfig): string {
     ['requestTimeout', 'request-timeout'],
     ['startupTimeout', 'startup-timeout'],
     ['deadlockTimeout', 'deadlock-timeout'],
+    ['socketTimeout', 'socket-timeout'],
+    ['interruptTimeout', 'interrupt-timeout'],
+    ['evictionTimeout', 'eviction-timeout'],
+    ['maximumRequestsJitter', 'maximum-requests-jitter'],
+    ['cpuTimeLimit', 'cpu-time-limit'],
+    ['maximumRss', 'maximum-rss'],
+    ['memoryLimit', 'memory-limit'],
   ];
   for (const [key, name] of numeric) {
     if (group[key] !== defaults[key]) options.push(`${name}=${String(group[key])}`);
   }
   if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
+  if (group.reloadOnChanges) options.push('reload-on-changes=On');
   return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
 }
 

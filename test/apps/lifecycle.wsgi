@@ -5,6 +5,7 @@ import time
 from urllib.parse import parse_qs
 
 STARTED = time.time()
+BALLAST = []
 
 
 def application(environ, start_response):
@@ -28,6 +29,25 @@ def application(environ, start_response):
         os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(5)
         return [b'not reached']
+    elif path == '/allocate':
+        # Keeps the memory: the process stays big until it is replaced.
+        BALLAST.append(bytearray(int(query.get('mb', '100')) * 1024 * 1024))
+        body = b'allocated'
+    elif path == '/busy':
+        # Pure Python work: an injected exception can interrupt it.
+        deadline = time.time() + float(query.get('seconds', '5'))
+        try:
+            while time.time() < deadline:
+                sum(range(1000))
+        except BaseException as exc:
+            open(os.path.join(os.environ.get('WSGI_TEST_MARKERS', '/tmp'), 'interrupted'), 'w').write(type(exc).__name__)
+            raise
+        body = b'finished'
+    elif path == '/hold-gil':
+        # A C call made without releasing the GIL: no Python thread runs meanwhile.
+        import ctypes
+        ctypes.PyDLL(None).sleep(int(query.get('seconds', '5')))
+        body = b'held'
     elif path == '/order':
         time.sleep(float(query.get('seconds', '0.2')))
         body = query.get('tag', '').encode()

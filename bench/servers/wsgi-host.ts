@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { APPS_DIR, PYTHON, ROOT, WSGI_HOST_CLI } from '../paths';
+import type { ServerRecipe } from './recipe';
+import { commandOutput } from './versions';
+
+/** What the npm package ships (package.json "files"): enough to run from anywhere. */
+const PACKAGE_PARTS = ['package.json', 'bin', path.join('dist', 'src'), 'python'];
+
+let cli = WSGI_HOST_CLI;
+let snapshotNote = '';
+
+/**
+ * Copies the built wsgi-host out of the checkout and runs that copy for the whole run. The
+ * checkout is shared with people rebuilding dist/ while the bench runs; without the copy a
+ * rebuild half-way would change (or break) wsgi-host between workloads.
+ */
+export function snapshotWsgiHost(dir: string): void {
+  for (const part of PACKAGE_PARTS) {
+    fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  }
+  cli = path.join(dir, 'bin', 'wsgi-host.js');
+  snapshotNote = `, copied to ${path.relative(ROOT, dir)} at the start of the run`;
+}
+
+function checkoutVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  // Read-only git queries: the commit, and whether src/ or python/ differ from it.
+  const commit = commandOutput('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const dirty = commandOutput('git', ['-C', ROOT, 'diff', '--stat', 'HEAD', '--', 'src', 'python']);
+  return `${pkg.version} (commit ${commit ?? '?'}${dirty ? ' plus uncommitted changes in src/ or python/' : ''}`;
+}
+
+/** wsgi-host itself, exactly as a user runs it: `start-server` with defaults except the shape. */
+export const wsgiHost: ServerRecipe = {
+  name: 'wsgi-host',
+  byDefault: true,
+  unavailable: () =>
+    !fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'not built (run tsc -p .)' : !fs.existsSync(PYTHON) ? `${PYTHON} not found` : null,
+  skips: () => null,
+  describe: (w) => `--processes ${w.processes} --threads ${w.threads}`,
+  launch: ({ workload, port, dir }) => ({
+    command: process.execPath,
+    args: [
+      cli, 'start-server', workload.appFile,
+      '--host', '127.0.0.1', '--port', String(port),
+      '--processes', String(workload.processes), '--threads', String(workload.threads),
+      '--server-root', dir, '--python', PYTHON,
+    ],
+    cwd: APPS_DIR,
+    files: [],
+    logs: [path.join(dir, 'error_log')],
+    stopSignal: 'SIGTERM',
+  }),
+  version: () => `${checkoutVersion()}${snapshotNote})`,
+};
