@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode, type SourceLocation } from './apache';
 import { applyDaemonOption } from './daemon-options';
+import { splitModWsgiArgs } from './mod-wsgi-args';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
@@ -63,7 +64,7 @@ const NO_EFFECT = new Set(
     'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit', 'MaxRequestWorkers', 'MaxClients',
     'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'ListenBacklog', 'AccessFileName',
     'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
-    'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'GracefulShutdownTimeout', 'ExtendedStatus', 'IncludeOptional',
+    'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'ExtendedStatus', 'IncludeOptional',
   ].map((n) => n.toLowerCase()),
 );
 
@@ -104,6 +105,9 @@ const FLAG_DIRECTIVES: Record<string, keyof DirectorySettings> = {
   wsgienablesendfile: 'enableSendfile',
 };
 
+/** mod_wsgi's directives that read their own arguments (name="quoted value" options). */
+const RAW_ARGS_DIRECTIVES = new Set(['wsgidaemonprocess', 'wsgiscriptalias', 'wsgiscriptaliasmatch', 'wsgihandlerscript', 'wsgiimportscript']);
+
 type Level = 'server' | 'vhost' | 'section';
 
 interface Scope {
@@ -126,7 +130,7 @@ export function loadApacheConfig(file: string, options: LoadOptions = {}): LoadR
     isModuleLoaded: (name) => PROVIDED_MODULES.has(name),
     env: options.env ?? process.env,
   });
-  const builder = new ConfigBuilder(parsed.serverRoot, absolute, options.skipUnsupported === true);
+  const builder = new ConfigBuilder(parsed.serverRoot, absolute, options.skipUnsupported === true, options.env ?? process.env);
   for (const d of parsed.errors) builder.errors.push({ file: d.loc.file, line: d.loc.line, directive: d.directive, message: d.message });
   for (const d of parsed.warnings) builder.warnings.push({ file: d.loc.file, line: d.loc.line, directive: d.directive, message: d.message });
   if (parsed.errors.length === 0) builder.build(parsed.nodes);
@@ -141,13 +145,22 @@ class ConfigBuilder {
   private readonly vhosts: VirtualHostConfig[] = [];
   private readonly listeners: ListenerConfig[] = [];
   private readonly groups: ProcessGroupConfig[] = [];
-  private readonly logFormats = new Map<string, string>(Object.entries(LOG_FORMAT_NICKNAMES));
+  private readonly logFormats = new Map<string, string>([...Object.entries(LOG_FORMAT_NICKNAMES), ['CLF', LOG_FORMAT_NICKNAMES['common']!]]);
   private readonly python = defaultPythonSettings();
   private readonly limits = defaultLimits();
   private readonly timeouts = defaultTimeouts();
   private readonly importScripts: ServerConfig['importScripts'] = [];
   private readonly groupReferences: { name: string; loc: SourceLocation; directive: string }[] = [];
   private socketPrefix: string | null = null;
+  /** GracefulShutdownTimeout: how long running requests get when the server stops. */
+  private shutdownTimeout = 5;
+  private readonly listenKeys = new Set<string>();
+  /** Per virtual host: whether a plain LogLevel was given (module levels merge either way). */
+  private readonly vhostPlainLevelSet = new Set<VirtualHostConfig>();
+  /** CustomLog formats named by nickname, resolved once every LogFormat is read (as mod_log_config does). */
+  private readonly pendingFormats: { log: { format: string }; node: DirectiveNode }[] = [];
+  /** LogFormat without a nickname: the format of TransferLog. */
+  private defaultFormat = LOG_FORMAT_NICKNAMES['common']!;
   private user: string | null = null;
   private group: string | null = null;
   private mainErrorLogSet = false;
@@ -159,6 +172,7 @@ class ConfigBuilder {
     private readonly serverRoot: string,
     private readonly configFile: string,
     private readonly skipUnsupported: boolean,
+    private readonly env: Record<string, string | undefined>,
   ) {
     this.main = defaultVirtualHost('main server', os.hostname(), path.join(serverRoot, 'htdocs'), path.join(serverRoot, 'logs', 'error_log'));
   }
@@ -223,7 +237,6 @@ class ConfigBuilder {
     vhost.settings = {};
     this.vhosts.push(vhost);
     this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null });
-    if (vhost.serverName === '') vhost.serverName = this.main.serverName;
   }
 
   private directorySection(node: SectionNode, scope: Scope): void {
@@ -254,6 +267,11 @@ class ConfigBuilder {
   }
 
   private directive(node: DirectiveNode, scope: Scope): void {
+    if (RAW_ARGS_DIRECTIVES.has(node.key)) {
+      const words = splitModWsgiArgs(node.rawArgs);
+      if (!Array.isArray(words)) return this.error(node, words.error);
+      node = { ...node, args: words };
+    }
     const handler = this.handlers[node.key];
     if (handler !== undefined) {
       const allowed = handler.contexts;
@@ -328,6 +346,10 @@ class ConfigBuilder {
         this.error(node, `Invalid option to WSGI script alias definition: '${option}'. Allowed: ${allowed.map((a) => a + '=').join(', ')}`);
         return false;
       }
+      if (eq <= 0 || value === '') {
+        this.error(node, `option ${name}= needs a value, as in ${name}=NAME`);
+        return false;
+      }
       if (name === 'process-group') {
         alias.processGroup = value;
         if (value !== '%{GLOBAL}' && !value.startsWith('%{')) this.groupReferences.push({ name: value, loc: node.loc, directive: node.name });
@@ -354,11 +376,16 @@ class ConfigBuilder {
       args: [1, 2],
       usage: 'Listen [IP:]PORT [protocol]',
       apply: (node) => {
-        const address = parseAddress(node.args[0]!, -1);
+        const address = parseAddress(node.args[0]!, -1, false);
+        if (address !== null && address.port === -1) return this.error(node, `Port must be specified: "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
         // Port 0 (the system chooses) is a wsgi-host extension, handy for tests.
         if (address === null || address.port < 0 || address.port > 65535) return this.error(node, `invalid address "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
         if (node.args[1] !== undefined && node.args[1].toLowerCase() !== 'http') return this.unsupported(node, `protocol "${node.args[1]}" is not supported (only http)`);
-        this.listeners.push({ host: address.host === '*' ? '' : address.host, port: address.port });
+        const host = address.host === '*' ? '' : address.host;
+        const key = `${host}|${address.port}`;
+        if (address.port !== 0 && this.listenKeys.has(key)) return this.error(node, `Cannot define multiple Listeners on the same IP:port (${node.args[0]})`);
+        this.listenKeys.add(key);
+        this.listeners.push({ host, port: address.port });
       },
     },
     servername: {
@@ -382,7 +409,8 @@ class ConfigBuilder {
     directoryindex: {
       contexts: ['server', 'vhost', 'section'],
       args: [1, Infinity],
-      apply: (node, scope) => (scope.settings.directoryIndex = node.args.length === 1 && node.args[0]!.toLowerCase() === 'disabled' ? [] : node.args),
+      // Within one context the lists add up (mod_dir); "disabled" clears it.
+      apply: (node, scope) => (scope.settings.directoryIndex = node.args.length === 1 && node.args[0]!.toLowerCase() === 'disabled' ? [] : [...(scope.settings.directoryIndex ?? []), ...node.args]),
     },
     alias: {
       contexts: ['server', 'vhost'],
@@ -412,17 +440,35 @@ class ConfigBuilder {
       args: [1, Infinity],
       apply: (node, scope) => {
         const [kind, value] = node.args.map((a) => a.toLowerCase());
-        if (kind === 'all' && (value === 'granted' || value === 'denied') && node.args.length === 2) scope.settings.require = value;
+        // Several Require lines in one section are alternatives (an implicit <RequireAny>).
+        if (kind === 'all' && (value === 'granted' || value === 'denied') && node.args.length === 2) scope.settings.require = scope.settings.require === 'granted' ? 'granted' : value;
         else this.unsupported(node, `"Require ${node.args.join(' ')}": ${NOT_IMPLEMENTED['require']!}`);
       },
     },
     setenv: {
       contexts: ['server', 'vhost', 'section'],
       args: [1, 2],
-      apply: (node, scope) => (scope.settings.setEnv = { ...scope.settings.setEnv, [node.args[0]!]: node.args[1] ?? '' }),
+      apply: (node, scope) => (scope.settings.envOps = [...(scope.settings.envOps ?? []), { op: 'set', name: node.args[0]!, value: node.args[1] ?? '' }]),
     },
-    passenv: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.passEnv = [...(scope.settings.passEnv ?? []), ...node.args]) },
-    unsetenv: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.unsetEnv = [...(scope.settings.unsetEnv ?? []), ...node.args]) },
+    passenv: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, Infinity],
+      // The server's own value when it starts, as mod_env reads it.
+      apply: (node, scope) => {
+        const ops = [...(scope.settings.envOps ?? [])];
+        for (const name of node.args) {
+          const value = this.env[name];
+          if (value === undefined) this.warn(node, `the environment variable ${name} is not set for the server, so it is not passed on`);
+          else ops.push({ op: 'set', name, value });
+        }
+        scope.settings.envOps = ops;
+      },
+    },
+    unsetenv: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, Infinity],
+      apply: (node, scope) => (scope.settings.envOps = [...(scope.settings.envOps ?? []), ...node.args.map((name) => ({ op: 'unset' as const, name }))]),
+    },
     errorlog: {
       contexts: ['server', 'vhost'],
       args: [1, 1],
@@ -446,6 +492,7 @@ class ConfigBuilder {
           return this.error(node, (err as Error).message);
         }
         if (node.args[1] !== undefined) this.logFormats.set(node.args[1], this.logFormats.get(format) ?? format);
+        else this.defaultFormat = this.logFormats.get(format) ?? format;
       },
     },
     customlog: {
@@ -456,13 +503,10 @@ class ConfigBuilder {
         if (node.args[2] !== undefined) return this.unsupported(node, 'conditional logging (env=...) is not supported');
         const target = this.logTarget(node, node.args[0]!);
         if (target === null) return;
-        const format = this.logFormats.get(node.args[1]!) ?? node.args[1]!;
-        try {
-          compileLogFormat(format);
-        } catch (err) {
-          return this.error(node, `${(err as Error).message}; give a LogFormat string or a nickname defined with LogFormat`);
-        }
-        scope.vhost.accessLogs.push({ target, format });
+        // A nickname may be defined by a LogFormat further down: resolved at the end.
+        const log = { target, format: node.args[1]! };
+        scope.vhost.accessLogs.push(log);
+        this.pendingFormats.push({ log, node });
       },
     },
     transferlog: {
@@ -470,39 +514,52 @@ class ConfigBuilder {
       args: [1, 1],
       apply: (node, scope) => {
         const target = this.logTarget(node, node.args[0]!);
-        if (target !== null) scope.vhost.accessLogs.push({ target, format: LOG_FORMAT_NICKNAMES['common']! });
+        if (target === null) return;
+        // The format of the last LogFormat without a nickname, once every LogFormat is read.
+        const log = { target, format: '\0default' };
+        scope.vhost.accessLogs.push(log);
+        this.pendingFormats.push({ log, node });
       },
     },
     loglevel: {
-      contexts: ['server', 'vhost'],
+      contexts: ['server', 'vhost', 'section'],
       args: [1, Infinity],
       usage: 'LogLevel [module:]level ...',
       apply: (node, scope) => {
+        if (scope.level === 'section') return this.unsupported(node, 'a per-directory LogLevel is not supported: set LogLevel for the server or the virtual host');
         for (const arg of node.args) {
           const colon = arg.indexOf(':');
-          const level = (colon >= 0 ? arg.slice(colon + 1) : arg).toLowerCase().replace(/^trace\d$/, 'debug');
+          const level = (colon >= 0 ? arg.slice(colon + 1) : arg).toLowerCase().replace(/^trace[1-8]$/, 'debug');
           if (!isLogLevel(level)) return this.error(node, `unknown level "${arg}"; levels are emerg, alert, crit, error, warn, notice, info, debug (and trace1-8, treated as debug)`);
-          if (colon >= 0) scope.vhost.moduleLogLevels = { ...scope.vhost.moduleLogLevels, [arg.slice(0, colon)]: level as LogLevelName };
-          else scope.vhost.logLevel = level as LogLevelName;
+          if (colon >= 0) {
+            scope.vhost.moduleLogLevels = { ...scope.vhost.moduleLogLevels, [arg.slice(0, colon)]: level as LogLevelName };
+          } else {
+            // A plain level resets the module levels set before it (httpd's set_loglevel).
+            scope.vhost.logLevel = level as LogLevelName;
+            scope.vhost.moduleLogLevels = {};
+            this.vhostPlainLevelSet.add(scope.vhost);
+          }
         }
         this.vhostLogLevelSet.add(scope.vhost);
       },
     },
-    timeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.socket = n), 1) },
+    gracefulshutdowntimeout: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.shutdownTimeout = n)) },
+    timeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.socket = n), 1)) },
     keepalive: {
       contexts: ['server', 'vhost'],
       args: [1, 1],
-      apply: (node) => {
-        const on = this.flag(node);
-        if (on !== null) this.timeouts.keepAlive = on;
-      },
+      apply: (node, scope) =>
+        this.serverWide(node, scope, () => {
+          const on = this.flag(node);
+          if (on !== null) this.timeouts.keepAlive = on;
+        }),
     },
-    keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n)) },
-    maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n)) },
+    keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n))) },
+    maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n))) },
     limitrequestbody: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => this.setNumber(node, (n) => (scope.settings.limitRequestBody = n)) },
-    limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestFields = n)) },
-    limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1) },
-    limitrequestline: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.requestLine = n), 1) },
+    limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFields = n))) },
+    limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1)) },
+    limitrequestline: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestLine = n), 1)) },
     addtype: {
       contexts: ['server', 'vhost', 'section'],
       args: [2, Infinity],
@@ -557,10 +614,7 @@ class ConfigBuilder {
         const alias: ScriptAlias = { urlPrefix: url === '/' ? '' : url!, pattern: null, target: this.resolvePath(target!), processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null, origin: origin(node) };
         if (!this.scriptAliasOptions(node, alias, opts, ['process-group', 'application-group', 'callable-object', 'pass-authorization'])) return;
         scope.vhost.scriptAliases.push(alias);
-        // mod_wsgi preloads a script named with both a process group and an application group.
-        if (alias.processGroup !== null && alias.applicationGroup !== null && !alias.processGroup.includes('%{') && !alias.applicationGroup.includes('%{')) {
-          this.importScripts.push({ script: alias.target, processGroup: alias.processGroup, applicationGroup: alias.applicationGroup });
-        }
+        this.preloadIfNamed(alias, alias.target);
       },
     },
     wsgiscriptaliasmatch: {
@@ -574,6 +628,8 @@ class ConfigBuilder {
         const alias: ScriptAlias = { urlPrefix: '', pattern, target: target!.startsWith('/') ? target! : this.resolvePath(target!), processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null, origin: origin(node) };
         if (!this.scriptAliasOptions(node, alias, opts, ['process-group', 'application-group', 'callable-object', 'pass-authorization'])) return;
         scope.vhost.scriptAliases.push(alias);
+        // A target with $n substitutions names no single file to preload.
+        if (!alias.target.includes('$')) this.preloadIfNamed(alias, alias.target);
       },
     },
     wsgihandlerscript: {
@@ -584,7 +640,7 @@ class ConfigBuilder {
         const [name, script, ...opts] = node.args;
         const handler: HandlerScript = { name: name!, script: this.resolvePath(script!), processGroup: null, applicationGroup: null, passAuthorization: null };
         if (!this.scriptAliasOptions(node, handler, opts, ['process-group', 'application-group', 'pass-authorization'])) return;
-        scope.vhost.handlerScripts.push(handler);
+        scope.settings.handlerScripts = { ...scope.settings.handlerScripts, [handler.name]: handler };
       },
     },
     wsgidaemonprocess: {
@@ -670,28 +726,53 @@ class ConfigBuilder {
     wsgirestrictstdout: { contexts: ['server'], args: [1, 1], apply: (node) => this.pythonFlag(node, 'restrictStdout') },
     wsgirestrictsignal: { contexts: ['server'], args: [1, 1], apply: (node) => this.pythonFlag(node, 'restrictSignal') },
     wsgiimportscript: {
-      contexts: ['server'],
+      contexts: ['server', 'vhost'],
       args: [3, 3],
       usage: 'WSGIImportScript file-path process-group=NAME application-group=NAME',
-      apply: (node) => {
+      apply: (node, scope) => {
         const [script, ...opts] = node.args;
-        const entry = { script: this.resolvePath(script!), processGroup: '', applicationGroup: '' };
+        let processGroup: string | null = null;
+        let applicationGroup: string | null = null;
         for (const option of opts) {
-          const [name, value] = [option.slice(0, option.indexOf('=')).toLowerCase(), option.slice(option.indexOf('=') + 1)];
-          if (name === 'process-group') entry.processGroup = value;
-          else if (name === 'application-group') entry.applicationGroup = value;
+          const eq = option.indexOf('=');
+          const [name, value] = eq > 0 ? [option.slice(0, eq).toLowerCase(), option.slice(eq + 1)] : [option, ''];
+          if (name === 'process-group') processGroup = value;
+          else if (name === 'application-group') applicationGroup = value;
           else return this.error(node, `Invalid option to WSGI import script definition: '${option}'. Allowed: process-group=, application-group=`);
         }
-        if (entry.processGroup === '' || opts.length !== 2) return this.error(node, 'needs both process-group= and application-group=');
-        if (entry.processGroup !== '%{GLOBAL}' && !this.groups.some((g) => g.name === entry.processGroup)) {
-          return this.error(node, `no WSGIDaemonProcess called '${entry.processGroup}' is defined before this line; define the group first`);
+        if (processGroup === null || processGroup === '') return this.error(node, 'Name of WSGI daemon process group required (process-group=NAME).');
+        if (applicationGroup === null) return this.error(node, 'Name of WSGI application group required (application-group=NAME).');
+        const group = this.groups.find((g) => g.name === processGroup);
+        if (processGroup !== '%{GLOBAL}' && group === undefined) {
+          return this.error(node, `no WSGIDaemonProcess called '${processGroup}' is defined before this line; define the group first`);
         }
-        this.importScripts.push(entry);
+        if (group !== undefined && scope.level === 'vhost' && this.scopedGroups.some((g) => g.group === group && g.vhost !== scope.vhost)) {
+          return this.error(node, `the daemon process group '${processGroup}' belongs to another virtual host and cannot be used here`);
+        }
+        this.importScripts.push({ script: this.resolvePath(script!), processGroup, applicationGroup });
       },
     },
   };
 
   private readonly scopedGroups: { group: ProcessGroupConfig; vhost: VirtualHostConfig }[] = [];
+
+  /**
+   * mod_wsgi's rule: a script alias naming both its process group and its application group
+   * is preloaded, once %{GLOBAL} is read as "" and unless either still holds a %{...}.
+   */
+  private preloadIfNamed(alias: ScriptAlias, script: string): void {
+    if (alias.processGroup === null || alias.applicationGroup === null) return;
+    const processGroup = alias.processGroup === '%{GLOBAL}' ? '' : alias.processGroup;
+    const applicationGroup = alias.applicationGroup === '%{GLOBAL}' ? '' : alias.applicationGroup;
+    if (processGroup.includes('%{') || applicationGroup.includes('%{')) return;
+    this.importScripts.push({ script, processGroup: alias.processGroup, applicationGroup: alias.applicationGroup });
+  }
+
+  /** Timeout, KeepAlive* and LimitRequest{Line,Fields,FieldSize} are server-wide in wsgi-host. */
+  private serverWide(node: DirectiveNode, scope: Scope, apply: () => void): void {
+    if (scope.level === 'vhost') return this.unsupported(node, `${node.name} per virtual host is not supported: wsgi-host applies it to the whole server; set it outside <VirtualHost>`);
+    apply();
+  }
 
   private pythonFlag(node: DirectiveNode, key: 'restrictStdin' | 'restrictStdout' | 'restrictSignal'): void {
     const on = this.flag(node);
@@ -754,10 +835,22 @@ class ConfigBuilder {
   }
 
   finish(): ServerConfig | null {
+    for (const { log, node } of this.pendingFormats) {
+      const format = log.format === '\0default' ? this.defaultFormat : (this.logFormats.get(log.format) ?? log.format);
+      try {
+        compileLogFormat(format);
+        log.format = format;
+      } catch (err) {
+        this.error(node, `${(err as Error).message}; give a LogFormat string or a nickname defined with LogFormat`);
+      }
+    }
+    if (this.errors.length > 0) return null;
     if (this.listeners.length === 0) {
       this.errors.push({ file: this.configFile, line: 0, directive: 'Listen', message: 'no Listen directive: the server would listen on no port; add e.g. "Listen 8080"' });
       return null;
     }
+    // As httpd does once everything is read: a virtual host without ServerName takes the main server's.
+    for (const vhost of this.vhosts) if (vhost.serverName === '') vhost.serverName = this.main.serverName;
     for (const { group, vhost } of this.scopedGroups) group.scope = vhost.serverName;
     const flags = interpreterFlags(this.python);
     for (const group of this.groups) {
@@ -785,15 +878,16 @@ class ConfigBuilder {
       // A virtual host inherits what it does not set from the main server, as in Apache.
       if (!this.vhostErrorLogSet.has(vhost)) vhost.errorLog = main.errorLog;
       if (!this.vhostDocumentRootSet.has(vhost)) vhost.documentRoot = main.documentRoot;
-      if (!this.vhostLogLevelSet.has(vhost)) {
+      // httpd's ap_merge_log_config: the main server's level unless the virtual host sets a
+      // plain one; module levels the virtual host does not set come from the main server.
+      if (!this.vhostPlainLevelSet.has(vhost)) {
         vhost.logLevel = main.logLevel;
-        vhost.moduleLogLevels = main.moduleLogLevels;
+        vhost.moduleLogLevels = { ...main.moduleLogLevels, ...vhost.moduleLogLevels };
       }
       if (vhost.accessLogs.length === 0) vhost.accessLogs = main.accessLogs;
       if (vhost.serverAdmin === null) vhost.serverAdmin = main.serverAdmin;
       vhost.aliases = [...vhost.aliases, ...main.aliases];
       vhost.scriptAliases = [...vhost.scriptAliases, ...main.scriptAliases];
-      vhost.handlerScripts = [...vhost.handlerScripts, ...main.handlerScripts];
       vhost.sections = [...main.sections, ...vhost.sections];
       vhost.settings = mergeSettings(main.settings, vhost.settings);
       for (const address of vhost.addresses) {
@@ -816,7 +910,7 @@ class ConfigBuilder {
       timeouts: this.timeouts,
       user: this.user,
       group: this.group,
-      shutdownTimeout: 5,
+      shutdownTimeout: this.shutdownTimeout,
       warnings: this.warnings.map(formatProblem),
     };
   }
@@ -828,9 +922,8 @@ export function mergeSettings(base: DirectorySettings, over: DirectorySettings):
   if (base.options !== undefined || over.options !== undefined) merged.options = [...(base.options ?? []), ...(over.options ?? [])];
   if (base.addTypes !== undefined || over.addTypes !== undefined) merged.addTypes = { ...base.addTypes, ...over.addTypes };
   if (base.addHandlers !== undefined || over.addHandlers !== undefined) merged.addHandlers = { ...base.addHandlers, ...over.addHandlers };
-  if (base.setEnv !== undefined || over.setEnv !== undefined) merged.setEnv = { ...base.setEnv, ...over.setEnv };
-  if (base.passEnv !== undefined || over.passEnv !== undefined) merged.passEnv = [...(base.passEnv ?? []), ...(over.passEnv ?? [])];
-  if (base.unsetEnv !== undefined || over.unsetEnv !== undefined) merged.unsetEnv = [...(base.unsetEnv ?? []), ...(over.unsetEnv ?? [])];
+  if (base.handlerScripts !== undefined || over.handlerScripts !== undefined) merged.handlerScripts = { ...base.handlerScripts, ...over.handlerScripts };
+  if (base.envOps !== undefined || over.envOps !== undefined) merged.envOps = [...(base.envOps ?? []), ...(over.envOps ?? [])];
   return merged;
 }
 
@@ -846,14 +939,18 @@ function describeLevel(level: Level): string {
   return level === 'server' ? 'at server level' : level === 'vhost' ? 'in <VirtualHost>' : 'in <Directory>/<Location>/<Files>';
 }
 
-/** "*:80", "127.0.0.1:8080", "[::1]:80", "8080" (defaultPort -1: a bare port), "*". */
-function parseAddress(text: string, defaultPort: number): { host: string; port: number } | null {
+/**
+ * "*:80", "127.0.0.1:8080", "[::1]:80", "8080" (defaultPort -1: a bare port is allowed, and a
+ * missing port comes back as -1), "*". For virtual host addresses `resolveLocalhost` maps
+ * localhost to the address connections arrive on.
+ */
+function parseAddress(text: string, defaultPort: number, resolveLocalhost = true): { host: string; port: number } | null {
   if (/^\d+$/.test(text)) return defaultPort === -1 ? { host: '*', port: Number(text) } : null;
   const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+|\*))?$/.exec(text);
-  if (v6 !== null) return { host: v6[1]!, port: v6[2] === undefined || v6[2] === '*' ? 0 : Number(v6[2]) };
+  if (v6 !== null) return { host: v6[1]!, port: v6[2] === undefined ? defaultPort === -1 ? -1 : 0 : v6[2] === '*' ? 0 : Number(v6[2]) };
   const match = /^([^:[\]]+)(?::(\d+|\*))?$/.exec(text);
   if (match === null) return null;
   let host = match[1]!;
-  if (host === 'localhost') host = '127.0.0.1';
+  if (host === 'localhost' && resolveLocalhost) host = '127.0.0.1';
   return { host, port: match[2] === undefined || match[2] === '*' ? (defaultPort === -1 ? -1 : 0) : Number(match[2]) };
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProcessGroupConfig } from './model';
 
@@ -92,7 +93,14 @@ const OPTIONS: Record<string, Apply> = {
   'python-home': (group, value, ctx) => {
     // A virtualenv or installation prefix: its own interpreter runs the group, so each group
     // may use a different Python (mod_wsgi can only use the one it was built for).
-    group.python = path.join(ctx.resolvePath(value), 'bin', 'python3');
+    const prefix = ctx.resolvePath(value);
+    const python3 = path.join(prefix, 'bin', 'python3');
+    group.python = fs.existsSync(python3) || !fs.existsSync(path.join(prefix, 'bin', 'python')) ? python3 : path.join(prefix, 'bin', 'python');
+    return null;
+  },
+  // A wsgi-host extension: the interpreter itself, when it is not <prefix>/bin/python3.
+  'python-executable': (group, value, ctx) => {
+    group.python = value.includes('/') ? ctx.resolvePath(value) : value;
     return null;
   },
   'python-path': (group, value, ctx) => {

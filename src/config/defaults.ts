@@ -60,7 +60,6 @@ export function defaultVirtualHost(id: string, serverName: string, documentRoot:
     accessLogs: [],
     aliases: [],
     scriptAliases: [],
-    handlerScripts: [],
     settings: {},
     sections: [],
   };

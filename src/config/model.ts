@@ -75,6 +75,8 @@ export interface DirectorySettings {
   addHandlers?: Record<string, string>;
   /** AddType: extension (lower case, no dot) to media type; adds to what is inherited. */
   addTypes?: Record<string, string>;
+  /** WSGIHandlerScript: handler name to script; adds to what is inherited. */
+  handlerScripts?: Record<string, HandlerScript>;
   processGroup?: string;
   applicationGroup?: string;
   callableObject?: string;
@@ -84,11 +86,12 @@ export interface DirectorySettings {
   scriptReloading?: boolean;
   errorOverride?: boolean;
   enableSendfile?: boolean;
-  /** SetEnv: adds to what is inherited. */
-  setEnv?: Record<string, string>;
-  /** PassEnv: names of the server's own environment variables to pass on. */
-  passEnv?: string[];
-  unsetEnv?: string[];
+  /**
+   * SetEnv, PassEnv and UnsetEnv in the order written. Applied in order on top of what is
+   * inherited, they give mod_env's result: UnsetEnv removes what came before it, a later SetEnv
+   * adds back.
+   */
+  envOps?: EnvOp[];
   limitRequestBody?: number;
   trustedProxyHeaders?: string[];
   trustedProxies?: string[];
@@ -103,6 +106,7 @@ export interface ResolvedSettings {
   setHandler: string | null;
   addHandlers: Record<string, string>;
   addTypes: Record<string, string>;
+  handlerScripts: Record<string, HandlerScript>;
   processGroup: string;
   applicationGroup: string;
   callableObject: string;
@@ -112,14 +116,16 @@ export interface ResolvedSettings {
   scriptReloading: boolean;
   errorOverride: boolean;
   enableSendfile: boolean;
-  setEnv: Record<string, string>;
-  passEnv: string[];
-  unsetEnv: string[];
+  /** The request's environment variables after SetEnv, PassEnv and UnsetEnv. */
+  env: Record<string, string>;
   limitRequestBody: number;
   trustedProxyHeaders: string[];
   trustedProxies: string[];
   restrictProcess: string[] | null;
 }
+
+/** One SetEnv (name, value), PassEnv (name, the server's value at start) or UnsetEnv (name). */
+export type EnvOp = { op: 'set'; name: string; value: string } | { op: 'unset'; name: string };
 
 export type SectionKind = 'directory' | 'location' | 'files';
 
@@ -167,7 +173,6 @@ export interface VirtualHostConfig {
   aliases: PathAlias[];
   /** WSGIScriptAlias(Match), the virtual host's first, then the main server's. */
   scriptAliases: ScriptAlias[];
-  handlerScripts: HandlerScript[];
   /** Settings given directly in the server or virtual host (outside sections). */
   settings: DirectorySettings;
   /** Sections of the main server first, then the virtual host's own. */
@@ -298,6 +303,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   setHandler: null,
   addHandlers: {},
   addTypes: {},
+  handlerScripts: {},
   processGroup: '%{GLOBAL}',
   applicationGroup: '%{RESOURCE}',
   callableObject: 'application',
@@ -307,9 +313,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   scriptReloading: true,
   errorOverride: false,
   enableSendfile: false,
-  setEnv: {},
-  passEnv: [],
-  unsetEnv: [],
+  env: {},
   limitRequestBody: 0,
   trustedProxyHeaders: [],
   trustedProxies: [],

@@ -11,7 +11,8 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     options: { ...DEFAULT_SETTINGS.options },
     addHandlers: {},
     addTypes: {},
-    setEnv: {},
+    handlerScripts: {},
+    env: {},
   };
   for (const layer of layers) {
     if (layer.options !== undefined) {
@@ -22,6 +23,7 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.setHandler !== undefined) out.setHandler = layer.setHandler;
     if (layer.addHandlers !== undefined) Object.assign(out.addHandlers, layer.addHandlers);
     if (layer.addTypes !== undefined) Object.assign(out.addTypes, layer.addTypes);
+    if (layer.handlerScripts !== undefined) Object.assign(out.handlerScripts, layer.handlerScripts);
     if (layer.processGroup !== undefined) out.processGroup = layer.processGroup;
     if (layer.applicationGroup !== undefined) out.applicationGroup = layer.applicationGroup;
     if (layer.callableObject !== undefined) out.callableObject = layer.callableObject;
@@ -31,11 +33,11 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.scriptReloading !== undefined) out.scriptReloading = layer.scriptReloading;
     if (layer.errorOverride !== undefined) out.errorOverride = layer.errorOverride;
     if (layer.enableSendfile !== undefined) out.enableSendfile = layer.enableSendfile;
-    if (layer.setEnv !== undefined) Object.assign(out.setEnv, layer.setEnv);
-    if (layer.passEnv !== undefined) out.passEnv = [...out.passEnv, ...layer.passEnv];
-    if (layer.unsetEnv !== undefined) {
-      out.unsetEnv = [...out.unsetEnv, ...layer.unsetEnv];
-      for (const name of layer.unsetEnv) delete out.setEnv[name];
+    if (layer.envOps !== undefined) {
+      for (const op of layer.envOps) {
+        if (op.op === 'set') out.env[op.name] = op.value;
+        else delete out.env[op.name];
+      }
     }
     if (layer.limitRequestBody !== undefined) out.limitRequestBody = layer.limitRequestBody;
     if (layer.trustedProxyHeaders !== undefined) out.trustedProxyHeaders = layer.trustedProxyHeaders;

@@ -27,6 +27,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     `LimitRequestLine ${config.limits.requestLine}`,
     `LimitRequestFields ${config.limits.requestFields}`,
     `LimitRequestFieldSize ${config.limits.requestFieldSize}`,
+    `GracefulShutdownTimeout ${config.shutdownTimeout}`,
   ];
   if (main.settings.limitRequestBody !== undefined) lines.push(`LimitRequestBody ${main.settings.limitRequestBody}`);
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
@@ -69,9 +70,11 @@ function daemonProcess(group: ProcessGroupConfig): string {
   if (group.home !== null) options.push(`home=${quote(group.home)}`);
   if (group.pythonPath.length > 0) options.push(`python-path=${quote(group.pythonPath.join(':'))}`);
   if (group.python !== 'python3') {
-    const home = /^(.*)\/bin\/python3?$/.exec(group.python);
+    // python-home is mod_wsgi's way; an interpreter not called <prefix>/bin/python3 needs
+    // wsgi-host's python-executable= to come back as the same file.
+    const home = /^(.*)\/bin\/python3$/.exec(group.python);
     if (home !== null) options.push(`python-home=${quote(home[1]!)}`);
-    else throw new Error(`the interpreter ${group.python} is not <prefix>/bin/python3, which WSGIDaemonProcess python-home= can express; point --python at a virtualenv's or installation's bin/python3`);
+    else options.push(`python-executable=${quote(group.python)}`);
   }
   const numeric: [keyof ProcessGroupConfig, string][] = [
     ['queueTimeout', 'queue-timeout'],

@@ -314,7 +314,7 @@ export class FrontEnd {
         if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.path}`, 'error');
         return wsgi({ scriptPath: script.path, handlerScript: null, scriptName: scriptUrl, pathInfo: script.pathInfo, processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null });
       }
-      const handlerScript = vhost.handlerScripts.find((h) => h.name === handler);
+      const handlerScript = settings.handlerScripts[handler];
       if (handlerScript !== undefined) {
         if (script === null) return fail(404, `File does not exist: ${translation.filePath}`);
         // mod_wsgi: SCRIPT_FILENAME is the file the URL names; the handler script's

@@ -49,14 +49,7 @@ export function existingPrefix(filePath: string, root: string): { path: string; 
   }
 }
 
-/** The request's environment variables from SetEnv, PassEnv and UnsetEnv. */
+/** The request's environment variables from SetEnv, PassEnv and UnsetEnv (a copy: requests add to it). */
 export function requestEnvironment(settings: ResolvedSettings): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of settings.passEnv) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  Object.assign(env, settings.setEnv);
-  for (const name of settings.unsetEnv) delete env[name];
-  return env;
+  return { ...settings.env };
 }

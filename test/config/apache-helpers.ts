@@ -19,8 +19,9 @@ export function parse(text: string, extra: Partial<ParseOptions> = {}): ParseRes
   return parseConfigText(text, FILE, { serverRoot: '/virtual', isModuleLoaded: () => false, env: {}, ...extra });
 }
 
-export function dir(name: string, args: string[], line: number, file = FILE): DirectiveNode {
-  return { kind: 'directive', name, key: name.toLowerCase(), args, loc: { file, line } };
+/** A directive node; `rawArgs` is the argument text as written (default: the words joined by a space). */
+export function dir(name: string, args: string[], line: number, file = FILE, rawArgs = args.join(' ')): DirectiveNode {
+  return { kind: 'directive', name, key: name.toLowerCase(), args, rawArgs, loc: { file, line } };
 }
 
 export function sec(name: string, args: string[], line: number, children: ConfigNode[], file = FILE): SectionNode {

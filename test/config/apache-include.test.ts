@@ -231,7 +231,7 @@ describe('apache config: ServerRoot and IfFile', () => {
       assert.deepEqual(r.errors, []);
       assert.deepEqual(r.nodes, [
         dir('X', ['root'], 1, t.path('a.conf')),
-        dir('ServerRoot', [t.path('other')], 2, main),
+        dir('ServerRoot', [t.path('other')], 2, main, `"${t.path('other')}"`),
         dir('X', ['other'], 1, t.path('other/a.conf')),
       ]);
       assert.equal(r.serverRoot, t.path('other'));
@@ -310,7 +310,7 @@ describe('apache config: fixture files', () => {
       dir('Listen', ['8080'], 4, file('httpd.conf')),
       sec('VirtualHost', ['*:8080'], 1, [
         dir('ServerName', ['app.example.com'], 2, file('sites/app.conf')),
-        dir('WSGIDaemonProcess', ['app', 'processes=2', 'threads=15', 'python-home=/srv/app/venv', 'display-name=%{GROUP}'], 5, file('sites/app.conf')),
+        dir('WSGIDaemonProcess', ['app', 'processes=2', 'threads=15', 'python-home=/srv/app/venv', 'display-name=%{GROUP}'], 5, file('sites/app.conf'), 'app processes=2 threads=15             python-home=/srv/app/venv             display-name=%{GROUP}'),
         dir('WSGIProcessGroup', ['app'], 8, file('sites/app.conf')),
         dir('WSGIScriptAlias', ['/', '/srv/app/app.wsgi'], 11, file('sites/app.conf')),
         sec('Directory', ['/srv/app'], 12, [dir('Require', ['all', 'granted'], 13, file('sites/app.conf'))], file('sites/app.conf')),

@@ -18,7 +18,8 @@ describe('apache config syntax: lines', () => {
 
   it('joins backslash-continued lines and reports the first physical line', () => {
     const r = parse('A one \\\n  two \\\n  three\nB\n');
-    assert.deepEqual(r.nodes, [dir('A', ['one', 'two', 'three'], 1), dir('B', [], 4)]);
+    // rawArgs keeps the continued lines' own spacing, as httpd's line reader joins them.
+    assert.deepEqual(r.nodes, [dir('A', ['one', 'two', 'three'], 1, undefined, 'one   two   three'), dir('B', [], 4)]);
   });
 
   it('joins with no space added: the next line continues the same word', () => {
@@ -32,7 +33,7 @@ describe('apache config syntax: lines', () => {
 
   it('accepts CRLF, including a CRLF continuation', () => {
     const r = parse('A 1\r\nB 2 \\\r\n  3\r\nC\r\n');
-    assert.deepEqual(r.nodes, [dir('A', ['1'], 1), dir('B', ['2', '3'], 2), dir('C', [], 4)]);
+    assert.deepEqual(r.nodes, [dir('A', ['1'], 1), dir('B', ['2', '3'], 2, undefined, '2   3'), dir('C', [], 4)]);
   });
 
   it('treats a continued comment as one comment (httpd tests for # after joining)', () => {

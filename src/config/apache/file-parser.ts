@@ -94,7 +94,7 @@ export class FileParser {
 
     if (first.word.startsWith('</')) this.closeSection(line, loc);
     else if (first.word.startsWith('<')) this.openSection(line, loc);
-    else this.directive(first.word, splitWords(line.slice(first.end)), loc);
+    else this.directive(first.word, splitWords(line.slice(first.end)), line.slice(first.end).trim(), loc);
   }
 
   private openSection(line: string, loc: SourceLocation): void {
@@ -178,7 +178,7 @@ export class FileParser {
     this.stack.length = match;
   }
 
-  private directive(name: string, args: string[], loc: SourceLocation): void {
+  private directive(name: string, args: string[], rawArgs: string, loc: SourceLocation): void {
     const key = name.toLowerCase();
     const site = { session: this.session, name, args, loc };
     switch (key) {
@@ -193,7 +193,7 @@ export class FileParser {
         applyServerRoot(site, this.stack.find((f) => f.mode === 'section')?.name);
         break; // kept in the tree (httpd drops it after executing it) so the semantic layer sees it
     }
-    this.target().push({ kind: 'directive', name, key, args, loc });
+    this.target().push({ kind: 'directive', name, key, args, rawArgs, loc });
   }
 }
 

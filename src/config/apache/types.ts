@@ -22,6 +22,11 @@ export interface DirectiveNode {
   /** `name` lower-cased: Apache directive names are case-insensitive. */
   key: string;
   args: string[];
+  /**
+   * The arguments as written (after ${VAR} substitution), for directives that read their own
+   * syntax, as mod_wsgi's RAW_ARGS directives do for name="quoted value" options.
+   */
+  rawArgs: string;
   loc: SourceLocation;
 }
 
