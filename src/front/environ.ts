@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { FRAME_HEADER_SIZE, ToWorker, writeFrameHeader } from '../protocol/frames';
-import { MarshalWriter } from '../protocol/marshal';
+import { M_DICT_END, M_DICT_START, mFloat, mInt, mLatin1, mSmallTuple, mStr } from '../protocol/marshal-text';
 
 /** The connection a request came in on. */
 export interface ConnectionInfo {
@@ -45,130 +45,161 @@ export interface EnvironContext {
 }
 
 /**
- * HTTP_* names for header names, cached because the same few dozen names arrive on every
- * request. Names holding anything but letters, digits and '-' map to null: mod_wsgi drops such
- * headers so that "X_Foo" cannot pose as "X-Foo".
+ * HTTP_* names for header names, cached (with their marshal encoding) because the same few
+ * dozen names arrive on every request. Names holding anything but letters, digits and '-' map
+ * to null: mod_wsgi drops such headers so that "X_Foo" cannot pose as "X-Foo".
  */
-const headerKeys = new Map<string, string | null>();
+const headerKeys = new Map<string, { key: string; encoded: string } | null>();
 const MAX_CACHED_HEADER_NAMES = 2000;
 const VALID_HEADER_NAME = /^[A-Za-z0-9-]+$/;
 
-function environKey(name: string): string | null {
-  let key = headerKeys.get(name);
-  if (key !== undefined) return key;
+function environKey(name: string): { key: string; encoded: string } | null {
+  let entry = headerKeys.get(name);
+  if (entry !== undefined) return entry;
   const lower = name.toLowerCase();
-  if (!VALID_HEADER_NAME.test(name) || lower === 'proxy') key = null;
+  let key: string | null;
+  if (!VALID_HEADER_NAME.test(name) || lower === 'proxy' || lower === 'proxy-authorization') key = null;
   else if (lower === 'content-type') key = 'CONTENT_TYPE';
   else if (lower === 'content-length') key = 'CONTENT_LENGTH';
   else key = 'HTTP_' + name.toUpperCase().replace(/-/g, '_');
-  if (headerKeys.size < MAX_CACHED_HEADER_NAMES) headerKeys.set(name, key);
-  return key;
+  entry = key === null ? null : { key, encoded: mLatin1(key) };
+  if (headerKeys.size < MAX_CACHED_HEADER_NAMES) headerKeys.set(name, entry);
+  return entry;
 }
 
-const AUTHORIZATION_KEYS = new Set(['HTTP_AUTHORIZATION', 'HTTP_PROXY_AUTHORIZATION']);
+/** Encoded dict keys. */
+const K = Object.fromEntries(
+  [
+    'REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'SERVER_PROTOCOL', 'SERVER_SOFTWARE',
+    'SERVER_NAME', 'SERVER_ADDR', 'SERVER_PORT', 'REMOTE_ADDR', 'REMOTE_PORT', 'REQUEST_SCHEME', 'DOCUMENT_ROOT',
+    'CONTEXT_PREFIX', 'CONTEXT_DOCUMENT_ROOT', 'SERVER_ADMIN', 'SCRIPT_FILENAME', 'wsgi.url_scheme',
+    'mod_wsgi.process_group', 'mod_wsgi.application_group', 'mod_wsgi.callable_object', 'mod_wsgi.request_handler',
+    'mod_wsgi.handler_script', 'mod_wsgi.script_name', 'mod_wsgi.path_info', 'mod_wsgi.listener_host',
+    'mod_wsgi.listener_port', 'mod_wsgi.server_pid', 'mod_wsgi.request_id', 'mod_wsgi.connection_id',
+    'mod_wsgi.request_start', 'mod_wsgi.queue_start',
+  ].map((k) => [k, mLatin1(k)]),
+) as Record<string, string>;
+
+/** The environ entries every request over one connection shares. */
+const connectionParts = new WeakMap<ConnectionInfo, string>();
+
+function connectionPart(conn: ConnectionInfo): string {
+  let part = connectionParts.get(conn);
+  if (part === undefined) {
+    part =
+      K['SERVER_ADDR'] + mLatin1(conn.localAddress) +
+      K['REMOTE_ADDR'] + mLatin1(conn.remoteAddress) +
+      K['REMOTE_PORT'] + mLatin1(String(conn.remotePort)) +
+      K['REQUEST_SCHEME'] + mLatin1(conn.scheme) +
+      K['wsgi.url_scheme'] + mLatin1(conn.scheme) +
+      K['mod_wsgi.listener_host'] + mLatin1(conn.localAddress) +
+      K['mod_wsgi.listener_port'] + mLatin1(String(conn.localPort)) +
+      K['mod_wsgi.connection_id'] + mLatin1(conn.id);
+    connectionParts.set(conn, part);
+  }
+  return part;
+}
+
+/** The environ entries every request to one script with one set of settings shares. */
+const routeParts = new Map<string, string>();
+const MAX_ROUTE_PARTS = 5000;
+
+function routePart(ctx: EnvironContext): string {
+  const key = `${ctx.scriptFilename}\0${ctx.handlerScript}\0${ctx.processGroup}\0${ctx.applicationGroup}\0${ctx.callableObject}\0${ctx.documentRoot}\0${ctx.serverAdmin ?? ''}\0${ctx.serverSoftware}`;
+  let part = routeParts.get(key);
+  if (part === undefined) {
+    part =
+      K['SERVER_SOFTWARE'] + mStr(ctx.serverSoftware) +
+      K['DOCUMENT_ROOT'] + mStr(ctx.documentRoot) +
+      K['CONTEXT_PREFIX'] + mLatin1('') +
+      K['CONTEXT_DOCUMENT_ROOT'] + mStr(ctx.documentRoot) +
+      (ctx.serverAdmin !== null ? K['SERVER_ADMIN'] + mStr(ctx.serverAdmin) : '') +
+      K['SCRIPT_FILENAME'] + mStr(ctx.scriptFilename) +
+      K['mod_wsgi.process_group'] + mStr(ctx.processGroup) +
+      K['mod_wsgi.application_group'] + mStr(ctx.applicationGroup) +
+      K['mod_wsgi.callable_object'] + mStr(ctx.callableObject) +
+      K['mod_wsgi.request_handler'] + mLatin1('wsgi-script') +
+      K['mod_wsgi.handler_script'] + mStr(ctx.handlerScript) +
+      K['mod_wsgi.server_pid'] + mLatin1(String(process.pid));
+    if (routeParts.size >= MAX_ROUTE_PARTS) routeParts.clear();
+    routeParts.set(key, part);
+  }
+  return part;
+}
+
+/** SetEnv/PassEnv variables, encoded once per settings object. */
+const extraParts = new WeakMap<Record<string, string>, string>();
+
+function extraPart(extra: Record<string, string> | undefined): string {
+  if (extra === undefined) return '';
+  let part = extraParts.get(extra);
+  if (part === undefined) {
+    part = '';
+    for (const key in extra) part += mStr(key) + mStr(extra[key]!);
+    extraParts.set(extra, part);
+  }
+  return part;
+}
+
+/** Encodes the request's header fields as HTTP_* entries; repeated fields are joined with ", " as Apache joins them. */
+function headersPart(raw: string[], passAuthorization: boolean): string {
+  // Parallel arrays: a request has few fields, and the encoded keys come from the cache, so the
+  // repeat check compares references.
+  const keys: string[] = [];
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const entry = environKey(raw[i]!);
+    if (entry === null) continue;
+    if (!passAuthorization && entry.key === 'HTTP_AUTHORIZATION') continue;
+    const at = keys.indexOf(entry.encoded);
+    if (at >= 0) values[at] = `${values[at]!}, ${raw[i + 1]!}`;
+    else {
+      keys.push(entry.encoded);
+      values.push(raw[i + 1]!);
+    }
+  }
+  let part = '';
+  for (let i = 0; i < keys.length; i++) part += keys[i]! + mLatin1(values[i]!);
+  return part;
+}
 
 /**
  * Encodes the head frame of a request: a marshal tuple (flags, environ) in which environ holds
  * the CGI variables mod_wsgi 6 sets and the mod_wsgi.* keys the front end knows. The worker adds
- * the wsgi.* objects and its own timing keys.
+ * the wsgi.* objects and its own timing keys. With `bodyEnd` the frame that ends the (empty)
+ * request body follows in the same buffer, so the request goes out in one write.
  */
-export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, flags: number): Buffer {
-  const w = new MarshalWriter(1024);
-  const headerAt = w.skip(FRAME_HEADER_SIZE);
-  w.smallTuple(2);
-  w.int(flags);
-  w.beginDict();
-  if (ctx.extra !== undefined) {
-    for (const key in ctx.extra) {
-      w.text(key);
-      w.text(ctx.extra[key]!);
-    }
-  }
-
-  const raw = req.rawHeaders;
-  // Repeated headers are joined with ", " as Apache joins them; most requests repeat none.
-  let merged: Map<string, string> | null = null;
-  const keys: string[] = [];
-  const values: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const key = environKey(raw[i]!);
-    if (key === null) continue;
-    if (!ctx.passAuthorization && AUTHORIZATION_KEYS.has(key)) continue;
-    if (key === 'HTTP_PROXY_AUTHORIZATION') continue;
-    const value = raw[i + 1]!;
-    if (keys.includes(key)) {
-      merged ??= new Map();
-      merged.set(key, (merged.get(key) ?? values[keys.indexOf(key)]!) + ', ' + value);
-      continue;
-    }
-    keys.push(key);
-    values.push(value);
-  }
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    w.latin1(key);
-    w.text(merged?.get(key) ?? values[i]!);
-  }
-
+export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, flags: number, bodyEnd = false): Buffer {
   const conn = ctx.connection;
   // WSGIMapHEADToGET On shows HEAD to the application as GET; Auto maps only when an output
   // filter needs the whole body, and wsgi-host has none, so Auto leaves HEAD alone.
-  w.entry('REQUEST_METHOD', ctx.mapHeadToGet && req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'));
-  w.latin1('SCRIPT_NAME');
-  w.text(ctx.scriptName);
-  w.latin1('PATH_INFO');
-  w.text(ctx.pathInfo);
-  w.entry('QUERY_STRING', ctx.query);
-  w.latin1('REQUEST_URI');
-  w.text(req.url ?? '');
-  w.entry('SERVER_PROTOCOL', `HTTP/${req.httpVersion}`);
-  w.entry('SERVER_SOFTWARE', ctx.serverSoftware);
-  w.latin1('SERVER_NAME');
-  w.text(ctx.requestHost);
-  w.entry('SERVER_ADDR', conn.localAddress);
-  w.entry('SERVER_PORT', String(ctx.requestPort));
-  w.entry('REMOTE_ADDR', conn.remoteAddress);
-  w.entry('REMOTE_PORT', String(conn.remotePort));
-  w.entry('REQUEST_SCHEME', conn.scheme);
-  w.latin1('DOCUMENT_ROOT');
-  w.unicode(ctx.documentRoot);
-  w.entry('CONTEXT_PREFIX', '');
-  w.latin1('CONTEXT_DOCUMENT_ROOT');
-  w.unicode(ctx.documentRoot);
-  if (ctx.serverAdmin !== null) {
-    w.latin1('SERVER_ADMIN');
-    w.text(ctx.serverAdmin);
-  }
-  w.latin1('SCRIPT_FILENAME');
-  w.unicode(ctx.scriptFilename);
-  w.entry('wsgi.url_scheme', conn.scheme);
-
-  w.latin1('mod_wsgi.process_group');
-  w.text(ctx.processGroup);
-  w.latin1('mod_wsgi.application_group');
-  w.text(ctx.applicationGroup);
-  w.latin1('mod_wsgi.callable_object');
-  w.text(ctx.callableObject);
-  w.entry('mod_wsgi.request_handler', 'wsgi-script');
-  w.latin1('mod_wsgi.handler_script');
-  w.unicode(ctx.handlerScript);
-  w.latin1('mod_wsgi.script_name');
-  w.text(ctx.scriptName);
-  w.latin1('mod_wsgi.path_info');
-  w.text(ctx.pathInfo);
-  w.entry('mod_wsgi.listener_host', conn.localAddress);
-  w.entry('mod_wsgi.listener_port', String(conn.localPort));
-  w.entry('mod_wsgi.server_pid', String(process.pid));
-  w.entry('mod_wsgi.request_id', ctx.requestId);
-  w.entry('mod_wsgi.connection_id', conn.id);
-  w.latin1('mod_wsgi.request_start');
-  w.float(ctx.requestStart);
-  w.latin1('mod_wsgi.queue_start');
-  w.float(ctx.queueStart);
-  w.endDict();
-
-  writeFrameHeader(w.buffer, headerAt, ToWorker.Head, w.length - FRAME_HEADER_SIZE);
-  return w.result();
+  const method = ctx.mapHeadToGet && req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+  // SetEnv values come first so the CGI keys win over them, as in Apache.
+  const text =
+    mSmallTuple(2) + mInt(flags) + M_DICT_START +
+    extraPart(ctx.extra) +
+    headersPart(req.rawHeaders, ctx.passAuthorization) +
+    K['REQUEST_METHOD'] + mLatin1(method) +
+    K['SCRIPT_NAME'] + mStr(ctx.scriptName) +
+    K['PATH_INFO'] + mStr(ctx.pathInfo) +
+    K['QUERY_STRING'] + mLatin1(ctx.query) +
+    K['REQUEST_URI'] + mLatin1(req.url ?? '') +
+    K['SERVER_PROTOCOL'] + mLatin1(`HTTP/${req.httpVersion}`) +
+    K['SERVER_NAME'] + mStr(ctx.requestHost) +
+    K['SERVER_PORT'] + mLatin1(String(ctx.requestPort)) +
+    connectionPart(conn) +
+    routePart(ctx) +
+    K['mod_wsgi.script_name'] + mStr(ctx.scriptName) +
+    K['mod_wsgi.path_info'] + mStr(ctx.pathInfo) +
+    K['mod_wsgi.request_id'] + mLatin1(ctx.requestId) +
+    K['mod_wsgi.request_start'] + mFloat(ctx.requestStart) +
+    K['mod_wsgi.queue_start'] + mFloat(ctx.queueStart) +
+    M_DICT_END;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + text.length + (bodyEnd ? FRAME_HEADER_SIZE : 0));
+  writeFrameHeader(out, 0, ToWorker.Head, text.length);
+  out.write(text, FRAME_HEADER_SIZE, 'latin1');
+  if (bodyEnd) writeFrameHeader(out, FRAME_HEADER_SIZE + text.length, ToWorker.BodyEnd, 0);
+  return out;
 }
 
 /**

@@ -8,15 +8,16 @@ import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
-import { existingPrefix, handlerFor, requestEnvironment } from './handlers';
+import { existingPrefix, handlerFor } from './handlers';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
+import { scanHead } from './request-head';
 import { parseTarget } from './request-path';
 import { settingsLayers } from './sections';
 import { serveStatic } from './static-files';
 import { translate } from './translate';
 import { VirtualHostTable } from './virtual-hosts';
-import { startWsgiRequest, type WsgiTarget } from './wsgi-request';
+import { startWsgiRequest, type RoutedRequest, type WsgiTarget } from './wsgi-request';
 
 /** The logs of one virtual host. */
 export interface SiteLogs {
@@ -42,6 +43,8 @@ interface Listener {
 
 /** Per connection: requests not yet answered, and what to do when the parser rejects input. */
 interface InFlight {
+  /** Registers what to do if the parser rejects the body being read (null: the body is complete). */
+  onBodyFailure(handler: ((status: number) => void) | null): void;
   count: number;
   /** The error answer for a rejected request, sent once the earlier answers are out. */
   pendingError: (() => void) | null;
@@ -211,7 +214,15 @@ export class FrontEnd {
     const socket = req.socket;
     let flight = this.inFlight.get(socket);
     if (flight === undefined) {
-      flight = { count: 0, pendingError: null, bodyFailed: null };
+      const created: InFlight = {
+        count: 0,
+        pendingError: null,
+        bodyFailed: null,
+        onBodyFailure: (handler) => {
+          created.bodyFailed = handler;
+        },
+      };
+      flight = created;
       this.inFlight.set(socket, flight);
     }
     flight.count++;
@@ -220,6 +231,7 @@ export class FrontEnd {
     let serverName = config.mainServer.serverName;
     const bytesAtStart = socket.bytesWritten;
     res.once('close', () => {
+      if (!res.writableFinished) record.onClientClose?.();
       this.active--;
       owner.count--;
       if (owner.count === 0 && owner.pendingError !== null) owner.pendingError();
@@ -242,23 +254,14 @@ export class FrontEnd {
     if (limits.requestLine > 0 && requestLineLength > limits.requestLine) {
       return fail(414, `AH00565: request failed: client's request-line exceeds LimitRequestLine (${limits.requestLine} bytes)`);
     }
-    const raw = req.rawHeaders;
-    if (limits.requestFields > 0 && raw.length / 2 > limits.requestFields) {
-      return fail(400, `AH00563: request failed: error reading the headers: the number of request header fields exceeds LimitRequestFields (${limits.requestFields})`);
-    }
-    if (limits.requestFieldSize > 0) {
-      for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.length + raw[i + 1]!.length + 2 > limits.requestFieldSize) {
-          return fail(400, `AH00561: Size of a request header field exceeds server limit (LimitRequestFieldSize ${limits.requestFieldSize}): ${raw[i]!}`);
-        }
-      }
-    }
+    const head = scanHead(req.rawHeaders, limits);
+    if (head.problem !== null) return fail(head.problem.status, head.problem.message);
 
     const target = parseTarget(req.url ?? '/');
     if (!target.ok) return fail(target.status, `${target.reason}: ${req.url ?? ''}`);
 
-    if (countHeader(req.rawHeaders, 'host') > 1) return fail(400, 'Client sent more than one Host header (RFC 9112 section 3.2)');
-    const hostHeader = target.hostFromTarget ?? req.headers.host;
+    if (head.hostCount > 1) return fail(400, 'Client sent more than one Host header (RFC 9112 section 3.2)');
+    const hostHeader = target.hostFromTarget ?? head.host;
     const host = hostHeader === undefined ? null : parseHost(hostHeader);
     if (hostHeader !== undefined && host === null) return fail(400, `Client sent malformed Host header: ${hostHeader}`);
     if (hostHeader === undefined && req.httpVersion === '1.1') return fail(400, 'Client sent HTTP/1.1 request without hostname (see RFC 9112 section 3.2)');
@@ -277,19 +280,25 @@ export class FrontEnd {
     const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
     const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
     const settings = this.settingsFor(vhost, target.path, filePath);
-    record.env = requestEnvironment(settings);
+    // Shared, not copied: nothing changes a request's environment after this point.
+    record.env = settings.env;
     if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
 
-    const wsgi = (t: Omit<WsgiTarget, 'record' | 'vhost' | 'errorLog' | 'settings' | 'query' | 'requestHost' | 'requestPort' | 'expectContinue'>): void => {
-      startWsgiRequest(
-        { ...t, record, vhost, errorLog: site.errorLog, settings, query: target.query, requestHost, requestPort, expectContinue },
-        config,
-        this.options.groups,
-        this.options.serverSoftware,
-        { onBodyFailure: (handler) => (owner.bodyFailed = handler) },
-        fail,
-      );
+    const routed: RoutedRequest = {
+      record,
+      vhost,
+      errorLog: site.errorLog,
+      settings,
+      query: target.query,
+      requestHost,
+      requestPort,
+      expectContinue,
+      contentLength: head.contentLength,
+      transferEncoding: head.transferEncoding,
+      hooks: owner,
+      fail,
     };
+    const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware);
 
     if (translation.kind === 'wsgi') {
       const alias = translation.alias;
@@ -429,11 +438,6 @@ function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }):
   return 400;
 }
 
-function countHeader(raw: string[], lowerName: string): number {
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) count++;
-  return count;
-}
 
 function applyTimeouts(server: http.Server, config: ServerConfig): void {
   server.keepAliveTimeout = config.timeouts.keepAliveTimeout * 1000;

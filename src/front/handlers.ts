@@ -48,8 +48,3 @@ export function existingPrefix(filePath: string, root: string): { path: string; 
     candidate = parent;
   }
 }
-
-/** The request's environment variables from SetEnv, PassEnv and UnsetEnv (a copy: requests add to it). */
-export function requestEnvironment(settings: ResolvedSettings): Record<string, string> {
-  return { ...settings.env };
-}

@@ -11,6 +11,14 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /** Splits and decodes a request-target (origin-form, absolute-form or "*"). */
 export function parseTarget(target: string): ParsedTarget {
+  // Most paths need no decoding or normalising: a few scans decide, without the full parse.
+  if (target.charCodeAt(0) === 47) {
+    const q = target.indexOf('?');
+    const rawPath = q >= 0 ? target.slice(0, q) : target;
+    if (!rawPath.includes('%') && !rawPath.includes('/.') && !rawPath.includes('//') && !target.includes('#')) {
+      return { ok: true, path: rawPath, query: q >= 0 ? target.slice(q + 1) : '', rawPath, hostFromTarget: null };
+    }
+  }
   let rest = target;
   let hostFromTarget: string | null = null;
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(rest);

@@ -19,6 +19,8 @@ export interface RequestRecord {
   remoteUser: string | null;
   /** Environment variables set for the request (%{VAR}e). */
   env: Record<string, string>;
+  /** Called when the response closes before it finished (the client went away). */
+  onClientClose?: () => void;
 }
 
 export function clientOf(record: RequestRecord): string {

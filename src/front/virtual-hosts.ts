@@ -7,18 +7,27 @@ import type { VirtualHostConfig } from '../config/model';
  * matches the address, the main server.
  */
 export class VirtualHostTable {
+  /** Per local address and port: the candidate virtual hosts, worked out once. */
+  private readonly byAddress = new Map<string, VirtualHostConfig[]>();
+
   constructor(
     private readonly mainServer: VirtualHostConfig,
     private readonly vhosts: readonly VirtualHostConfig[],
   ) {}
 
   select(localAddress: string, localPort: number, hostname: string | null): VirtualHostConfig {
-    let candidates = this.vhosts.filter((v) => v.addresses.some((a) => a.host === localAddress && (a.port === 0 || a.port === localPort)));
-    if (candidates.length === 0) {
-      candidates = this.vhosts.filter((v) => v.addresses.some((a) => (a.host === '' || a.host === '*') && (a.port === 0 || a.port === localPort)));
+    if (this.vhosts.length === 0) return this.mainServer;
+    const key = `${localAddress}|${localPort}`;
+    let candidates = this.byAddress.get(key);
+    if (candidates === undefined) {
+      candidates = this.vhosts.filter((v) => v.addresses.some((a) => a.host === localAddress && (a.port === 0 || a.port === localPort)));
+      if (candidates.length === 0) {
+        candidates = this.vhosts.filter((v) => v.addresses.some((a) => (a.host === '' || a.host === '*') && (a.port === 0 || a.port === localPort)));
+      }
+      this.byAddress.set(key, candidates);
     }
     if (candidates.length === 0) return this.mainServer;
-    if (hostname !== null) {
+    if (hostname !== null && candidates.length > 1) {
       for (const vhost of candidates) {
         if (vhost.serverName.toLowerCase() === hostname) return vhost;
         if (vhost.serverAliases.some((alias) => matchesAlias(alias, hostname))) return vhost;

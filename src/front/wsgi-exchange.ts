@@ -2,6 +2,7 @@ import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { SlotTenant, ThreadSlot } from '../groups/thread-slot';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
+import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
 import { clientOf, type RequestRecord } from './request-record';
 
@@ -27,6 +28,8 @@ export interface ExchangeContext {
   interruptTimeoutMs: number;
   /** A request ran past request-timeout and could not be interrupted: recycle its process. */
   requestTimedOut(slot: ThreadSlot): void;
+  /** Checks the deadlines of running requests. */
+  deadlines: DeadlineWatch;
 }
 
 /** How the request body reaches the worker. */
@@ -48,7 +51,7 @@ type State = 'queued' | 'running' | 'done';
  * relays the response to the client with flow control both ways, and turns worker failures into
  * the right status.
  */
-export class WsgiExchange implements Dispatchable, SlotTenant {
+export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   queuedAt = 0;
   private state: State = 'queued';
   private slot: ThreadSlot | null = null;
@@ -62,8 +65,9 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   /** WSGIErrorOverride replaced the application's response: its body frames are dropped. */
   private overridden = false;
   private clientGone = false;
-  private headTimer: NodeJS.Timeout | null = null;
-  private requestTimer: NodeJS.Timeout | null = null;
+  /** performance.now() deadlines; 0 = none. */
+  private headDeadline = 0;
+  private requestDeadline = 0;
   private interrupted = false;
 
   constructor(
@@ -72,7 +76,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     private readonly head: Buffer,
     private readonly body: BodyPlan,
   ) {
-    record.res.on('close', () => this.onClientClose());
+    record.onClientClose = () => this.onClientClose();
   }
 
   get withdrawn(): boolean {
@@ -90,8 +94,9 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     const body = this.body;
     switch (body.kind) {
       case 'none':
+        // The head already ends with the frame that ends the empty body.
         this.requestStreamEnded = true;
-        slot.write(Buffer.concat([this.head, BODY_END_FRAME]));
+        slot.write(this.head);
         return;
       case 'buffered': {
         this.requestStreamEnded = true;
@@ -120,24 +125,31 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
 
   private startTimers(): void {
     const { headerTimeoutMs, requestTimeoutMs } = this.ctx;
-    if (headerTimeoutMs > 0 && this.headTimer === null) {
-      this.headTimer = setTimeout(() => this.headTimedOut(), headerTimeoutMs);
-    }
-    if (requestTimeoutMs > 0 && this.requestTimer === null) {
-      this.requestTimer = setTimeout(() => this.requestTimedOut(), requestTimeoutMs);
-    }
+    const now = performance.now();
+    if (headerTimeoutMs > 0 && this.headDeadline === 0) this.headDeadline = now + headerTimeoutMs;
+    if (requestTimeoutMs > 0 && this.requestDeadline === 0) this.requestDeadline = now + requestTimeoutMs;
+    if (this.headDeadline !== 0 || this.requestDeadline !== 0) this.ctx.deadlines.add(this);
   }
 
   private clearTimers(): void {
-    if (this.headTimer !== null) clearTimeout(this.headTimer);
-    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
-    this.headTimer = null;
-    this.requestTimer = null;
+    if (this.headDeadline !== 0 || this.requestDeadline !== 0) this.ctx.deadlines.delete(this);
+    this.headDeadline = 0;
+    this.requestDeadline = 0;
+  }
+
+  checkDeadlines(now: number): void {
+    if (this.headDeadline !== 0 && now >= this.headDeadline) {
+      this.headDeadline = 0;
+      this.headTimedOut();
+    }
+    if (this.requestDeadline !== 0 && now >= this.requestDeadline) {
+      this.requestDeadline = 0;
+      this.requestTimedOut();
+    }
   }
 
   /** No response head within socket-timeout (mod_wsgi's WSGI0145). */
   private headTimedOut(): void {
-    this.headTimer = null;
     if (this.state !== 'running' || this.record.res.headersSent) return;
     this.log('error', `WSGI0145: Timeout when reading response headers from daemon process '${this.ctx.groupName}'.`);
     this.abandon(504, 'socket-timeout');
@@ -149,14 +161,13 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
    * client gets 504, the process's stacks go to the log and the process is recycled.
    */
   private requestTimedOut(): void {
-    this.requestTimer = null;
     const slot = this.slot;
     if (this.state !== 'running' || slot === null) return;
     if (this.ctx.interruptTimeoutMs > 0 && !this.interrupted) {
       this.interrupted = true;
       this.log('warn', `Request ran longer than request-timeout in daemon process '${this.ctx.groupName}' (pid=${slot.pid}); interrupting it with RequestTimeout.`);
       slot.interrupt();
-      this.requestTimer = setTimeout(() => this.requestTimedOut(), this.ctx.interruptTimeoutMs);
+      this.requestDeadline = performance.now() + this.ctx.interruptTimeoutMs;
       return;
     }
     this.log('error', `Request ran longer than request-timeout in daemon process '${this.ctx.groupName}' (pid=${slot.pid}); answering 504 and restarting the process. Its threads' stacks follow.`);
@@ -274,8 +285,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
   }
 
   private onResponseHead(payload: Buffer): void {
-    if (this.headTimer !== null) clearTimeout(this.headTimer);
-    this.headTimer = null;
+    this.headDeadline = 0;
     const parts = payload.toString('latin1').split('\0');
     const statusLine = parts[0]!;
     const status = Number(statusLine.slice(0, 3));
@@ -291,9 +301,13 @@ export class WsgiExchange implements Dispatchable, SlotTenant {
     const headers: string[] = [];
     for (let i = 1; i + 1 < parts.length; i += 2) {
       const name = parts[i]!;
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) continue;
-      if (lower === 'content-length') this.declaredLength = Number(parts[i + 1]);
+      // Only names of these lengths can be Content-Length or hop-by-hop: skip the lower-casing otherwise.
+      const n = name.length;
+      if (n === 14 || n === 17 || n === 10 || n === 16 || n === 7 || n === 2) {
+        const lower = name.toLowerCase();
+        if (HOP_BY_HOP.has(lower)) continue;
+        if (lower === 'content-length') this.declaredLength = Number(parts[i + 1]);
+      }
       headers.push(name, parts[i + 1]!);
     }
     const res = this.record.res;

@@ -6,22 +6,31 @@ import { encodeRequestHead, expandApplicationGroup, type ConnectionInfo } from '
 import type { RequestRecord } from './request-record';
 import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
 
-/** What the front end knows about a request once it is routed to a WSGI script. */
-export interface WsgiTarget {
+/** What the front end knows about a request when it routes it to a WSGI script. */
+export interface RoutedRequest {
   record: RequestRecord;
   vhost: VirtualHostConfig;
   errorLog: ErrorLog;
   settings: ResolvedSettings;
+  query: string;
+  requestHost: string;
+  requestPort: number;
+  expectContinue: boolean;
+  /** The Content-Length and Transfer-Encoding header values, if any. */
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  hooks: BodyHooks;
+  fail: Failure;
+}
+
+/** Which script serves the request, and the options its directive gave. */
+export interface WsgiTarget {
   /** SCRIPT_FILENAME: the WSGI script, or for a WSGIHandlerScript the file the URL names. */
   scriptPath: string;
   /** The WSGIHandlerScript whose code serves the request, if any. */
   handlerScript: string | null;
   scriptName: string;
   pathInfo: string;
-  query: string;
-  requestHost: string;
-  requestPort: number;
-  expectContinue: boolean;
   /** Options given on the WSGIScriptAlias / WSGIHandlerScript, which win over per-directory settings. */
   processGroup: string | null;
   applicationGroup: string | null;
@@ -42,14 +51,13 @@ export type Failure = (status: number, why: string, level?: 'info' | 'error') =>
  * the environ and hands the exchange to the group's dispatcher.
  */
 export function startWsgiRequest(
+  r: RoutedRequest,
   t: WsgiTarget,
   config: ServerConfig,
   groups: { group(name: string): ProcessGroup | undefined },
   serverSoftware: string,
-  hooks: BodyHooks,
-  fail: Failure,
 ): void {
-  const { record, settings, vhost } = t;
+  const { record, settings, vhost, hooks, fail } = r;
   const req = record.req;
   const groupName = expandGroupName(t.processGroup ?? settings.processGroup, record);
   if (groupName === EMBEDDED_GROUP && config.python.restrictEmbedded) {
@@ -66,25 +74,25 @@ export function startWsgiRequest(
     return fail(500, `WSGI0151: Daemon process called '${groupName}' cannot be accessed by this WSGI application: ${t.scriptPath}`, 'error');
   }
 
-  const transferEncoding = req.headers['transfer-encoding'];
-  const contentLengthHeader = req.headers['content-length'];
+  const transferEncoding = r.transferEncoding;
+  const contentLengthHeader = r.contentLength;
   let body: BodyPlan;
   if (transferEncoding !== undefined) {
     if (!settings.chunkedRequest) {
       return fail(411, `WSGI0139: Request body with chunked transfer encoding is not allowed (WSGIChunkedRequest Off): ${t.scriptPath}`);
     }
-    body = { kind: 'on-demand', expectContinue: t.expectContinue };
+    body = { kind: 'on-demand', expectContinue: r.expectContinue };
   } else if (contentLengthHeader !== undefined && contentLengthHeader !== '0') {
     const length = Number(contentLengthHeader);
     if (settings.limitRequestBody > 0 && length > settings.limitRequestBody) {
       return fail(413, `Requested content-length of ${length} is larger than the configured limit of ${settings.limitRequestBody}`);
     }
-    if (!t.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
-    else body = { kind: 'on-demand', expectContinue: t.expectContinue };
+    if (!r.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
+    else body = { kind: 'on-demand', expectContinue: r.expectContinue };
   } else {
     body = { kind: 'none' };
     // Nothing to read, but say so if the client waits for permission to send nothing.
-    if (t.expectContinue) record.res.writeContinue();
+    if (r.expectContinue) record.res.writeContinue();
   }
 
   const now = record.startMicros / 1e6;
@@ -97,18 +105,18 @@ export function startWsgiRequest(
       serverAdmin: vhost.serverAdmin,
       serverSoftware,
       documentRoot: vhost.documentRoot,
-      requestHost: t.requestHost,
-      requestPort: t.requestPort,
+      requestHost: r.requestHost,
+      requestPort: r.requestPort,
       scriptFilename: t.scriptPath,
       handlerScript: t.handlerScript ?? '',
       scriptName: t.scriptName,
       pathInfo: t.pathInfo,
-      query: t.query,
+      query: r.query,
       processGroup: groupName === EMBEDDED_GROUP ? '' : groupName,
       applicationGroup: expandApplicationGroup(t.applicationGroup ?? settings.applicationGroup, {
         serverName: vhost.serverName,
-        requestHost: t.requestHost,
-        requestPort: t.requestPort,
+        requestHost: r.requestHost,
+        requestPort: r.requestPort,
         scriptName: t.scriptName,
         env: (name) => record.env[name],
       }),
@@ -121,19 +129,9 @@ export function startWsgiRequest(
       extra: record.env,
     },
     (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0),
+    body.kind === 'none',
   );
-  const groupConfig = group.config;
-  const context: ExchangeContext = {
-    errorLog: t.errorLog,
-    groupName: groupConfig.name,
-    errorOverride: settings.errorOverride,
-    withdrawn: () => group.dispatcher.noteWithdrawn(),
-    resubmit: (exchange) => group.dispatcher.resubmit(exchange),
-    headerTimeoutMs: (groupConfig.socketTimeout > 0 ? groupConfig.socketTimeout : config.timeouts.socket) * 1000,
-    requestTimeoutMs: groupConfig.requestTimeout * 1000,
-    interruptTimeoutMs: groupConfig.interruptTimeout * 1000,
-    requestTimedOut: (slot) => group.requestTimedOut(slot),
-  };
+  const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket);
 
   if (body.kind === 'buffered') {
     // Small bodies are read whole first: the worker thread then never waits on a slow client,
@@ -154,6 +152,41 @@ export function startWsgiRequest(
     req.once('end', () => hooks.onBodyFailure(null));
   }
   group.submit(exchange);
+}
+
+/** Exchange contexts depend on the group, the virtual host's log and two settings: made once each. */
+const contexts = new WeakMap<ProcessGroup, Map<ErrorLog, Map<string, ExchangeContext>>>();
+
+function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride: boolean, socketTimeout: number): ExchangeContext {
+  let byLog = contexts.get(group);
+  if (byLog === undefined) {
+    byLog = new Map();
+    contexts.set(group, byLog);
+  }
+  let byOptions = byLog.get(errorLog);
+  if (byOptions === undefined) {
+    byOptions = new Map();
+    byLog.set(errorLog, byOptions);
+  }
+  const key = `${errorOverride ? 1 : 0}|${socketTimeout}`;
+  let context = byOptions.get(key);
+  if (context === undefined) {
+    const groupConfig = group.config;
+    context = {
+      errorLog,
+      groupName: groupConfig.name,
+      errorOverride,
+      withdrawn: () => group.dispatcher.noteWithdrawn(),
+      resubmit: (exchange) => group.dispatcher.resubmit(exchange),
+      headerTimeoutMs: (groupConfig.socketTimeout > 0 ? groupConfig.socketTimeout : socketTimeout) * 1000,
+      requestTimeoutMs: groupConfig.requestTimeout * 1000,
+      interruptTimeoutMs: groupConfig.interruptTimeout * 1000,
+      requestTimedOut: (slot) => group.requestTimedOut(slot),
+      deadlines: group.deadlines,
+    };
+    byOptions.set(key, context);
+  }
+  return context;
 }
 
 /** WSGIProcessGroup %{ENV:NAME} is looked up in the request's environment, then the server's. */

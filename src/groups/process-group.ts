@@ -8,6 +8,7 @@ import type { ErrorLog, LogContext } from '../log/error-log';
 import { isLogLevel } from '../log/error-log';
 import { FrameDecoder, FromWorker, ProtocolError } from '../protocol/frames';
 import { PYTHON_RUNTIME_DIR } from '../paths';
+import { DeadlineWatch } from '../util/deadline-watch';
 import { Dispatcher, type Dispatchable } from './dispatcher';
 import { WorkerProcess, type ProcessHost } from './worker-process';
 
@@ -58,6 +59,8 @@ const BOOTSTRAP =
  */
 export class ProcessGroup implements ProcessHost {
   readonly dispatcher: Dispatcher;
+  /** Deadlines of the group's running requests (socket-timeout, request-timeout). */
+  readonly deadlines = new DeadlineWatch();
   readonly socketPath: string;
   private server: net.Server | null = null;
   /** Live processes, replacements and draining ones included. */
@@ -467,6 +470,7 @@ export class ProcessGroup implements ProcessHost {
     this.timers.clear();
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
     this.dispatcher.close();
+    this.deadlines.close();
     await Promise.all(this.workers.map((proc) => proc.stop(graceMs, killAfterMs)));
     await new Promise<void>((resolve) => {
       if (this.server === null) {

@@ -79,12 +79,8 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return this.state === 'ready';
   }
 
-  /** Requests running in this process now. */
-  get active(): number {
-    let busy = 0;
-    for (const slot of this.slots) if (slot.busy) busy++;
-    return busy;
-  }
+  /** Requests running in this process now (kept as a count: the dispatcher asks on every request). */
+  active = 0;
 
   get threadsConnected(): number {
     return this.slots.size;
@@ -119,6 +115,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   /** A request is done with `slot`: it takes requests again. */
   release(slot: ThreadSlot): void {
     slot.vacate();
+    this.active--;
     this.requestsServed++;
     this.lastActivity = Date.now();
     this.host.requestDone(this);
@@ -131,8 +128,9 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     }
   }
 
-  /** Marks a request starting here (for inactivity-timeout). */
+  /** A request starts on one of this process's threads. */
   touch(): void {
+    this.active++;
     this.lastActivity = Date.now();
   }
 
@@ -185,6 +183,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     const at = this.free.indexOf(slot);
     if (at >= 0) this.free.splice(at, 1);
     if (tenant !== null) {
+      this.active--;
       // The connection usually drops a moment before the exit status arrives; wait briefly so
       // the request's error report can say how the process died.
       this.whenExited(EXIT_STATUS_WAIT_MS, (description) => {

@@ -8,7 +8,7 @@ import { DAEMON_OPTION_NAMES } from '../../src/config/daemon-options';
 import { defaultProcessGroup } from '../../src/config/defaults';
 import type { DirectorySettings, OptionsChange, ServerConfig, VirtualHostConfig } from '../../src/config/model';
 import { resolveSettings } from '../../src/config/settings';
-import { requestEnvironment } from '../../src/front/handlers';
+
 import { settingsLayers } from '../../src/front/sections';
 import { LOG_FORMAT_NICKNAMES } from '../../src/log/access-log';
 
@@ -1413,12 +1413,12 @@ describe('virtual host inheritance (Apache\'s merge of the main server into each
 
   it('UnsetEnv in a vhost removes what the main server set', () => {
     const { config } = clean([L, 'SetEnv A 1', 'SetEnv B 2', ...VH('UnsetEnv A')]);
-    assert.deepEqual(requestEnvironment(resolveSettings([config.virtualHosts[0]!.settings])), { B: '2' });
+    assert.deepEqual(resolveSettings([config.virtualHosts[0]!.settings]).env, { B: '2' });
   });
 
   it('SetEnv in a vhost wins over UnsetEnv in the main server (mod_env applies a layer\'s unsets to the inherited values only)', () => {
     const { config } = clean([L, 'UnsetEnv A', ...VH('SetEnv A 1')]);
-    assert.deepEqual(requestEnvironment(resolveSettings([config.virtualHosts[0]!.settings])), { A: '1' });
+    assert.deepEqual(resolveSettings([config.virtualHosts[0]!.settings]).env, { A: '1' });
   });
 });
 
@@ -1554,17 +1554,17 @@ describe('per-request settings layers: settingsLayers + resolveSettings', () => 
 
   it('SetEnv adds to, UnsetEnv removes from, what outer layers set', () => {
     const { config } = clean([L, 'SetEnv A 1', 'SetEnv B 2', '<Directory /srv>', '  SetEnv C 3', '  UnsetEnv A', '</Directory>']);
-    assert.deepEqual(requestEnvironment(resolveSettings(settingsLayers(config.mainServer, '/x', '/srv/x'))), { B: '2', C: '3' });
+    assert.deepEqual(resolveSettings(settingsLayers(config.mainServer, '/x', '/srv/x')).env, { B: '2', C: '3' });
   });
 
   it('SetEnv in an inner section wins over an UnsetEnv in an outer one', () => {
     const { config } = clean([L, 'UnsetEnv A', '<Directory /srv>', '  SetEnv A inner', '</Directory>']);
-    assert.deepEqual(requestEnvironment(resolveSettings(settingsLayers(config.mainServer, '/x', '/srv/x'))), { A: 'inner' });
+    assert.deepEqual(resolveSettings(settingsLayers(config.mainServer, '/x', '/srv/x')).env, { A: 'inner' });
   });
 
   it('"UnsetEnv A" then "SetEnv A x" in one section leaves A=x (mod_env: UnsetEnv removes only what precedes it)', () => {
     const { config } = clean([L, 'UnsetEnv A', 'SetEnv A x']);
-    assert.deepEqual(requestEnvironment(resolveSettings([config.mainServer.settings])), { A: 'x' });
+    assert.deepEqual(resolveSettings([config.mainServer.settings]).env, { A: 'x' });
   });
 
   it('resolveSettings of no layers is mod_wsgi\'s and Apache\'s defaults', () => {
