@@ -145,6 +145,10 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   const timeouts = defaultTimeouts();
   timeouts.socket = (values['socket-timeout'] as number | undefined) ?? 60;
   timeouts.keepAliveTimeout = (values['keep-alive-timeout'] as number | undefined) ?? 2;
+  // As mod_wsgi-express: --keep-alive-timeout 0 turns keep-alive off, and an event-driven front
+  // end (Apache's event MPM there, Node's loop here) keeps no cap on requests per connection.
+  timeouts.keepAlive = timeouts.keepAliveTimeout !== 0;
+  timeouts.maxKeepAliveRequests = 0;
   return {
     configFile: null,
     serverRoot,

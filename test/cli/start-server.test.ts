@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -119,6 +120,36 @@ describe('wsgi-host start-server', () => {
     } finally {
       await server.stop();
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a connection open for any number of requests, as mod_wsgi-express on the event MPM; --keep-alive-timeout 0 turns keep-alive off', async () => {
+    const server = await startServer([app('lifecycle.wsgi')]);
+    try {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const sockets = new Set<unknown>();
+      for (let i = 0; i < 130; i++) {
+        const connection = await new Promise<string | undefined>((resolve, reject) => {
+          const req = http.get(`${server.url}/`, { agent }, (res) => {
+            sockets.add(req.socket);
+            res.resume();
+            res.on('end', () => resolve(res.headers.connection));
+          });
+          req.on('error', reject);
+        });
+        assert.notEqual(connection, 'close', `request ${i + 1} keeps the connection`);
+      }
+      assert.equal(sockets.size, 1, 'all 130 requests went over one connection (Apache\'s MaxKeepAliveRequests 100 would have closed it)');
+      agent.destroy();
+    } finally {
+      await server.stop();
+    }
+    const closing = await startServer([app('lifecycle.wsgi'), '--keep-alive-timeout', '0']);
+    try {
+      const res = await request(`${closing.url}/`);
+      assert.equal(res.headers.connection, 'close');
+    } finally {
+      await closing.stop();
     }
   });
 });
