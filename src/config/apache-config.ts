@@ -6,6 +6,7 @@ import { splitModWsgiArgs } from './mod-wsgi-args';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
+import { parseProxyEntry } from '../front/trusted-proxies';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -683,7 +684,17 @@ class ConfigBuilder {
       },
     },
     wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map((h) => h.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_'))) },
-    wsgitrustedproxies: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxies = node.args) },
+    wsgitrustedproxies: {
+      contexts: ['server', 'vhost', 'section'],
+      args: [1, Infinity],
+      apply: (node, scope) => {
+        for (const entry of node.args) {
+          const parsed = parseProxyEntry(entry);
+          if (!parsed.ok) return this.error(node, `takes IP addresses and subnets: ${parsed.reason}`);
+        }
+        scope.settings.trustedProxies = node.args;
+      },
+    },
     wsgisocketprefix: { contexts: ['server'], args: [1, 1], apply: (node) => (this.socketPrefix = this.resolvePath(node.args[0]!)) },
     wsgipythonhome: { contexts: ['server'], args: [1, 1], apply: (node) => (this.python.home = this.resolvePath(node.args[0]!.split(':')[0]!)) },
     wsgipythonpath: { contexts: ['server'], args: [1, 1], apply: (node) => this.python.path.push(...node.args[0]!.split(':').filter((p) => p !== '').map((p) => this.resolvePath(p))) },

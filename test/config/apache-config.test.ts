@@ -990,6 +990,9 @@ describe('mod_wsgi directives', () => {
       const s = clean([L, 'WSGITrustedProxyHeaders X-Forwarded-For x-forwarded-proto', 'WSGITrustedProxies 10.0.0.1 192.168.0.0/16']).config.mainServer.settings;
       assert.deepEqual(s.trustedProxyHeaders, ['HTTP_X_FORWARDED_FOR', 'HTTP_X_FORWARDED_PROTO']);
       assert.deepEqual(s.trustedProxies, ['10.0.0.1', '192.168.0.0/16']);
+      assert.deepEqual(clean([L, 'WSGITrustedProxies ::1 fd00::/8']).config.mainServer.settings.trustedProxies, ['::1', 'fd00::/8']);
+      refuse([L, 'WSGITrustedProxies 10.0.0.1 proxy.example.com'], 'WSGITrustedProxies', 'WSGITrustedProxies', /"proxy\.example\.com" is not an IP address or a subnet/);
+      refuse([L, 'WSGITrustedProxies 10.0.0.0/33'], 'WSGITrustedProxies', 'WSGITrustedProxies', /bad prefix length: use 0 to 32/);
     });
   });
 
