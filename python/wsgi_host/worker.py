@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 import types
 
 from . import __version__, MOD_WSGI_VERSION
@@ -89,6 +88,7 @@ class Worker(object):
         else:
             header = ("WSGI0174: [script %s] %s exception raised processing WSGI script '%s' for %s."
                       % (script, name, script, context))
+        import traceback  # imported on first use: most processes never log an exception
         text = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         sink(LOG_ERR, header + '\n' + text.rstrip('\n'))
 
@@ -246,6 +246,7 @@ class Worker(object):
         self.stopping = True
 
     def dump_stacks(self, reason):
+        import traceback
         frames = sys._current_frames()
         names = dict((t.ident, t.name) for t in threading.enumerate())
         lines = ['Stack traces of the threads of daemon process %d (%s):' % (os.getpid(), reason)]
