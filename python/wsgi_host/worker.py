@@ -17,10 +17,12 @@ import types
 
 from . import __version__, MOD_WSGI_VERSION
 from . import process_control
+from .hooks import serve_call as serve_hook_call
 from .loader import ScriptLoader
 from .protocol import (Connection, ConnectionClosed, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
                        DUMP_STACKS, INTERRUPT, RESTART, HEARTBEAT_FRAME, HEADER, LOG_ERR,
-                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
+                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, AUTH_CALL)
+from .restrict import restrict_standard_streams
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -170,6 +172,9 @@ class Worker(object):
             while True:
                 kind, payload = conn.read_frame()
                 if kind != HEAD:
+                    if kind == AUTH_CALL:
+                        serve_hook_call(self, conn, payload)
+                        continue
                     return served  # out of step with the front end: start afresh
                 served += 1
                 request = Request(self, conn, payload)
@@ -208,6 +213,7 @@ class Worker(object):
         self.control = Connection(self.socket_path)
         self.control.send(self.hello('control', -1))
         install_output_streams(self)
+        restrict_standard_streams(config)
         install_mod_wsgi_module(self)
         process_control.install_signal_handlers(self)
         if config.get('restrictSignal', True):

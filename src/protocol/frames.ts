@@ -20,6 +20,8 @@ export const enum ToWorker {
   Body = 0x02,
   /** The request body is complete; also ends the request stream when the body was cut short by the response ending. */
   BodyEnd = 0x03,
+  /** An auth hook call (access, user or group script), on a hook process's thread. Payload: JSON. */
+  AuthCall = 0x04,
   /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
   Shutdown = 0x20,
   /** Control connection: write the Python stack of every thread to the log. Payload: why (UTF-8). */
@@ -48,6 +50,8 @@ export const enum FromWorker {
   WantBody = 0x16,
   /** The process's code is out of date (its script changed): run this request in a fresh process. */
   Reload = 0x17,
+  /** The outcome of an auth hook call. Payload: JSON. */
+  AuthResult = 0x18,
   /** First frame on every connection: JSON {token, pid, role, thread}. */
   Hello = 0x30,
   /** Control connection: the process has finished starting (and preloading) and takes requests. */
