@@ -102,6 +102,16 @@ describe('application groups of hook scripts', () => {
 });
 
 describe('reloading hook scripts', () => {
+  it('SIGHUP starts the hook processes afresh', async () => {
+    const before = await namespace('/g/x');
+    const mark = site.logMark();
+    site.server.child.kill('SIGHUP');
+    await site.waitForLog(/All process groups have been restarted\./, mark);
+    const after = await namespace('/g/x');
+    assert.notEqual(after.pid, before.pid);
+    assert.equal(after.loaded, 1, 'a fresh interpreter loaded the script again');
+  });
+
   it('a changed script is loaded afresh (its modification time, as mod_wsgi checks)', async () => {
     assert.equal(await remoteUser('/reload/x'), 'v1-u');
     const file = path.join(site.dir, 'reload.wsgi');

@@ -27,6 +27,10 @@ WSGIScriptAlias / {{APPS}}/environ.wsgi
 <Location /access>
   WSGIAccessScript {{APPS}}/auth/hooks.wsgi
 </Location>
+<Location /access-denied>
+  WSGIAccessScript {{APPS}}/auth/hooks.wsgi
+  Require all denied
+</Location>
 <Location /basic>
   AuthType Basic
   AuthName "Basic Realm"
@@ -93,6 +97,10 @@ describe('WSGIAccessScript: allow_access(environ, host)', () => {
     assert.equal(res.status, 403);
     assert.equal(res.headers['www-authenticate'], undefined);
     await site.waitForLog(/\[wsgi:error\] .*\[client 127\.0\.0\.1:\d+\] WSGI0057: Client denied by server configuration: '.*environ\.wsgi'\./, mark);
+  });
+
+  it('True does not override Require: it only does not refuse', async () => {
+    assert.equal((await site.get('/access-denied/x', { 'X-Access': 'true' })).status, 403);
   });
 
   it('None declines: the other checks decide (here there are none, so it is served)', async () => {
