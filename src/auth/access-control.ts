@@ -1,4 +1,4 @@
-import type { HookScriptConfig, RequireLine } from '../config/auth-model';
+import type { AuthnProvider, HookScriptConfig, RequireLine } from '../config/auth-model';
 import type { VirtualHostConfig } from '../config/model';
 import { sendErrorPage } from '../front/error-page';
 import type { FoundPath } from '../front/handlers';
@@ -242,9 +242,7 @@ class RequestCheck {
     }
     const sent = credentials.user;
     this.user = sent;
-    const script = this.userScript(this.policy.auth.basicProviders, 'AH01616', 'WSGI0041');
-    if (script === null) return refused(500);
-    const reply = await this.hook('check_password', script, [sent, credentials.password]);
+    const reply = await this.askProviders(this.policy.auth.basicProviders, 'check_password', [sent, credentials.password], 'AH01616', 'WSGI0041');
     switch (reply?.result) {
       case 'granted':
         if (reply.user !== undefined) this.user = reply.user;
@@ -292,9 +290,7 @@ class RequestCheck {
       this.log('auth_digest', 'error', `AH01789: unknown algorithm \`${r.algorithm}' received: ${uri}`);
       return refused(401, true);
     }
-    const script = this.userScript(auth.digestProviders, 'AH01770', 'WSGI0044');
-    if (script === null) return refused(500);
-    const reply = await this.hook('get_realm_hash', script, [r.username, realm]);
+    const reply = await this.askProviders(auth.digestProviders, 'get_realm_hash', [r.username, realm], 'AH01770', 'WSGI0044');
     if (reply?.result === 'not-found') {
       this.log('auth_digest', 'error', `AH01790: user \`${r.username}' in realm \`${realm}' not found: ${uri}`);
       return refused(401, true);
@@ -334,16 +330,27 @@ class RequestCheck {
     return null;
   }
 
-  /** The WSGIAuthUserScript for the configured providers, or null (logged) if there is none to ask. */
-  private userScript(providers: string[] | null, noProviderCode: string, noScriptCode: string): HookScriptConfig | null {
-    const module = this.policy.auth.authType === 'Basic' ? 'auth_basic' : 'auth_digest';
-    if (providers === null || !providers.includes('wsgi')) {
+  /**
+   * Asks the providers in turn until one knows the user, as mod_auth_basic and mod_auth_digest
+   * do. Null (logged) when none could be asked or one failed.
+   */
+  private async askProviders(providers: AuthnProvider[] | null, hook: 'check_password' | 'get_realm_hash', args: string[], noProviderCode: string, noScriptCode: string): Promise<HookReply | null> {
+    if (providers === null) {
+      const module = this.policy.auth.authType === 'Basic' ? 'auth_basic' : 'auth_digest';
       this.log(module, 'error', `${noProviderCode}: No Authn provider configured: wsgi-host has no "file" provider; add Auth${this.policy.auth.authType ?? 'Basic'}Provider wsgi and a WSGIAuthUserScript`);
       return null;
     }
-    const script = this.policy.auth.userScript;
-    if (script === null) this.log('wsgi', 'error', `${noScriptCode}: Location of WSGI user authentication script not provided.`);
-    return script;
+    let reply: HookReply | null = null;
+    for (const provider of providers) {
+      const script = provider.userScript ?? this.policy.auth.userScript;
+      if (script === null) {
+        this.log('wsgi', 'error', `${noScriptCode}: Location of WSGI user authentication script not provided.`);
+        return null;
+      }
+      reply = await this.hook(hook, script, args);
+      if (reply?.result !== 'not-found') return reply;
+    }
+    return reply;
   }
 
   // -- authorization providers ---------------------------------------------------------------

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode, type SourceLocation } from './apache';
 import { applyDaemonOption } from './daemon-options';
 import { splitModWsgiArgs } from './mod-wsgi-args';
-import { AUTH_MODULES, HOOK_SCRIPT_DIRECTIVES, REQUIRE_SECTIONS, authDirectiveHandlers, requireSection, type AuthDirectiveHost, type AuthScope } from './auth-directives';
-import type { RequireContainer } from './auth-model';
+import { AUTH_MODULES, HOOK_SCRIPT_DIRECTIVES, REQUIRE_SECTIONS, authDirectiveHandlers, authnProviderAlias, requireSection, type AuthDirectiveHost, type AuthScope } from './auth-directives';
+import type { HookScriptConfig, RequireContainer } from './auth-model';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
@@ -209,6 +209,8 @@ class ConfigBuilder {
       case 'virtualhost':
         if (scope.level !== 'server') return this.error(node, '<VirtualHost> is only allowed at the top level of the configuration');
         return this.virtualHost(node);
+      case 'authnprovideralias':
+        return authnProviderAlias(this.authHost, node, scope.level);
       case 'directory':
       case 'directorymatch':
       case 'location':
@@ -376,6 +378,7 @@ class ConfigBuilder {
     unsupported: (node, message) => this.unsupported(node, message),
     resolvePath: (value) => this.resolvePath(value),
     flag: (node) => this.flag(node),
+    authnAliases: new Map<string, HookScriptConfig>(),
   };
 
   private readonly handlers: Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: Scope) => void }> = {

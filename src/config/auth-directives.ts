@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import { parseIpSubnet } from '../auth/ip-match';
 import type { ConfigNode, DirectiveNode, SectionNode } from './apache';
-import type { AuthLayer, HookScriptConfig, RequireContainer, RequireLine } from './auth-model';
+import { splitModWsgiArgs } from './mod-wsgi-args';
+import type { AuthLayer, AuthnProvider, HookScriptConfig, RequireContainer, RequireLine } from './auth-model';
 import type { DirectorySettings } from './model';
 
 /**
@@ -28,6 +29,8 @@ export interface AuthDirectiveHost {
   unsupported(node: ConfigNode, message: string): void;
   resolvePath(value: string): string;
   flag(node: DirectiveNode): boolean | null;
+  /** <AuthnProviderAlias wsgi NAME> sections read so far. */
+  authnAliases: Map<string, HookScriptConfig>;
 }
 
 export interface AuthHandler {
@@ -76,29 +79,21 @@ function containerName(container: RequireContainer): string {
 export function authDirectiveHandlers(host: AuthDirectiveHost): Record<string, AuthHandler> {
   const section: Level[] = ['section'];
   const providers = (kind: 'Basic' | 'Digest') => (node: DirectiveNode, scope: AuthScope): void => {
-    for (const name of node.args.map((a) => a.toLowerCase())) {
-      if (UNSUPPORTED_AUTHN.has(name)) {
-        return host.unsupported(node, `the '${name}' authentication provider is not provided by wsgi-host; use Auth${kind}Provider wsgi with a WSGIAuthUserScript`);
-      }
-      if (name !== 'wsgi') return host.error(node, `Unknown Authn provider: ${name}`);
+    const list: AuthnProvider[] = [];
+    for (const written of node.args) {
+      const name = written.toLowerCase();
+      const alias = host.authnAliases.get(written);
+      if (alias !== undefined) list.push({ name: written, userScript: alias });
+      else if (name === 'wsgi') list.push({ name, userScript: null });
+      else if (UNSUPPORTED_AUTHN.has(name)) return host.unsupported(node, `the '${name}' authentication provider is not provided by wsgi-host; use Auth${kind}Provider wsgi with a WSGIAuthUserScript`);
+      else return host.error(node, `Unknown Authn provider: ${written}`);
     }
-    if (kind === 'Basic') layer(scope).basicProviders = node.args.map((a) => a.toLowerCase());
-    else layer(scope).digestProviders = node.args.map((a) => a.toLowerCase());
+    if (kind === 'Basic') layer(scope).basicProviders = list;
+    else layer(scope).digestProviders = list;
   };
   const hookScript = (what: string, set: (auth: AuthLayer, script: HookScriptConfig) => void) => (node: DirectiveNode, scope: AuthScope): void => {
-    const [script, ...options] = node.args;
-    if (script === undefined || script === '') return host.error(node, `Location of ${what} script not supplied.`);
-    let applicationGroup: string | null = null;
-    for (const option of options) {
-      const eq = option.indexOf('=');
-      if (eq <= 0 || option.slice(0, eq) !== 'application-group') return host.error(node, `Invalid option to WSGI ${what} script definition: '${option}'. Allowed: application-group=NAME`);
-      const value = option.slice(eq + 1);
-      if (value === '') return host.error(node, 'Invalid name for WSGI application group.');
-      applicationGroup = value;
-    }
-    const resolved = host.resolvePath(script);
-    if (!fs.existsSync(resolved)) host.warn(node, `the script ${resolved} does not exist; requests that need it will be refused until it does`);
-    set(layer(scope), { script: resolved, applicationGroup });
+    const script = parseHookScript(host, node, node.args, what);
+    if (script !== null) set(layer(scope), script);
   };
   return {
     require: { contexts: section, args: [1, Infinity], apply: (node, scope) => requireLine(host, node, scope) },
@@ -192,6 +187,58 @@ export function authDirectiveHandlers(host: AuthDirectiveHost): Record<string, A
     wsgiauthuserscript: { contexts: section, args: [1, Infinity], usage: 'WSGIAuthUserScript file-path [application-group=NAME]', apply: hookScript('auth user', (a, s) => (a.userScript = s)) },
     wsgiauthgroupscript: { contexts: section, args: [1, Infinity], usage: 'WSGIAuthGroupScript file-path [application-group=NAME]', apply: hookScript('auth group', (a, s) => (a.groupScript = s)) },
   };
+}
+
+/** `path [application-group=NAME]` of WSGIAccessScript and friends (mod_wsgi's messages). */
+function parseHookScript(host: AuthDirectiveHost, node: DirectiveNode, words: string[], what: string): HookScriptConfig | null {
+  const [script, ...options] = words;
+  if (script === undefined || script === '') {
+    host.error(node, `Location of ${what} script not supplied.`);
+    return null;
+  }
+  let applicationGroup: string | null = null;
+  for (const option of options) {
+    const eq = option.indexOf('=');
+    if (eq <= 0 || option.slice(0, eq) !== 'application-group') {
+      host.error(node, `Invalid option to WSGI ${what} script definition: '${option}'. Allowed: application-group=NAME`);
+      return null;
+    }
+    const value = option.slice(eq + 1);
+    if (value === '') {
+      host.error(node, 'Invalid name for WSGI application group.');
+      return null;
+    }
+    applicationGroup = value;
+  }
+  const resolved = host.resolvePath(script);
+  if (!fs.existsSync(resolved)) host.warn(node, `the script ${resolved} does not exist; requests that need it will be refused until it does`);
+  return { script: resolved, applicationGroup };
+}
+
+/**
+ * <AuthnProviderAlias wsgi NAME> with a WSGIAuthUserScript inside (mod_authn_core): a provider
+ * called NAME that AuthBasicProvider/AuthDigestProvider can list, with a script of its own.
+ */
+export function authnProviderAlias(host: AuthDirectiveHost, node: SectionNode, level: Level): void {
+  if (level !== 'server') return host.error(node, '<AuthnProviderAlias> is only allowed at the top level of the configuration');
+  if (node.args.length !== 2) return host.error(node, '<AuthnProviderAlias> takes a provider and a name for it, as in <AuthnProviderAlias wsgi django>');
+  const [base, name] = node.args as [string, string];
+  if (base.toLowerCase() !== 'wsgi') {
+    if (UNSUPPORTED_AUTHN.has(base.toLowerCase())) return host.unsupported(node, `the '${base}' authentication provider is not provided by wsgi-host; alias the wsgi provider`);
+    return host.error(node, `Unknown Authn provider: ${base}`);
+  }
+  let script: HookScriptConfig | null = null;
+  for (const child of node.children) {
+    if (child.kind !== 'directive' || child.key !== 'wsgiauthuserscript') {
+      return host.error(child, `only WSGIAuthUserScript may appear in <AuthnProviderAlias wsgi ${name}>`);
+    }
+    const words = splitModWsgiArgs(child.rawArgs);
+    if (!Array.isArray(words)) return host.error(child, words.error);
+    script = parseHookScript(host, child, words, 'auth user');
+    if (script === null) return;
+  }
+  if (script === null) return host.error(node, `<AuthnProviderAlias wsgi ${name}> needs a WSGIAuthUserScript`);
+  host.authnAliases.set(name, script);
 }
 
 /** `Require [not] provider args...` (mod_authz_core's add_authz_provider). */

@@ -36,6 +36,16 @@ export interface HookScriptConfig {
   applicationGroup: string | null;
 }
 
+/**
+ * An authentication provider of AuthBasicProvider/AuthDigestProvider: `wsgi` (the section's
+ * WSGIAuthUserScript), or an <AuthnProviderAlias wsgi NAME> with a script of its own.
+ */
+export interface AuthnProvider {
+  name: string;
+  /** null: the WSGIAuthUserScript of the request's sections. */
+  userScript: HookScriptConfig | null;
+}
+
 export type AuthMerging = 'off' | 'and' | 'or';
 
 export type AuthTypeName = 'Basic' | 'Digest';
@@ -48,8 +58,8 @@ export interface AuthLayer {
   /** AuthType None is null. */
   authType?: AuthTypeName | null;
   authName?: string;
-  basicProviders?: string[];
-  digestProviders?: string[];
+  basicProviders?: AuthnProvider[];
+  digestProviders?: AuthnProvider[];
   groupFile?: string;
   forbiddenOnFailure?: boolean;
   digestQop?: 'auth' | 'none';
@@ -69,8 +79,8 @@ export interface ResolvedAuth {
   authType: AuthTypeName | null;
   authName: string | null;
   /** null: Apache's default provider ("file", which wsgi-host does not provide). */
-  basicProviders: string[] | null;
-  digestProviders: string[] | null;
+  basicProviders: AuthnProvider[] | null;
+  digestProviders: AuthnProvider[] | null;
   groupFile: string | null;
   forbiddenOnFailure: boolean;
   digestQop: 'auth' | 'none';

@@ -23,8 +23,8 @@ function renderAuth(auth: AuthLayer, quote: (value: string) => string): string[]
   hook('WSGIAccessScript', auth.accessScript);
   if (auth.authType !== undefined) lines.push(`AuthType ${auth.authType ?? 'None'}`);
   if (auth.authName !== undefined) lines.push(`AuthName ${quote(auth.authName)}`);
-  if (auth.basicProviders !== undefined) lines.push(`AuthBasicProvider ${auth.basicProviders.join(' ')}`);
-  if (auth.digestProviders !== undefined) lines.push(`AuthDigestProvider ${auth.digestProviders.join(' ')}`);
+  if (auth.basicProviders !== undefined) lines.push(`AuthBasicProvider ${auth.basicProviders.map((p) => p.name).join(' ')}`);
+  if (auth.digestProviders !== undefined) lines.push(`AuthDigestProvider ${auth.digestProviders.map((p) => p.name).join(' ')}`);
   if (auth.digestQop !== undefined) lines.push(`AuthDigestQop ${auth.digestQop}`);
   if (auth.digestNonceLifetime !== undefined) lines.push(`AuthDigestNonceLifetime ${auth.digestNonceLifetime}`);
   if (auth.digestDomain !== undefined) lines.push(`AuthDigestDomain ${auth.digestDomain.map(quote).join(' ')}`);

@@ -61,6 +61,16 @@ WSGIScriptAlias / {{APPS}}/environ.wsgi
   WSGIAuthGroupScript {{APPS}}/auth/hooks.wsgi
   Require wsgi-group agents
 </Location>
+<AuthnProviderAlias wsgi fallback>
+  WSGIAuthUserScript {{APPS}}/auth/namespace.wsgi application-group=aliased
+</AuthnProviderAlias>
+<Location /chain>
+  AuthType Basic
+  AuthName "Chain"
+  AuthBasicProvider wsgi fallback
+  WSGIAuthUserScript {{APPS}}/auth/hooks.wsgi
+  Require valid-user
+</Location>
 <Location /static>
   AuthType Basic
   AuthName "Static"
@@ -222,6 +232,15 @@ describe('WSGIAuthUserScript with AuthType Basic: check_password(environ, user, 
     assert.equal(res.status, 200);
     assert.equal(res.text, 'a protected static file\n');
     assert.equal((await site.get('/static/page.txt', { Authorization: basic('spy', 'no') })).status, 401);
+  });
+});
+
+describe('several providers, and <AuthnProviderAlias wsgi NAME>', () => {
+  it('are asked in turn until one knows the user; a known user with a wrong password stops there', async () => {
+    assert.equal((await json('/chain/x', { Authorization: basic('spy', 'secret') }))['REMOTE_USER'], 'spy');
+    assert.equal((await site.get('/chain/x', { Authorization: basic('spy', 'wrong') })).status, 401);
+    const fallback = String((await json('/chain/x', { Authorization: basic('nobody', 'x') }))['REMOTE_USER']);
+    assert.match(fallback, /^aliased\|\d+\|\d+$/, 'the alias\'s own script, in its own application group');
   });
 });
 

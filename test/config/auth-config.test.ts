@@ -57,7 +57,7 @@ describe('authentication directives', () => {
     assert.deepEqual(a, {
       authType: 'Digest',
       authName: 'Members Only',
-      digestProviders: ['wsgi'],
+      digestProviders: [{ name: 'wsgi', userScript: null }],
       digestQop: 'auth',
       digestNonceLifetime: 60,
       digestDomain: ['/x', '/y'],
@@ -69,7 +69,7 @@ describe('authentication directives', () => {
       accessScript: { script: path.join(tmp, 'auth.wsgi'), applicationGroup: '%{GLOBAL}' },
     });
     assert.equal(auth(LOC('AuthType None')).authType, null);
-    assert.equal(auth(LOC('AuthType Basic', 'AuthBasicProvider WSGI')).basicProviders?.[0], 'wsgi');
+    assert.deepEqual(auth(LOC('AuthType Basic', 'AuthBasicProvider WSGI')).basicProviders, [{ name: 'wsgi', userScript: null }]);
   });
 
   it('are per-directory (AuthConfig) directives: not allowed at server level or in <VirtualHost>', () => {
@@ -103,6 +103,16 @@ describe('authentication directives', () => {
   it('hook script options: only application-group=, with a value (mod_wsgi\'s messages)', () => {
     refuse(LOC('WSGIAuthUserScript auth.wsgi process-group=x'), 'WSGIAuthUserScript', 'WSGIAuthUserScript', /Invalid option to WSGI auth user script definition: 'process-group=x'\. Allowed: application-group=NAME/);
     refuse(LOC('WSGIAccessScript auth.wsgi application-group='), 'WSGIAccessScript', 'WSGIAccessScript', /^Invalid name for WSGI application group\.$/);
+  });
+
+  it('<AuthnProviderAlias wsgi NAME> names a provider with its own WSGIAuthUserScript', () => {
+    const a = auth(['<AuthnProviderAlias wsgi Django>', '  WSGIAuthUserScript auth.wsgi application-group=django', '</AuthnProviderAlias>', ...LOC('AuthType Basic', 'AuthBasicProvider Django wsgi')]);
+    assert.deepEqual(a.basicProviders, [{ name: 'Django', userScript: { script: path.join(tmp, 'auth.wsgi'), applicationGroup: 'django' } }, { name: 'wsgi', userScript: null }]);
+    refuse([...LOC('AuthBasicProvider later'), '<AuthnProviderAlias wsgi later>', '  WSGIAuthUserScript auth.wsgi', '</AuthnProviderAlias>'], 'AuthBasicProvider', 'AuthBasicProvider', /^Unknown Authn provider: later$/);
+    refuse(LOC('<AuthnProviderAlias wsgi x>', '  WSGIAuthUserScript auth.wsgi', '</AuthnProviderAlias>'), '<AuthnProviderAlias', '<AuthnProviderAlias>', /only allowed at the top level/);
+    refuse(['<AuthnProviderAlias wsgi x>', '  AuthName x', '</AuthnProviderAlias>'], 'AuthName', 'AuthName', /only WSGIAuthUserScript may appear in <AuthnProviderAlias wsgi x>/);
+    refuse(['<AuthnProviderAlias file x>', '  AuthUserFile /etc/passwd', '</AuthnProviderAlias>'], '<AuthnProviderAlias', '<AuthnProviderAlias>', /the 'file' authentication provider is not provided by wsgi-host/);
+    refuse(['<AuthnProviderAlias wsgi x>', '</AuthnProviderAlias>'], '<AuthnProviderAlias', '<AuthnProviderAlias>', /needs a WSGIAuthUserScript/);
   });
 
   it('warns about a hook script that does not exist', () => {
