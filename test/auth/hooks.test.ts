@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { basic, digestAuthorization, expectedRspauth, parseChallenge, serveSite, type Site } from '../helpers/auth';
-import { waitForFileLine } from '../helpers/server';
+import { sleep, waitForFileLine } from '../helpers/server';
 
 /*
  * mod_wsgi's three hook scripts (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript)
@@ -50,6 +50,15 @@ WSGIScriptAlias / {{APPS}}/environ.wsgi
   AuthType Digest
   AuthName "Digest Realm"
   AuthDigestProvider wsgi
+  AuthDigestDomain /digest /elsewhere
+  WSGIAuthUserScript {{APPS}}/auth/hooks.wsgi
+  Require valid-user
+</Location>
+<Location /short>
+  AuthType Digest
+  AuthName "Short"
+  AuthDigestProvider wsgi
+  AuthDigestNonceLifetime 2
   WSGIAuthUserScript {{APPS}}/auth/hooks.wsgi
   Require valid-user
 </Location>
@@ -253,6 +262,7 @@ describe('WSGIAuthUserScript with AuthType Digest: get_realm_hash(environ, user,
     assert.equal(params['algorithm'], 'MD5');
     assert.equal(params['qop'], 'auth');
     assert.equal(params['stale'], undefined);
+    assert.equal(params['domain'], '/digest /elsewhere');
     return params;
   }
 
@@ -315,6 +325,26 @@ describe('WSGIAuthUserScript with AuthType Digest: get_realm_hash(environ, user,
       await site.waitForLog(pattern, mark);
     });
   }
+
+  it('a nonce past AuthDigestNonceLifetime: 401 with stale=true; one about to expire brings its successor (nextnonce)', async () => {
+    const ask = async (nonce: string): Promise<Awaited<ReturnType<Site['get']>>> =>
+      site.get('/short/x', { Authorization: digestAuthorization({ user: 'spy', password: 'secret', realm: 'Short', nonce, method: 'GET', uri: '/short/x' }) });
+    let nonce = '';
+    let fresh = null;
+    // A slow machine may take longer than the 2-second lifetime between two requests: retry.
+    for (let attempt = 0; attempt < 5 && fresh?.status !== 200; attempt++) {
+      nonce = parseChallenge((await site.get('/short/x')).headers['www-authenticate'])['nonce']!;
+      fresh = await ask(nonce);
+    }
+    assert.equal(fresh?.status, 200);
+    assert.match(String(fresh!.headers['authentication-info']), /, nextnonce="[^"]{52}"/);
+    await sleep(2500);
+    const mark = site.logMark();
+    const stale = await ask(nonce);
+    assert.equal(stale.status, 401);
+    assert.equal(parseChallenge(stale.headers['www-authenticate'])['stale'], 'true');
+    await site.waitForLog(/\[auth_digest:info\] .*AH01778: user spy: nonce expired \([\d.]+ seconds old - max lifetime 2\.00\) - sending new nonce/, mark);
+  });
 
   it('a nonce this server did not issue: 401 with stale=true', async () => {
     const forged = Buffer.alloc(8).toString('base64') + '0'.repeat(40);
