@@ -210,7 +210,7 @@ class RequestCheck {
     const auth = this.policy.auth;
     const realm = auth.authName ?? '';
     if (auth.authType === 'Digest') {
-      return digestChallenge({ realm, nonce: this.control.nonces.issue(realm, this.request.record.startMicros), qop: auth.digestQop, domain: auth.digestDomain, stale });
+      return digestChallenge({ realm, nonce: this.control.nonces.issue(realm, this.request.record.startMicros), domain: auth.digestDomain, stale });
     }
     return basicChallenge(realm);
   }
@@ -297,15 +297,13 @@ class RequestCheck {
     }
     if (reply?.result !== 'found' || reply.hash === undefined) return refused(500);
     const ha1 = reply.hash;
-    if (r.qop !== null) {
-      const accepted = auth.digestQop === 'auth' && r.qop.toLowerCase() === 'auth';
-      if (!accepted) {
-        this.log('auth_digest', 'error', `AH01793: invalid qop \`${r.qop}' received: ${uri}`);
-        return refused(401, true);
-      }
+    // As Apache 2.4 does now (RFC 7616): qop=auth only, no RFC 2069 digests.
+    if (r.qop === null || r.qop.toLowerCase() !== 'auth') {
+      this.log('auth_digest', 'error', `AH10560: invalid or missing qop value '${r.qop ?? '(null)'}', RFC 2069 is no longer supported: ${uri}`);
+      return refused(401, true);
     }
     if (!safeEqual(r.response, expectedDigest(ha1, record.req.method ?? 'GET', r))) {
-      this.log('auth_digest', 'error', `${r.qop === null ? 'AH01792' : 'AH01794'}: user ${r.username}: password mismatch: ${uri}`);
+      this.log('auth_digest', 'error', `AH01794: user ${r.username}: password mismatch: ${uri}`);
       return refused(401, true);
     }
     // Checked last, so that a client with the right password but an old nonce is told it is

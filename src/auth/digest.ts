@@ -4,7 +4,8 @@ import { quoteValue } from './basic';
 /**
  * HTTP Digest authentication (RFC 2617, RFC 7616 with MD5) as mod_auth_digest does it: the
  * server issues nonces it can check without keeping state (a timestamp and a keyed hash of it
- * and the realm), accepts qop=auth and the old RFC 2069 form without qop, and reports an
+ * and the realm), accepts qop=auth only (as Apache 2.4 does now: RFC 7616 dropped the RFC 2069
+ * form without qop), and reports an
  * expired nonce with stale=true so the client retries without asking the user again.
  */
 
@@ -83,17 +84,15 @@ export function md5Hex(text: string): string {
   return createHash('md5').update(text, 'latin1').digest('hex');
 }
 
-/** The response a client that knows the password sends (RFC 2617 section 3.2.2.1). */
+/** The response a client that knows the password sends with qop=auth (RFC 7616 section 3.4.1). */
 export function expectedDigest(ha1: string, method: string, r: DigestResponse): string {
   const ha2 = md5Hex(`${method}:${r.uri}`);
-  if (r.qop === null) return md5Hex(`${ha1}:${r.nonce}:${ha2}`);
-  return md5Hex(`${ha1}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:${r.qop}:${ha2}`);
+  return md5Hex(`${ha1}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:${r.qop ?? ''}:${ha2}`);
 }
 
 /** Authentication-Info for a successful request: proves the server knows the password too. */
 export function authenticationInfo(ha1: string, r: DigestResponse, nextNonce: string | null): string {
   const next = nextNonce !== null ? `, nextnonce="${nextNonce}"` : '';
-  if (r.qop === null) return next.slice(2);
   const rspauth = md5Hex(`${ha1}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:${r.qop}:${md5Hex(`:${r.uri}`)}`);
   return `rspauth="${rspauth}"${next}, cnonce="${quoteValue(r.cnonce ?? '')}", nc=${r.nc ?? ''}, qop=${r.qop}`;
 }
@@ -142,7 +141,6 @@ export class DigestNonces {
 export interface ChallengeOptions {
   realm: string;
   nonce: string;
-  qop: 'auth' | 'none';
   domain: string[] | null;
   stale: boolean;
 }
@@ -152,7 +150,7 @@ export function digestChallenge(o: ChallengeOptions): string {
     `Digest realm="${quoteValue(o.realm)}", nonce="${o.nonce}", algorithm=MD5` +
     (o.domain !== null ? `, domain="${o.domain.join(' ')}"` : '') +
     (o.stale ? ', stale=true' : '') +
-    (o.qop === 'auth' ? ', qop="auth"' : '')
+    ', qop="auth"'
   );
 }
 

@@ -29,7 +29,6 @@ export function mergeAuth(base: ResolvedAuth, layer: AuthLayer): ResolvedAuth {
   if (layer.digestProviders !== undefined) out.digestProviders = layer.digestProviders;
   if (layer.groupFile !== undefined) out.groupFile = layer.groupFile;
   if (layer.forbiddenOnFailure !== undefined) out.forbiddenOnFailure = layer.forbiddenOnFailure;
-  if (layer.digestQop !== undefined) out.digestQop = layer.digestQop;
   if (layer.digestNonceLifetime !== undefined) out.digestNonceLifetime = layer.digestNonceLifetime;
   if (layer.digestDomain !== undefined) out.digestDomain = layer.digestDomain;
   if (layer.accessScript !== undefined) out.accessScript = layer.accessScript;

@@ -145,12 +145,9 @@ export function authDirectiveHandlers(host: AuthDirectiveHost): Record<string, A
     authdigestqop: {
       contexts: section,
       args: [1, Infinity],
-      apply: (node, scope) => {
-        for (const value of node.args.map((a) => a.toLowerCase())) {
-          if (value === 'auth-int') return host.error(node, 'AuthDigestQop auth-int is not implemented');
-          if (value !== 'auth' && value !== 'none') return host.error(node, `Unrecognized qop: ${value}`);
-        }
-        layer(scope).digestQop = node.args[0]!.toLowerCase() === 'none' ? 'none' : 'auth';
+      // Current Apache 2.4 accepts only qop=auth (RFC 7616 dropped RFC 2069's digests without qop).
+      apply: (node) => {
+        if (node.args.some((value) => value.toLowerCase() !== 'auth')) host.error(node, "AuthDigestQop is deprecated: only 'auth' is supported");
       },
     },
     authdigestnoncelifetime: {

@@ -62,7 +62,6 @@ export interface AuthLayer {
   digestProviders?: AuthnProvider[];
   groupFile?: string;
   forbiddenOnFailure?: boolean;
-  digestQop?: 'auth' | 'none';
   /** Seconds; negative: nonces never expire. */
   digestNonceLifetime?: number;
   digestDomain?: string[];
@@ -83,7 +82,6 @@ export interface ResolvedAuth {
   digestProviders: AuthnProvider[] | null;
   groupFile: string | null;
   forbiddenOnFailure: boolean;
-  digestQop: 'auth' | 'none';
   digestNonceLifetime: number;
   digestDomain: string[] | null;
   accessScript: HookScriptConfig | null;
@@ -101,7 +99,6 @@ export const DEFAULT_AUTH: ResolvedAuth = {
   digestProviders: null,
   groupFile: null,
   forbiddenOnFailure: false,
-  digestQop: 'auth',
   digestNonceLifetime: 300,
   digestDomain: null,
   accessScript: null,

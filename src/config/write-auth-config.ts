@@ -25,7 +25,6 @@ function renderAuth(auth: AuthLayer, quote: (value: string) => string): string[]
   if (auth.authName !== undefined) lines.push(`AuthName ${quote(auth.authName)}`);
   if (auth.basicProviders !== undefined) lines.push(`AuthBasicProvider ${auth.basicProviders.map((p) => p.name).join(' ')}`);
   if (auth.digestProviders !== undefined) lines.push(`AuthDigestProvider ${auth.digestProviders.map((p) => p.name).join(' ')}`);
-  if (auth.digestQop !== undefined) lines.push(`AuthDigestQop ${auth.digestQop}`);
   if (auth.digestNonceLifetime !== undefined) lines.push(`AuthDigestNonceLifetime ${auth.digestNonceLifetime}`);
   if (auth.digestDomain !== undefined) lines.push(`AuthDigestDomain ${auth.digestDomain.map(quote).join(' ')}`);
   if (auth.groupFile !== undefined) lines.push(`AuthGroupFile ${quote(auth.groupFile)}`);

@@ -50,7 +50,7 @@ const LOC = (...body: string[]): string[] => ['<Location /x>', ...body.map((b) =
 describe('authentication directives', () => {
   it('AuthType, AuthName, Auth*Provider, the hook scripts and the digest settings reach the section', () => {
     const a = auth(LOC(
-      'AuthType digest', 'AuthName "Members Only"', 'AuthDigestProvider wsgi', 'AuthDigestQop auth', 'AuthDigestNonceLifetime 60', 'AuthDigestDomain /x /y',
+      'AuthType digest', 'AuthName "Members Only"', 'AuthDigestProvider wsgi', 'AuthDigestQop Auth', 'AuthDigestNonceLifetime 60', 'AuthDigestDomain /x /y',
       'AuthDigestAlgorithm MD5', 'AuthGroupFile groups', 'AuthzSendForbiddenOnFailure On', 'AuthMerging And',
       'WSGIAuthUserScript auth.wsgi application-group=site', 'WSGIAuthGroupScript "{{DIR}}/auth.wsgi"', 'WSGIAccessScript auth.wsgi application-group=%{GLOBAL}',
     ));
@@ -58,7 +58,6 @@ describe('authentication directives', () => {
       authType: 'Digest',
       authName: 'Members Only',
       digestProviders: [{ name: 'wsgi', userScript: null }],
-      digestQop: 'auth',
       digestNonceLifetime: 60,
       digestDomain: ['/x', '/y'],
       groupFile: path.join(tmp, 'groups'),
@@ -91,8 +90,8 @@ describe('authentication directives', () => {
   });
 
   it('gives Apache\'s messages for bad values', () => {
-    refuse(LOC('AuthDigestQop auth-int'), 'AuthDigestQop', 'AuthDigestQop', /^AuthDigestQop auth-int is not implemented$/);
-    refuse(LOC('AuthDigestQop fast'), 'AuthDigestQop', 'AuthDigestQop', /^Unrecognized qop: fast$/);
+    refuse(LOC('AuthDigestQop none'), 'AuthDigestQop', 'AuthDigestQop', /^AuthDigestQop is deprecated: only 'auth' is supported$/);
+    refuse(LOC('AuthDigestQop auth-int'), 'AuthDigestQop', 'AuthDigestQop', /^AuthDigestQop is deprecated: only 'auth' is supported$/);
     refuse(LOC('AuthDigestAlgorithm MD5-sess'), 'AuthDigestAlgorithm', 'AuthDigestAlgorithm', /algorithm `MD5-sess' is not implemented/);
     refuse(LOC('AuthDigestAlgorithm SHA-256'), 'AuthDigestAlgorithm', 'AuthDigestAlgorithm', /^Invalid algorithm in AuthDigestAlgorithm: SHA-256$/);
     refuse(LOC('AuthDigestNonceLifetime soon'), 'AuthDigestNonceLifetime', 'AuthDigestNonceLifetime', /^Invalid time in AuthDigestNonceLifetime: soon$/);
