@@ -11,6 +11,8 @@ import { Authz, evaluate } from './authz';
 import { basicChallenge, parseBasic } from './basic';
 import { authenticationInfo, digestChallenge, digestUriMatches, DigestNonces, expectedDigest, parseDigest, safeEqual, NONCE_LENGTH, type DigestResponse } from './digest';
 import { groupsOfUser } from './group-file';
+import { passwordHashOf, realmHashOf } from './password-file';
+import { checkPasswordHash } from './password-hash';
 import type { HookCaller, HookName, HookReply } from './hook-calls';
 import { hookApplicationGroup, hookEnviron } from './hook-environ';
 import { matchesAny, parseIpSubnet, type IpSubnet } from './ip-match';
@@ -242,7 +244,7 @@ class RequestCheck {
     }
     const sent = credentials.user;
     this.user = sent;
-    const reply = await this.askProviders(this.policy.auth.basicProviders, 'check_password', [sent, credentials.password], 'AH01616', 'WSGI0041');
+    const reply = await this.askProviders(this.policy.auth.basicProviders, 'check_password', [sent, credentials.password], 'WSGI0041');
     switch (reply?.result) {
       case 'granted':
         if (reply.user !== undefined) this.user = reply.user;
@@ -290,7 +292,7 @@ class RequestCheck {
       this.log('auth_digest', 'error', `AH01789: unknown algorithm \`${r.algorithm}' received: ${uri}`);
       return refused(401, true);
     }
-    const reply = await this.askProviders(auth.digestProviders, 'get_realm_hash', [r.username, realm], 'AH01770', 'WSGI0044');
+    const reply = await this.askProviders(auth.digestProviders, 'get_realm_hash', [r.username, realm], 'WSGI0044');
     if (reply?.result === 'not-found') {
       this.log('auth_digest', 'error', `AH01790: user \`${r.username}' in realm \`${realm}' not found: ${uri}`);
       return refused(401, true);
@@ -330,25 +332,50 @@ class RequestCheck {
 
   /**
    * Asks the providers in turn until one knows the user, as mod_auth_basic and mod_auth_digest
-   * do. Null (logged) when none could be asked or one failed.
+   * do (with none named, Apache's default: file). Null (logged) when one failed.
    */
-  private async askProviders(providers: AuthnProvider[] | null, hook: 'check_password' | 'get_realm_hash', args: string[], noProviderCode: string, noScriptCode: string): Promise<HookReply | null> {
-    if (providers === null) {
-      const module = this.policy.auth.authType === 'Basic' ? 'auth_basic' : 'auth_digest';
-      this.log(module, 'error', `${noProviderCode}: No Authn provider configured: wsgi-host has no "file" provider; add Auth${this.policy.auth.authType ?? 'Basic'}Provider wsgi and a WSGIAuthUserScript`);
-      return null;
-    }
+  private async askProviders(providers: AuthnProvider[] | null, hook: 'check_password' | 'get_realm_hash', args: [string, string], noScriptCode: string): Promise<HookReply | null> {
     let reply: HookReply | null = null;
-    for (const provider of providers) {
-      const script = provider.userScript ?? this.policy.auth.userScript;
-      if (script === null) {
-        this.log('wsgi', 'error', `${noScriptCode}: Location of WSGI user authentication script not provided.`);
-        return null;
+    for (const provider of providers ?? DEFAULT_PROVIDERS) {
+      if (provider.kind === 'file') {
+        reply = await this.passwordFile(provider.userFile ?? this.policy.auth.userFile, hook, args);
+      } else {
+        const script = provider.userScript ?? this.policy.auth.userScript;
+        if (script === null) {
+          this.log('wsgi', 'error', `${noScriptCode}: Location of WSGI user authentication script not provided.`);
+          return null;
+        }
+        reply = await this.hook(hook, script, args);
       }
-      reply = await this.hook(hook, script, args);
       if (reply?.result !== 'not-found') return reply;
     }
     return reply;
+  }
+
+  /** The file provider (mod_authn_file): AuthUserFile as htpasswd (Basic) or htdigest (Digest) writes it. */
+  private async passwordFile(file: string | null, hook: 'check_password' | 'get_realm_hash', [user, second]: [string, string]): Promise<HookReply | null> {
+    const basic = hook === 'check_password';
+    if (file === null) {
+      this.log('authn_file', 'error', `${basic ? 'AH01619' : 'AH01621'}: AuthUserFile not specified in the configuration`);
+      return null;
+    }
+    try {
+      if (!basic) {
+        const hash = await realmHashOf(file, user, second);
+        return hash === null ? { result: 'not-found' } : { result: 'found', hash };
+      }
+      const hash = await passwordHashOf(file, user);
+      if (hash === null) return { result: 'not-found' };
+      const check = await checkPasswordHash(second, hash);
+      if (check === 'unsupported') {
+        this.log('authn_file', 'error', `The password of user ${user} in ${file} is in a format wsgi-host does not check (it checks bcrypt, $apr1$ and $1$ MD5, $5$ and $6$ SHA-crypt and {SHA}); set it again with htpasswd -B.`);
+        return null;
+      }
+      return { result: check === 'match' ? 'granted' : 'denied' };
+    } catch (err) {
+      this.log('authn_file', 'error', `${basic ? 'AH01620' : 'AH01622'}: Could not open password file: ${file} (${(err as Error).message})`);
+      return null;
+    }
   }
 
   // -- authorization providers ---------------------------------------------------------------
@@ -457,6 +484,9 @@ class RequestCheck {
     );
   }
 }
+
+/** Apache's provider when AuthBasicProvider/AuthDigestProvider names none. */
+const DEFAULT_PROVIDERS: AuthnProvider[] = [{ name: 'file', kind: 'file', userFile: null }];
 
 const LOCALHOST = [parseIpSubnet('127.0.0.0/8')!, parseIpSubnet('::1')!];
 

@@ -27,6 +27,7 @@ export function mergeAuth(base: ResolvedAuth, layer: AuthLayer): ResolvedAuth {
   if (layer.authName !== undefined) out.authName = layer.authName;
   if (layer.basicProviders !== undefined) out.basicProviders = layer.basicProviders;
   if (layer.digestProviders !== undefined) out.digestProviders = layer.digestProviders;
+  if (layer.userFile !== undefined) out.userFile = layer.userFile;
   if (layer.groupFile !== undefined) out.groupFile = layer.groupFile;
   if (layer.forbiddenOnFailure !== undefined) out.forbiddenOnFailure = layer.forbiddenOnFailure;
   if (layer.digestNonceLifetime !== undefined) out.digestNonceLifetime = layer.digestNonceLifetime;

@@ -4,7 +4,7 @@ import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode,
 import { applyDaemonOption } from './daemon-options';
 import { splitModWsgiArgs } from './mod-wsgi-args';
 import { AUTH_MODULES, HOOK_SCRIPT_DIRECTIVES, REQUIRE_SECTIONS, authDirectiveHandlers, authnProviderAlias, requireSection, type AuthDirectiveHost, type AuthScope } from './auth-directives';
-import type { HookScriptConfig, RequireContainer } from './auth-model';
+import type { AuthnProvider, RequireContainer } from './auth-model';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
@@ -378,7 +378,7 @@ class ConfigBuilder {
     unsupported: (node, message) => this.unsupported(node, message),
     resolvePath: (value) => this.resolvePath(value),
     flag: (node) => this.flag(node),
-    authnAliases: new Map<string, HookScriptConfig>(),
+    authnAliases: new Map<string, AuthnProvider>(),
   };
 
   private readonly handlers: Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: Scope) => void }> = {

@@ -29,8 +29,8 @@ export interface AuthDirectiveHost {
   unsupported(node: ConfigNode, message: string): void;
   resolvePath(value: string): string;
   flag(node: DirectiveNode): boolean | null;
-  /** <AuthnProviderAlias wsgi NAME> sections read so far. */
-  authnAliases: Map<string, HookScriptConfig>;
+  /** <AuthnProviderAlias wsgi|file NAME> sections read so far. */
+  authnAliases: Map<string, AuthnProvider>;
 }
 
 export interface AuthHandler {
@@ -41,7 +41,7 @@ export interface AuthHandler {
 }
 
 /** Modules wsgi-host provides for <IfModule>, under Apache's names. */
-export const AUTH_MODULES = ['authn_core', 'auth_basic', 'auth_digest', 'authz_user', 'authz_groupfile'];
+export const AUTH_MODULES = ['authn_core', 'authn_file', 'auth_basic', 'auth_digest', 'authz_user', 'authz_groupfile'];
 
 /** Section names that hold Require lines. */
 export const REQUIRE_SECTIONS = new Set(['requireall', 'requireany', 'requirenone']);
@@ -51,7 +51,7 @@ export const HOOK_SCRIPT_DIRECTIVES = ['wsgiaccessscript', 'wsgiauthuserscript',
 
 const KNOWN_PROVIDERS = new Set(['all', 'valid-user', 'user', 'group', 'wsgi-group', 'ip', 'host', 'local', 'method']);
 const UNSUPPORTED_PROVIDERS = new Set(['env', 'expr', 'forward-dns', 'file-owner', 'file-group', 'dbm-group', 'dbd-group', 'ldap-user', 'ldap-group', 'ldap-dn', 'ldap-attribute', 'ldap-filter', 'ssl', 'ssl-verify-client']);
-const UNSUPPORTED_AUTHN = new Set(['file', 'dbm', 'dbd', 'ldap', 'socache', 'anon']);
+const UNSUPPORTED_AUTHN = new Set(['dbm', 'dbd', 'ldap', 'socache', 'anon']);
 /** Methods Apache knows (ap_method_number_of); HEAD counts as GET. */
 const METHODS = new Set([
   'GET', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK',
@@ -83,9 +83,10 @@ export function authDirectiveHandlers(host: AuthDirectiveHost): Record<string, A
     for (const written of node.args) {
       const name = written.toLowerCase();
       const alias = host.authnAliases.get(written);
-      if (alias !== undefined) list.push({ name: written, userScript: alias });
-      else if (name === 'wsgi') list.push({ name, userScript: null });
-      else if (UNSUPPORTED_AUTHN.has(name)) return host.unsupported(node, `the '${name}' authentication provider is not provided by wsgi-host; use Auth${kind}Provider wsgi with a WSGIAuthUserScript`);
+      if (alias !== undefined) list.push(alias);
+      else if (name === 'wsgi') list.push({ name, kind: 'wsgi', userScript: null });
+      else if (name === 'file') list.push({ name, kind: 'file', userFile: null });
+      else if (UNSUPPORTED_AUTHN.has(name)) return host.unsupported(node, `the '${name}' authentication provider is not provided by wsgi-host; use Auth${kind}Provider wsgi with a WSGIAuthUserScript, or file with an AuthUserFile`);
       else return host.error(node, `Unknown Authn provider: ${written}`);
     }
     if (kind === 'Basic') layer(scope).basicProviders = list;
@@ -111,11 +112,7 @@ export function authDirectiveHandlers(host: AuthDirectiveHost): Record<string, A
     authname: { contexts: section, args: [1, 1], apply: (node, scope) => (layer(scope).authName = node.args[0]!) },
     authbasicprovider: { contexts: section, args: [1, Infinity], apply: providers('Basic') },
     authdigestprovider: { contexts: section, args: [1, Infinity], apply: providers('Digest') },
-    authuserfile: {
-      contexts: section,
-      args: [1, 1],
-      apply: (node) => host.unsupported(node, 'password files (the file authentication provider) are not supported by wsgi-host; check passwords in Python with AuthBasicProvider wsgi and a WSGIAuthUserScript'),
-    },
+    authuserfile: { contexts: section, args: [1, 1], apply: (node, scope) => (layer(scope).userFile = host.resolvePath(node.args[0]!)) },
     authgroupfile: { contexts: section, args: [1, 1], apply: (node, scope) => (layer(scope).groupFile = host.resolvePath(node.args[0]!)) },
     authmerging: {
       contexts: section,
@@ -213,29 +210,36 @@ function parseHookScript(host: AuthDirectiveHost, node: DirectiveNode, words: st
 }
 
 /**
- * <AuthnProviderAlias wsgi NAME> with a WSGIAuthUserScript inside (mod_authn_core): a provider
- * called NAME that AuthBasicProvider/AuthDigestProvider can list, with a script of its own.
+ * <AuthnProviderAlias wsgi NAME> with a WSGIAuthUserScript inside, or <AuthnProviderAlias file
+ * NAME> with an AuthUserFile (mod_authn_core): a provider called NAME that
+ * AuthBasicProvider/AuthDigestProvider can list, with a script or file of its own.
  */
 export function authnProviderAlias(host: AuthDirectiveHost, node: SectionNode, level: Level): void {
   if (level !== 'server') return host.error(node, '<AuthnProviderAlias> is only allowed at the top level of the configuration');
   if (node.args.length !== 2) return host.error(node, '<AuthnProviderAlias> takes a provider and a name for it, as in <AuthnProviderAlias wsgi django>');
-  const [base, name] = node.args as [string, string];
-  if (base.toLowerCase() !== 'wsgi') {
-    if (UNSUPPORTED_AUTHN.has(base.toLowerCase())) return host.unsupported(node, `the '${base}' authentication provider is not provided by wsgi-host; alias the wsgi provider`);
-    return host.error(node, `Unknown Authn provider: ${base}`);
+  const [written, name] = node.args as [string, string];
+  const base = written.toLowerCase();
+  if (base !== 'wsgi' && base !== 'file') {
+    if (UNSUPPORTED_AUTHN.has(base)) return host.unsupported(node, `the '${written}' authentication provider is not provided by wsgi-host; alias the wsgi or file provider`);
+    return host.error(node, `Unknown Authn provider: ${written}`);
   }
-  let script: HookScriptConfig | null = null;
+  const wanted = base === 'wsgi' ? 'WSGIAuthUserScript' : 'AuthUserFile';
+  let provider: AuthnProvider | null = null;
   for (const child of node.children) {
-    if (child.kind !== 'directive' || child.key !== 'wsgiauthuserscript') {
-      return host.error(child, `only WSGIAuthUserScript may appear in <AuthnProviderAlias wsgi ${name}>`);
+    if (child.kind !== 'directive' || child.key !== wanted.toLowerCase()) return host.error(child, `only ${wanted} may appear in <AuthnProviderAlias ${written} ${name}>`);
+    if (base === 'file') {
+      if (child.args.length !== 1) return host.error(child, 'takes one argument: the password file');
+      provider = { name, kind: 'file', userFile: host.resolvePath(child.args[0]!) };
+      continue;
     }
     const words = splitModWsgiArgs(child.rawArgs);
     if (!Array.isArray(words)) return host.error(child, words.error);
-    script = parseHookScript(host, child, words, 'auth user');
+    const script = parseHookScript(host, child, words, 'auth user');
     if (script === null) return;
+    provider = { name, kind: 'wsgi', userScript: script };
   }
-  if (script === null) return host.error(node, `<AuthnProviderAlias wsgi ${name}> needs a WSGIAuthUserScript`);
-  host.authnAliases.set(name, script);
+  if (provider === null) return host.error(node, `<AuthnProviderAlias ${written} ${name}> needs a${base === 'wsgi' ? ' WSGIAuthUserScript' : 'n AuthUserFile'}`);
+  host.authnAliases.set(name, provider);
 }
 
 /** `Require [not] provider args...` (mod_authz_core's add_authz_provider). */

@@ -38,13 +38,22 @@ export interface HookScriptConfig {
 
 /**
  * An authentication provider of AuthBasicProvider/AuthDigestProvider: `wsgi` (the section's
- * WSGIAuthUserScript), or an <AuthnProviderAlias wsgi NAME> with a script of its own.
+ * WSGIAuthUserScript), `file` (the section's AuthUserFile), or an <AuthnProviderAlias> of one
+ * of them with a script or file of its own.
  */
-export interface AuthnProvider {
-  name: string;
-  /** null: the WSGIAuthUserScript of the request's sections. */
-  userScript: HookScriptConfig | null;
-}
+export type AuthnProvider =
+  | {
+      name: string;
+      kind: 'wsgi';
+      /** null: the WSGIAuthUserScript of the request's sections. */
+      userScript: HookScriptConfig | null;
+    }
+  | {
+      name: string;
+      kind: 'file';
+      /** null: the AuthUserFile of the request's sections. */
+      userFile: string | null;
+    };
 
 export type AuthMerging = 'off' | 'and' | 'or';
 
@@ -60,6 +69,7 @@ export interface AuthLayer {
   authName?: string;
   basicProviders?: AuthnProvider[];
   digestProviders?: AuthnProvider[];
+  userFile?: string;
   groupFile?: string;
   forbiddenOnFailure?: boolean;
   /** Seconds; negative: nonces never expire. */
@@ -77,9 +87,10 @@ export interface ResolvedAuth {
   merging: AuthMerging | null;
   authType: AuthTypeName | null;
   authName: string | null;
-  /** null: Apache's default provider ("file", which wsgi-host does not provide). */
+  /** null: Apache's default provider, file. */
   basicProviders: AuthnProvider[] | null;
   digestProviders: AuthnProvider[] | null;
+  userFile: string | null;
   groupFile: string | null;
   forbiddenOnFailure: boolean;
   digestNonceLifetime: number;
@@ -97,6 +108,7 @@ export const DEFAULT_AUTH: ResolvedAuth = {
   authName: null,
   basicProviders: null,
   digestProviders: null,
+  userFile: null,
   groupFile: null,
   forbiddenOnFailure: false,
   digestNonceLifetime: 300,

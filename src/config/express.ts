@@ -210,8 +210,8 @@ function accessSections(values: FlagValues, cwd: string, realm: string): Section
       userScript,
       require: { kind: 'container', op: 'any', negate: false, children: [require], merged: false },
     };
-    if (authType === 'Basic') auth.basicProviders = [{ name: 'wsgi', userScript: null }];
-    else auth.digestProviders = [{ name: 'wsgi', userScript: null }];
+    if (authType === 'Basic') auth.basicProviders = [{ name: 'wsgi', kind: 'wsgi', userScript: null }];
+    else auth.digestProviders = [{ name: 'wsgi', kind: 'wsgi', userScript: null }];
     if (groupScript !== null) auth.groupScript = groupScript;
     sections.push(location(auth));
   }

@@ -27,6 +27,7 @@ function renderAuth(auth: AuthLayer, quote: (value: string) => string): string[]
   if (auth.digestProviders !== undefined) lines.push(`AuthDigestProvider ${auth.digestProviders.map((p) => p.name).join(' ')}`);
   if (auth.digestNonceLifetime !== undefined) lines.push(`AuthDigestNonceLifetime ${auth.digestNonceLifetime}`);
   if (auth.digestDomain !== undefined) lines.push(`AuthDigestDomain ${auth.digestDomain.map(quote).join(' ')}`);
+  if (auth.userFile !== undefined) lines.push(`AuthUserFile ${quote(auth.userFile)}`);
   if (auth.groupFile !== undefined) lines.push(`AuthGroupFile ${quote(auth.groupFile)}`);
   if (auth.forbiddenOnFailure !== undefined) lines.push(`AuthzSendForbiddenOnFailure ${auth.forbiddenOnFailure ? 'On' : 'Off'}`);
   if (auth.merging !== undefined) lines.push(`AuthMerging ${auth.merging[0]!.toUpperCase()}${auth.merging.slice(1)}`);

@@ -318,10 +318,10 @@ describe('configurations Apache refuses at request time', () => {
     await site.waitForLog(/AH00027: No authentication done but request not allowed without authentication for \/no-authtype\/x/, mark);
   });
 
-  it('AuthType Basic without a provider (Apache would use the file provider): 500, saying what to add', async () => {
+  it('AuthType Basic without a provider uses the file provider, which needs AuthUserFile: 500 (AH01619)', async () => {
     const mark = site.logMark();
     assert.equal(await status('/no-provider/x', AGENT), 500);
-    await site.waitForLog(/AH01616: No Authn provider configured: wsgi-host has no "file" provider; add AuthBasicProvider wsgi and a WSGIAuthUserScript/, mark);
+    await site.waitForLog(/\[authn_file:error\] .*AH01619: AuthUserFile not specified in the configuration/, mark);
   });
 
   it('no AuthName: 500 (AH01615)', async () => {

@@ -1143,7 +1143,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     refuse([L, 'RewriteEngine On'], 'RewriteEngine', 'RewriteEngine', /mod_rewrite is not provided by wsgi-host/);
     refuse([L, 'ScriptAlias /cgi-bin/ /srv/cgi/'], 'ScriptAlias', 'ScriptAlias', /CGI is not provided by wsgi-host; use WSGIScriptAlias/);
     refuse([L, 'WSGIDispatchScript /srv/dispatch.py'], 'WSGIDispatchScript', 'WSGIDispatchScript', /WSGIDispatchScript is not supported/);
-    refuse([L, ...DIR('AuthUserFile /etc/htpasswd')], 'AuthUserFile', 'AuthUserFile', /password files \(the file authentication provider\) are not supported by wsgi-host; check passwords in Python with AuthBasicProvider wsgi and a WSGIAuthUserScript/);
+    refuse([L, ...DIR('AuthBasicProvider dbm')], 'AuthBasicProvider', 'AuthBasicProvider', /the 'dbm' authentication provider is not provided by wsgi-host/);
     warned(loaded([L, 'Header set X-A b'], { skipUnsupported: true }), 'Header', 'Header', /mod_headers is not supported yet/);
   });
 

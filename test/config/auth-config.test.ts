@@ -57,7 +57,7 @@ describe('authentication directives', () => {
     assert.deepEqual(a, {
       authType: 'Digest',
       authName: 'Members Only',
-      digestProviders: [{ name: 'wsgi', userScript: null }],
+      digestProviders: [{ name: 'wsgi', kind: 'wsgi', userScript: null }],
       digestNonceLifetime: 60,
       digestDomain: ['/x', '/y'],
       groupFile: path.join(tmp, 'groups'),
@@ -68,7 +68,7 @@ describe('authentication directives', () => {
       accessScript: { script: path.join(tmp, 'auth.wsgi'), applicationGroup: '%{GLOBAL}' },
     });
     assert.equal(auth(LOC('AuthType None')).authType, null);
-    assert.deepEqual(auth(LOC('AuthType Basic', 'AuthBasicProvider WSGI')).basicProviders, [{ name: 'wsgi', userScript: null }]);
+    assert.deepEqual(auth(LOC('AuthType Basic', 'AuthBasicProvider WSGI file', 'AuthUserFile users')), { authType: 'Basic', basicProviders: [{ name: 'wsgi', kind: 'wsgi', userScript: null }, { name: 'file', kind: 'file', userFile: null }], userFile: path.join(tmp, 'users') });
   });
 
   it('are per-directory (AuthConfig) directives: not allowed at server level or in <VirtualHost>', () => {
@@ -81,7 +81,7 @@ describe('authentication directives', () => {
 
   it('refuses what wsgi-host does not provide, saying what to use instead', () => {
     refuse(LOC('AuthType Form'), 'AuthType', 'AuthType', /AuthType Form is not supported by wsgi-host; use Basic, Digest or None/);
-    refuse(LOC('AuthBasicProvider file'), 'AuthBasicProvider', 'AuthBasicProvider', /the 'file' authentication provider is not provided by wsgi-host; use AuthBasicProvider wsgi with a WSGIAuthUserScript/);
+    refuse(LOC('AuthBasicProvider ldap'), 'AuthBasicProvider', 'AuthBasicProvider', /the 'ldap' authentication provider is not provided by wsgi-host; use AuthBasicProvider wsgi with a WSGIAuthUserScript, or file with an AuthUserFile/);
     refuse(LOC('AuthDigestProvider dbm'), 'AuthDigestProvider', 'AuthDigestProvider', /use AuthDigestProvider wsgi/);
     refuse(LOC('AuthBasicProvider mystery'), 'AuthBasicProvider', 'AuthBasicProvider', /^Unknown Authn provider: mystery$/);
     refuse(LOC('AuthDigestNonceLifetime 0'), 'AuthDigestNonceLifetime', 'AuthDigestNonceLifetime', /one-time nonces/);
@@ -106,11 +106,14 @@ describe('authentication directives', () => {
 
   it('<AuthnProviderAlias wsgi NAME> names a provider with its own WSGIAuthUserScript', () => {
     const a = auth(['<AuthnProviderAlias wsgi Django>', '  WSGIAuthUserScript auth.wsgi application-group=django', '</AuthnProviderAlias>', ...LOC('AuthType Basic', 'AuthBasicProvider Django wsgi')]);
-    assert.deepEqual(a.basicProviders, [{ name: 'Django', userScript: { script: path.join(tmp, 'auth.wsgi'), applicationGroup: 'django' } }, { name: 'wsgi', userScript: null }]);
+    assert.deepEqual(a.basicProviders, [{ name: 'Django', kind: 'wsgi', userScript: { script: path.join(tmp, 'auth.wsgi'), applicationGroup: 'django' } }, { name: 'wsgi', kind: 'wsgi', userScript: null }]);
+    const files = auth(['<AuthnProviderAlias file staff>', '  AuthUserFile staff.htpasswd', '</AuthnProviderAlias>', ...LOC('AuthType Basic', 'AuthBasicProvider staff')]);
+    assert.deepEqual(files.basicProviders, [{ name: 'staff', kind: 'file', userFile: path.join(tmp, 'staff.htpasswd') }]);
     refuse([...LOC('AuthBasicProvider later'), '<AuthnProviderAlias wsgi later>', '  WSGIAuthUserScript auth.wsgi', '</AuthnProviderAlias>'], 'AuthBasicProvider', 'AuthBasicProvider', /^Unknown Authn provider: later$/);
     refuse(LOC('<AuthnProviderAlias wsgi x>', '  WSGIAuthUserScript auth.wsgi', '</AuthnProviderAlias>'), '<AuthnProviderAlias', '<AuthnProviderAlias>', /only allowed at the top level/);
     refuse(['<AuthnProviderAlias wsgi x>', '  AuthName x', '</AuthnProviderAlias>'], 'AuthName', 'AuthName', /only WSGIAuthUserScript may appear in <AuthnProviderAlias wsgi x>/);
-    refuse(['<AuthnProviderAlias file x>', '  AuthUserFile /etc/passwd', '</AuthnProviderAlias>'], '<AuthnProviderAlias', '<AuthnProviderAlias>', /the 'file' authentication provider is not provided by wsgi-host/);
+    refuse(['<AuthnProviderAlias file x>', '  WSGIAuthUserScript auth.wsgi', '</AuthnProviderAlias>'], 'WSGIAuthUserScript', 'WSGIAuthUserScript', /only AuthUserFile may appear in <AuthnProviderAlias file x>/);
+    refuse(['<AuthnProviderAlias dbm x>', '</AuthnProviderAlias>'], '<AuthnProviderAlias', '<AuthnProviderAlias>', /the 'dbm' authentication provider is not provided by wsgi-host/);
     refuse(['<AuthnProviderAlias wsgi x>', '</AuthnProviderAlias>'], '<AuthnProviderAlias', '<AuthnProviderAlias>', /needs a WSGIAuthUserScript/);
   });
 
