@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 
 /**
@@ -6,13 +6,40 @@ import bcrypt from 'bcryptjs';
  * bcrypt ($2y$, htpasswd -B), APR's MD5-crypt ($apr1$, the default) and its glibc twin ($1$),
  * SHA-256 and SHA-512 crypt ($5$, $6$, htpasswd -2 and -5) and unsalted SHA-1 ({SHA}, -s).
  * Traditional DES crypt (htpasswd -d) is not checked: it keeps only 8 characters of a password.
+ *
+ * These hashes are made to be slow (SHA-crypt's 5000 rounds take tens of milliseconds), and the
+ * front end's event loop serves every connection: the rounds yield to it as they go, and a
+ * password that matched is remembered for a few minutes (keyed by a keyed hash of the password
+ * and the stored hash), so a client sending the same credentials with every request pays once.
  */
 
 export type HashCheck = 'match' | 'mismatch' | 'unsupported';
 
 const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
+const REMEMBER_MS = 5 * 60 * 1000;
+const REMEMBER_MAX = 1000;
+const rememberKey = randomBytes(32);
+const remembered = new Map<string, number>();
+
 export async function checkPasswordHash(password: string, hash: string): Promise<HashCheck> {
+  const key = createHash('sha256').update(rememberKey).update(hash, 'latin1').update('\0').update(password, 'latin1').digest('base64');
+  const until = remembered.get(key);
+  if (until !== undefined && until > Date.now()) return 'match';
+  const result = await computeCheck(password, hash);
+  if (result === 'match') {
+    if (remembered.size >= REMEMBER_MAX) remembered.delete(remembered.keys().next().value!);
+    remembered.set(key, Date.now() + REMEMBER_MS);
+  }
+  return result;
+}
+
+/** Lets the event loop serve others between chunks of a slow hash's rounds. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function computeCheck(password: string, hash: string): Promise<HashCheck> {
   const pw = Buffer.from(password, 'latin1');
   let computed: string;
   if (/^\$2[aby]\$\d\d\$/.test(hash)) {
@@ -21,10 +48,10 @@ export async function checkPasswordHash(password: string, hash: string): Promise
     if (!Buffer.from(text, 'utf8').equals(pw)) return 'mismatch';
     return (await bcrypt.compare(text, hash)) ? 'match' : 'mismatch';
   }
-  if (hash.startsWith('$apr1$')) computed = md5Crypt(pw, hash, '$apr1$');
-  else if (hash.startsWith('$1$')) computed = md5Crypt(pw, hash, '$1$');
-  else if (hash.startsWith('$5$')) computed = shaCrypt(pw, hash, 'sha256');
-  else if (hash.startsWith('$6$')) computed = shaCrypt(pw, hash, 'sha512');
+  if (hash.startsWith('$apr1$')) computed = await md5Crypt(pw, hash, '$apr1$');
+  else if (hash.startsWith('$1$')) computed = await md5Crypt(pw, hash, '$1$');
+  else if (hash.startsWith('$5$')) computed = await shaCrypt(pw, hash, 'sha256');
+  else if (hash.startsWith('$6$')) computed = await shaCrypt(pw, hash, 'sha512');
   else if (hash.startsWith('{SHA}')) computed = '{SHA}' + createHash('sha1').update(pw).digest('base64');
   else return 'unsupported';
   return computed === hash ? 'match' : 'mismatch';
@@ -41,7 +68,7 @@ function to64(value: number, count: number): string {
 }
 
 /** Poul-Henning Kamp's MD5-crypt, as APR ($apr1$) and glibc ($1$) compute it. */
-function md5Crypt(pw: Buffer, setting: string, magic: string): string {
+async function md5Crypt(pw: Buffer, setting: string, magic: string): Promise<string> {
   const rest = setting.slice(magic.length);
   const salt = Buffer.from(rest.slice(0, Math.min(8, rest.includes('$') ? rest.indexOf('$') : rest.length)), 'latin1');
   const md5 = (...parts: Buffer[]): Buffer => {
@@ -58,6 +85,7 @@ function md5Crypt(pw: Buffer, setting: string, magic: string): string {
   for (let bits = pw.length; bits > 0; bits >>>= 1) ctx.update((bits & 1) !== 0 ? Buffer.from([0]) : pw.subarray(0, 1));
   let final = ctx.digest();
   for (let i = 0; i < 1000; i++) {
+    if (i % 250 === 249) await yieldToLoop();
     const round = createHash('md5');
     round.update((i & 1) !== 0 ? pw : final);
     if (i % 3 !== 0) round.update(salt);
@@ -84,7 +112,7 @@ const SHA512_ORDER = [
 ];
 
 /** Ulrich Drepper's SHA-256/SHA-512 crypt ($5$, $6$). */
-function shaCrypt(pw: Buffer, setting: string, algorithm: 'sha256' | 'sha512'): string {
+async function shaCrypt(pw: Buffer, setting: string, algorithm: 'sha256' | 'sha512'): Promise<string> {
   const id = algorithm === 'sha256' ? '$5$' : '$6$';
   const size = algorithm === 'sha256' ? 32 : 64;
   let rest = setting.slice(3);
@@ -125,6 +153,7 @@ function shaCrypt(pw: Buffer, setting: string, algorithm: 'sha256' | 'sha512'): 
   const s = repeatTo(dsCtx.digest(), salt.length);
   let c = a;
   for (let i = 0; i < rounds; i++) {
+    if (i % 250 === 249) await yieldToLoop();
     const round = createHash(algorithm);
     round.update((i & 1) !== 0 ? p : c);
     if (i % 3 !== 0) round.update(s);
