@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import threading
-import traceback
 import types
 
 from . import __version__, MOD_WSGI_VERSION
@@ -118,6 +117,7 @@ def _changed(module, path):
 
 
 def log_exception(log, exc, script, context):
+    import traceback
     name = type(exc).__name__
     header = ("WSGI0174: [script %s] %s exception raised processing WSGI script '%s' for %s."
               % (script, name, script, context))
