@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultProcessGroup, interpreterFlags } from './config/defaults';
 import { EMBEDDED_GROUP, type LogTarget, type ProcessGroupConfig, type ServerConfig, type VirtualHostConfig } from './config/model';
+import { AccessControl } from './auth/access-control';
+import { HookGroups } from './auth/hook-calls';
 import { FrontEnd, type SiteLogs } from './front/front-end';
 import { ProcessGroup } from './groups/process-group';
 import { probePython, type PythonInfo } from './groups/python-probe';
@@ -28,6 +30,8 @@ export class Server {
   /** Numbers the groups' socket files; never reused, so a new group never meets an old socket. */
   private nextGroupIndex = 0;
   private readonly retiring = new Set<Promise<void>>();
+  /** The process groups that run the auth hook scripts (WSGIAccessScript and friends). */
+  private hooks: HookGroups | null = null;
 
   constructor(public config: ServerConfig) {
     this.siteLogs = this.openAllSiteLogs(config);
@@ -57,13 +61,16 @@ export class Server {
     }
     this.socketDir = createSocketDirectory(this.config.socketPrefix);
     for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+    this.hooks = this.createHookGroups(this.config);
     try {
       for (const group of this.groups.values()) await group.start();
+      const serverSoftware = `wsgi-host/${VERSION}`;
       this.front = new FrontEnd({
         config: this.config,
         groups: this,
-        serverSoftware: `wsgi-host/${VERSION}`,
+        serverSoftware,
         sites: this,
+        access: new AccessControl({ call: (spec, log) => this.hooks!.call(spec, log) }, serverSoftware),
       });
       await this.front.listen();
     } catch (err) {
@@ -90,8 +97,9 @@ export class Server {
       front.stopAccepting();
       await front.whenIdle(graceSeconds * 1000);
     }
-    for (const group of this.groups.values()) group.dispatcher.drain(() => {});
-    await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
+    const groups = [...this.groups.values(), ...(this.hooks?.all ?? [])];
+    for (const group of groups) group.dispatcher.drain(() => {});
+    await Promise.all(groups.map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     await Promise.all(this.retiring);
     front?.closeAllConnections();
     if (this.socketDir !== null) fs.rmSync(this.socketDir, { recursive: true, force: true });
@@ -133,6 +141,10 @@ export class Server {
     this.config = next;
     this.siteLogs = siteLogs;
     this.errorLog = siteLogs.get(next.mainServer)!.errorLog;
+    // Hook scripts run afresh under the new configuration, as in Apache's new children; the
+    // old hook processes finish the calls they have.
+    retired.push(...(this.hooks?.all ?? []));
+    this.hooks = this.createHookGroups(next);
     for (const group of retired) {
       const done = group
         .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
@@ -148,7 +160,7 @@ export class Server {
 
   /** SIGHUP without a configuration file: every group restarts, one process at a time. */
   async restartAllGroups(reason: string): Promise<void> {
-    await Promise.all([...this.groups.values()].map((group) => group.restartAll(reason)));
+    await Promise.all([...this.groups.values(), ...(this.hooks?.all ?? [])].map((group) => group.restartAll(reason)));
     this.errorLog.notice('core', 'All process groups have been restarted.');
   }
 
@@ -215,13 +227,37 @@ export class Server {
   }
 
   private embeddedGroupConfig(): ProcessGroupConfig {
-    const python = this.config.python;
-    const group = defaultProcessGroup(EMBEDDED_GROUP, python.home !== null ? path.join(python.home, 'bin', 'python3') : python.defaultInterpreter);
-    group.pythonPath = python.path;
-    group.interpreterFlags = interpreterFlags(python);
-    group.environment = python.hashSeed !== null ? { PYTHONHASHSEED: python.hashSeed } : {};
-    return group;
+    return serverInterpreterGroup(EMBEDDED_GROUP, this.config);
   }
+
+  /**
+   * Hook process groups, one per application group, started when a hook first needs one. Like
+   * mod_wsgi's hooks, which run in the Apache children, they use the server's interpreter
+   * settings (WSGIPythonHome, WSGIPythonPath) and the server's User/Group.
+   */
+  private createHookGroups(config: ServerConfig): HookGroups {
+    return new HookGroups((name) => {
+      const groupConfig = serverInterpreterGroup(name, config);
+      groupConfig.threads = 5;
+      groupConfig.queueTimeout = config.timeouts.socket;
+      groupConfig.user = config.user;
+      groupConfig.group = config.group;
+      const group = this.createGroup(groupConfig, config, this.siteLogs);
+      this.errorLog.info('wsgi', `Starting the auth hook process group '${name}'.`);
+      group.start().catch((err: unknown) => this.errorLog.error('wsgi', `Cannot start the auth hook process group '${name}': ${(err as Error).message}`));
+      return group;
+    }, config.timeouts.socket * 1000);
+  }
+}
+
+/** A group running the server's own interpreter settings (embedded mode, auth hooks). */
+function serverInterpreterGroup(name: string, config: ServerConfig): ProcessGroupConfig {
+  const python = config.python;
+  const group = defaultProcessGroup(name, python.home !== null ? path.join(python.home, 'bin', 'python3') : python.defaultInterpreter);
+  group.pythonPath = python.path;
+  group.interpreterFlags = interpreterFlags(python);
+  group.environment = python.hashSeed !== null ? { PYTHONHASHSEED: python.hashSeed } : {};
+  return group;
 }
 
 /** WSGIScriptAlias targets must exist (a directory of scripts or a script file). */

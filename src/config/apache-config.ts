@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode, type SourceLocation } from './apache';
 import { applyDaemonOption } from './daemon-options';
 import { splitModWsgiArgs } from './mod-wsgi-args';
+import { AUTH_MODULES, HOOK_SCRIPT_DIRECTIVES, REQUIRE_SECTIONS, authDirectiveHandlers, authnProviderAlias, requireSection, type AuthDirectiveHost, type AuthScope } from './auth-directives';
+import type { AuthnProvider, RequireContainer } from './auth-model';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
@@ -53,7 +55,7 @@ export interface LoadResult {
 
 /** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
 const PROVIDED_MODULES = new Set(
-  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status']
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', ...AUTH_MODULES]
     .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
 );
 
@@ -71,15 +73,6 @@ const NO_EFFECT = new Set(
 
 /** Directives and sections wsgi-host knows but does not implement (yet), with what to do. */
 const NOT_IMPLEMENTED: Record<string, string> = {
-  require: 'only "Require all granted" and "Require all denied" are supported; authentication and authorization (valid-user, user, group, ip, host, wsgi-group) come in a later version',
-  authtype: 'authentication comes in a later version of wsgi-host',
-  authname: 'authentication comes in a later version of wsgi-host',
-  authuserfile: 'authentication comes in a later version of wsgi-host',
-  authbasicprovider: 'authentication comes in a later version of wsgi-host',
-  authdigestprovider: 'authentication comes in a later version of wsgi-host',
-  wsgiaccessscript: 'WSGIAccessScript comes in a later version of wsgi-host',
-  wsgiauthuserscript: 'WSGIAuthUserScript comes in a later version of wsgi-host',
-  wsgiauthgroupscript: 'WSGIAuthGroupScript comes in a later version of wsgi-host',
   wsgidispatchscript: 'WSGIDispatchScript is not supported; use WSGIProcessGroup/WSGIApplicationGroup with %{ENV:...} and SetEnv instead',
   sslengine: 'TLS comes in a later version of wsgi-host',
   sslcertificatefile: 'TLS comes in a later version of wsgi-host',
@@ -107,7 +100,7 @@ const FLAG_DIRECTIVES: Record<string, keyof DirectorySettings> = {
 };
 
 /** mod_wsgi's directives that read their own arguments (name="quoted value" options). */
-const RAW_ARGS_DIRECTIVES = new Set(['wsgidaemonprocess', 'wsgiscriptalias', 'wsgiscriptaliasmatch', 'wsgihandlerscript', 'wsgiimportscript']);
+const RAW_ARGS_DIRECTIVES = new Set(['wsgidaemonprocess', 'wsgiscriptalias', 'wsgiscriptaliasmatch', 'wsgihandlerscript', 'wsgiimportscript', ...HOOK_SCRIPT_DIRECTIVES]);
 
 type Level = 'server' | 'vhost' | 'section';
 
@@ -117,6 +110,8 @@ interface Scope {
   settings: DirectorySettings;
   /** The section being read, if any (Files may nest in Directory). */
   section: Section | null;
+  /** The <RequireAll>/<RequireAny>/<RequireNone> being read, if any. */
+  requireContainer: RequireContainer | null;
 }
 
 /**
@@ -196,7 +191,7 @@ class ConfigBuilder {
   // -- walking -----------------------------------------------------------------------------
 
   build(nodes: ConfigNode[]): void {
-    const scope: Scope = { level: 'server', vhost: this.main, settings: this.main.settings, section: null };
+    const scope: Scope = { level: 'server', vhost: this.main, settings: this.main.settings, section: null, requireContainer: null };
     this.walk(nodes, scope);
   }
 
@@ -208,10 +203,14 @@ class ConfigBuilder {
   }
 
   private section(node: SectionNode, scope: Scope): void {
+    if (REQUIRE_SECTIONS.has(node.key)) return requireSection(this.authHost, node, scope, (nodes, inner) => this.walk(nodes, inner as Scope));
+    if (scope.requireContainer !== null) return this.error(node, `<${node.name}> is not allowed inside a Require container; only Require lines and <RequireAll>, <RequireAny>, <RequireNone> may appear there`);
     switch (node.key) {
       case 'virtualhost':
         if (scope.level !== 'server') return this.error(node, '<VirtualHost> is only allowed at the top level of the configuration');
         return this.virtualHost(node);
+      case 'authnprovideralias':
+        return authnProviderAlias(this.authHost, node, scope.level);
       case 'directory':
       case 'directorymatch':
       case 'location':
@@ -237,7 +236,7 @@ class ConfigBuilder {
     vhost.addresses = addresses;
     vhost.settings = {};
     this.vhosts.push(vhost);
-    this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null });
+    this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null, requireContainer: null });
   }
 
   private directorySection(node: SectionNode, scope: Scope): void {
@@ -264,7 +263,7 @@ class ConfigBuilder {
     const section: Section = { kind, path: sectionPath, pattern, settings: {}, files: [], origin: origin(node) };
     if (scope.section !== null) scope.section.files.push(section);
     else scope.vhost.sections.push(section);
-    this.walk(node.children, { level: 'section', vhost: scope.vhost, settings: section.settings, section });
+    this.walk(node.children, { level: 'section', vhost: scope.vhost, settings: section.settings, section, requireContainer: null });
   }
 
   private directive(node: DirectiveNode, scope: Scope): void {
@@ -272,6 +271,9 @@ class ConfigBuilder {
       const words = splitModWsgiArgs(node.rawArgs);
       if (!Array.isArray(words)) return this.error(node, words.error);
       node = { ...node, args: words };
+    }
+    if (scope.requireContainer !== null && node.key !== 'require') {
+      return this.error(node, `not allowed inside a Require container; only Require lines and <RequireAll>, <RequireAny>, <RequireNone> may appear there`);
     }
     const handler = this.handlers[node.key];
     if (handler !== undefined) {
@@ -370,7 +372,17 @@ class ConfigBuilder {
 
   // -- the directives ----------------------------------------------------------------------
 
+  private readonly authHost: AuthDirectiveHost = {
+    error: (node, message) => this.error(node, message),
+    warn: (node, message) => this.warn(node, message),
+    unsupported: (node, message) => this.unsupported(node, message),
+    resolvePath: (value) => this.resolvePath(value),
+    flag: (node) => this.flag(node),
+    authnAliases: new Map<string, AuthnProvider>(),
+  };
+
   private readonly handlers: Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: Scope) => void }> = {
+    ...(authDirectiveHandlers(this.authHost) as Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: AuthScope) => void }>),
     serverroot: { contexts: ['server'], args: [1, 1], apply: () => {} },
     listen: {
       contexts: ['server'],
@@ -434,16 +446,6 @@ class ConfigBuilder {
       args: [1, Infinity],
       apply: (node) => {
         if (node.args.length !== 1 || node.args[0]!.toLowerCase() !== 'none') this.warn(node, 'wsgi-host does not read .htaccess files; this has no effect');
-      },
-    },
-    require: {
-      contexts: ['section'],
-      args: [1, Infinity],
-      apply: (node, scope) => {
-        const [kind, value] = node.args.map((a) => a.toLowerCase());
-        // Several Require lines in one section are alternatives (an implicit <RequireAny>).
-        if (kind === 'all' && (value === 'granted' || value === 'denied') && node.args.length === 2) scope.settings.require = scope.settings.require === 'granted' ? 'granted' : value;
-        else this.unsupported(node, `"Require ${node.args.join(' ')}": ${NOT_IMPLEMENTED['require']!}`);
       },
     },
     setenv: {

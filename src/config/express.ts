@@ -5,7 +5,8 @@ import { isLogLevel } from '../log/error-log';
 import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
 import { DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
-import type { LogLevelName, LogTarget, ServerConfig } from './model';
+import type { AuthLayer, HookScriptConfig, RequireContainer } from './auth-model';
+import type { LogLevelName, LogTarget, Section, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -48,7 +49,12 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'access-log', kind: 'boolean', help: 'Write an access log.' },
   { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined.', defaultText: 'common' },
   { name: 'log-to-terminal', kind: 'boolean', help: 'Error log to standard error, access log to standard output.' },
-  { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
+  { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization), as mod_wsgi-express always does; --pass-authorization=off withholds it.', defaultText: 'on' },
+  { name: 'host-access-script', kind: 'string', placeholder: 'SCRIPT', help: 'Python script whose allow_access(environ, host) decides which clients may use the site (WSGIAccessScript for <Location />); False refuses with 403.' },
+  { name: 'auth-user-script', kind: 'string', placeholder: 'SCRIPT', help: 'Python script that checks users (WSGIAuthUserScript): check_password(environ, user, password) for Basic, get_realm_hash(environ, user, realm) for Digest. The whole site then requires a valid user.' },
+  { name: 'auth-type', kind: 'string', placeholder: 'TYPE', help: 'Authentication scheme for --auth-user-script: Basic or Digest.', defaultText: 'Basic' },
+  { name: 'auth-group-script', kind: 'string', placeholder: 'SCRIPT', help: 'Python script whose groups_for_user(environ, user) lists a user\'s groups (WSGIAuthGroupScript); with --auth-user-script, users must then be in --auth-group.' },
+  { name: 'auth-group', kind: 'string', placeholder: 'NAME', help: 'The group users must be in when --auth-group-script is given (Require wsgi-group).', defaultText: 'wsgi' },
   { name: 'enable-sendfile', kind: 'boolean', help: 'Let the front end send the file of a wsgi.file_wrapper response itself, freeing the worker thread at once (WSGIEnableSendfile On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
@@ -127,6 +133,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       values['access-log'] === true
         ? [{ target: toTerminal ? { kind: 'stdout' } : { kind: 'file', path: path.join(logDirectory, 'access_log') }, format: LOG_FORMAT_NICKNAMES[accessFormat] ?? accessFormat }]
         : [],
+    sections: accessSections(values, cwd, `${host || 'localhost'}:${port}`),
     scriptAliases: [
       {
         urlPrefix: mountPoint,
@@ -135,7 +142,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
         processGroup: groupName,
         applicationGroup: '%{GLOBAL}',
         callableObject: (values['callable-object'] as string | undefined) ?? 'application',
-        passAuthorization: values['pass-authorization'] === true,
+        // mod_wsgi-express always passes it (WSGIPassAuthorization On).
+        passAuthorization: values['pass-authorization'] !== false,
         origin: null,
       },
     ],
@@ -170,6 +178,48 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     shutdownTimeout,
     warnings: [],
   };
+}
+
+/**
+ * --host-access-script, --auth-user-script and friends, as mod_wsgi-express writes them: each a
+ * <Location /> for the whole site, the user check requiring a valid user (and, with a group
+ * script, membership of --auth-group).
+ */
+function accessSections(values: FlagValues, cwd: string, realm: string): Section[] {
+  const script = (name: string): HookScriptConfig | null => {
+    const value = values[name] as string | undefined;
+    return value === undefined ? null : { script: path.resolve(cwd, value), applicationGroup: null };
+  };
+  const accessScript = script('host-access-script');
+  const userScript = script('auth-user-script');
+  const groupScript = script('auth-group-script');
+  const typeText = (values['auth-type'] as string | undefined) ?? 'Basic';
+  const authType = typeText.toLowerCase() === 'basic' ? 'Basic' : typeText.toLowerCase() === 'digest' ? 'Digest' : null;
+  if (authType === null) throw new ExpressConfigError(`--auth-type must be Basic or Digest, not "${typeText}"`);
+  if (userScript === null) {
+    for (const name of ['auth-type', 'auth-group-script', 'auth-group']) {
+      if (values[name] !== undefined) throw new ExpressConfigError(`--${name} needs --auth-user-script (the script that checks users)`);
+    }
+  }
+  if (values['auth-group'] !== undefined && groupScript === null) throw new ExpressConfigError('--auth-group needs --auth-group-script');
+  const location = (auth: AuthLayer): Section => ({ kind: 'location', path: '/', pattern: null, settings: { auth }, files: [], origin: null });
+  const sections: Section[] = [];
+  if (accessScript !== null) sections.push(location({ accessScript }));
+  if (userScript !== null) {
+    const require: RequireContainer = { kind: 'container', op: 'all', negate: false, children: [{ kind: 'require', provider: 'valid-user', args: [], negate: false }], merged: false };
+    if (groupScript !== null) require.children.push({ kind: 'require', provider: 'wsgi-group', args: [(values['auth-group'] as string | undefined) ?? 'wsgi'], negate: false });
+    const auth: AuthLayer = {
+      authType,
+      authName: realm,
+      userScript,
+      require: { kind: 'container', op: 'any', negate: false, children: [require], merged: false },
+    };
+    if (authType === 'Basic') auth.basicProviders = [{ name: 'wsgi', kind: 'wsgi', userScript: null }];
+    else auth.digestProviders = [{ name: 'wsgi', kind: 'wsgi', userScript: null }];
+    if (groupScript !== null) auth.groupScript = groupScript;
+    sections.push(location(auth));
+  }
+  return sections;
 }
 
 /** A size flag: bytes, or with a k/M/G suffix. */

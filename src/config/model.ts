@@ -3,6 +3,9 @@
  * (serve -f) both produce a ServerConfig; everything after that runs one code path.
  */
 
+import type { AccessPolicy } from '../auth/policy';
+import { DEFAULT_AUTH, type AuthLayer, type ResolvedAuth } from './auth-model';
+
 export type LogLevelName = 'emerg' | 'alert' | 'crit' | 'error' | 'warn' | 'notice' | 'info' | 'debug';
 
 /** Where a log goes: a file path, or the server's own stdout/stderr. */
@@ -58,8 +61,6 @@ export interface OptionsChange {
   remove: (keyof OptionFlags)[];
 }
 
-export type AccessRule = 'granted' | 'denied';
-
 /**
  * Settings that Apache merges per directory: from the server, the virtual host, and each
  * <Directory>, <Files> and <Location> section that applies to the request, in Apache's order.
@@ -67,7 +68,8 @@ export type AccessRule = 'granted' | 'denied';
  */
 export interface DirectorySettings {
   options?: OptionsChange[];
-  require?: AccessRule;
+  /** Authentication and authorization directives (AuthType, Require, WSGIAuthUserScript, ...). */
+  auth?: AuthLayer;
   directoryIndex?: string[];
   /** SetHandler; null is SetHandler None. */
   setHandler?: string | null;
@@ -101,7 +103,9 @@ export interface DirectorySettings {
 /** The settings that apply to one request once everything is merged. */
 export interface ResolvedSettings {
   options: OptionFlags;
-  require: AccessRule;
+  auth: ResolvedAuth;
+  /** What access control a request here needs, decided once per settings object; null: none. */
+  access: AccessPolicy | null;
   directoryIndex: string[];
   setHandler: string | null;
   addHandlers: Record<string, string>;
@@ -303,7 +307,8 @@ export interface ServerConfig {
 /** Apache's and mod_wsgi's defaults for per-directory settings. */
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   options: { indexes: false, followSymlinks: true, execCgi: false },
-  require: 'granted',
+  auth: DEFAULT_AUTH,
+  access: null,
   directoryIndex: ['index.html'],
   setHandler: null,
   addHandlers: {},

@@ -1,6 +1,7 @@
 import type { LogTarget, ProcessGroupConfig, ServerConfig } from './model';
 import { defaultProcessGroup } from './defaults';
 import { VERSION } from '../paths';
+import { renderAccessSection } from './write-auth-config';
 
 /**
  * Writes a configuration as an Apache-style file that `wsgi-host serve -f` reads back into the
@@ -53,6 +54,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     ].filter((o) => o !== '');
     lines.push(`WSGIScriptAlias ${alias.urlPrefix || '/'} ${quote(alias.target)} ${options.join(' ')}`.trimEnd());
   }
+  for (const section of main.sections) lines.push('', ...renderAccessSection(section, quote));
   for (const group of config.processGroups) {
     for (const preload of group.preload) {
       if (main.scriptAliases.some((a) => a.target === preload.script && a.processGroup === group.name && a.applicationGroup === (preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup))) continue;

@@ -34,6 +34,9 @@ export interface EnvironContext {
   applicationGroup: string;
   callableObject: string;
   passAuthorization: boolean;
+  /** REMOTE_USER and AUTH_TYPE, when the server authenticated the request (bytes as latin-1 strings). */
+  remoteUser: string | null;
+  authType: string | null;
   /** WSGIMapHEADToGET On. */
   mapHeadToGet: boolean;
   requestId: string;
@@ -76,7 +79,7 @@ const K = Object.fromEntries(
     'mod_wsgi.process_group', 'mod_wsgi.application_group', 'mod_wsgi.callable_object', 'mod_wsgi.request_handler',
     'mod_wsgi.handler_script', 'mod_wsgi.script_name', 'mod_wsgi.path_info', 'mod_wsgi.listener_host',
     'mod_wsgi.listener_port', 'mod_wsgi.server_pid', 'mod_wsgi.request_id', 'mod_wsgi.connection_id',
-    'mod_wsgi.request_start', 'mod_wsgi.queue_start',
+    'mod_wsgi.request_start', 'mod_wsgi.queue_start', 'REMOTE_USER', 'AUTH_TYPE',
   ].map((k) => [k, mLatin1(k)]),
 ) as Record<string, string>;
 
@@ -179,6 +182,7 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
     mSmallTuple(2) + mInt(flags) + M_DICT_START +
     extraPart(ctx.extra) +
     headersPart(req.rawHeaders, ctx.passAuthorization) +
+    (ctx.remoteUser !== null ? K['REMOTE_USER'] + mLatin1(ctx.remoteUser) + K['AUTH_TYPE'] + mLatin1(ctx.authType ?? '') : '') +
     K['REQUEST_METHOD'] + mLatin1(method) +
     K['SCRIPT_NAME'] + mStr(ctx.scriptName) +
     K['PATH_INFO'] + mStr(ctx.pathInfo) +

@@ -2,20 +2,21 @@ import * as http from 'node:http';
 import type * as net from 'node:net';
 import type { ListenerConfig, ResolvedSettings, ServerConfig, VirtualHostConfig } from '../config/model';
 import { resolveSettings } from '../config/settings';
+import { accessRequestFor, type AccessControl } from '../auth/access-control';
 import type { ProcessGroup } from '../groups/process-group';
 import type { AccessLog } from '../log/access-log';
 import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
-import { existingPrefix, handlerFor } from './handlers';
+import { existingPrefix, handlerFor, type FoundPath } from './handlers';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
 import { scanHead } from './request-head';
 import { parseTarget } from './request-path';
 import { settingsLayers } from './sections';
 import { serveStatic } from './static-files';
-import { translate } from './translate';
+import { translate, type Translation } from './translate';
 import { VirtualHostTable } from './virtual-hosts';
 import { startWsgiRequest, type RoutedRequest, type WsgiTarget } from './wsgi-request';
 
@@ -31,6 +32,8 @@ export interface FrontEndOptions {
   serverSoftware: string;
   /** The logs each virtual host writes to. */
   sites: { logsFor(vhost: VirtualHostConfig): SiteLogs };
+  /** Runs Require, AuthType and the mod_wsgi auth hooks where the settings ask for them. */
+  access: AccessControl;
 }
 
 /** A bound listener and the virtual hosts that answer on it. */
@@ -207,6 +210,7 @@ export class FrontEnd {
       status: 200,
       bytesSent: 0,
       remoteUser: null,
+      authType: null,
       env: {},
     };
     this.active++;
@@ -282,7 +286,6 @@ export class FrontEnd {
     const settings = this.settingsFor(vhost, target.path, filePath);
     // Shared, not copied: nothing changes a request's environment after this point.
     record.env = settings.env;
-    if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
 
     const routed: RoutedRequest = {
       record,
@@ -298,6 +301,17 @@ export class FrontEnd {
       hooks: owner,
       fail,
     };
+    const access = settings.access;
+    if (access !== null) {
+      this.options.access.check(access, accessRequestFor(routed, translation, found, target.path, filePath), () => this.route(config, routed, translation, found, target.path));
+      return;
+    }
+    this.route(config, routed, translation, found, target.path);
+  }
+
+  /** Hands a request that may proceed to its WSGI script, handler or the static files. */
+  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string): void {
+    const { record, settings, fail } = routed;
     const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware);
 
     if (translation.kind === 'wsgi') {
@@ -317,7 +331,7 @@ export class FrontEnd {
     const handler = found !== null && found.isFile ? handlerFor(settings, found.path) : settings.setHandler;
     if (handler !== null && handler !== 'default-handler') {
       const script = found !== null && found.isFile ? found : null;
-      const scriptUrl = script !== null ? target.path.slice(0, target.path.length - script.pathInfo.length) : target.path;
+      const scriptUrl = script !== null ? urlPath.slice(0, urlPath.length - script.pathInfo.length) : urlPath;
       if (handler === 'wsgi-script' || handler === 'application/x-httpd-wsgi') {
         if (script === null) return fail(404, `WSGI0135: Target WSGI script not found or unable to stat: ${translation.filePath}`, 'error');
         if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.path}`, 'error');

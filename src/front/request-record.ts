@@ -16,7 +16,10 @@ export interface RequestRecord {
   status: number;
   /** Body bytes sent (the access log's %b). */
   bytesSent: number;
+  /** Who the request was authenticated as (REMOTE_USER, the access log's %u); bytes as a latin-1 string. */
   remoteUser: string | null;
+  /** How (AUTH_TYPE): 'Basic' or 'Digest', once authenticated. */
+  authType: string | null;
   /** Environment variables set for the request (%{VAR}e). */
   env: Record<string, string>;
   /** Called when the response closes before it finished (the client went away). */

@@ -122,6 +122,8 @@ export function startWsgiRequest(
       }),
       callableObject: t.callableObject ?? settings.callableObject,
       passAuthorization: t.passAuthorization ?? settings.passAuthorization,
+      remoteUser: record.remoteUser,
+      authType: record.authType,
       mapHeadToGet: settings.mapHeadToGet === 'on',
       requestId: record.id,
       requestStart: now,

@@ -433,24 +433,20 @@ describe('core directives: the model fields they set', () => {
   });
 
   describe('Require and AllowOverride', () => {
-    it('"Require all granted" and "Require all denied" set the access rule of the section', () => {
-      assert.equal(clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings.require, 'granted');
-      assert.equal(clean(at('section', 'Require all Denied')).config.mainServer.sections[0]!.settings.require, 'denied');
-      assert.equal(clean([L, ...LOC('Require all denied')]).config.mainServer.sections[0]!.settings.require, 'denied');
+    it('"Require all granted" and "Require all denied" become the section\'s requirements', () => {
+      const line = (arg: string) => ({ kind: 'container', op: 'any', negate: false, merged: false, children: [{ kind: 'require', provider: 'all', args: [arg], negate: false }] });
+      assert.deepEqual(clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings.auth?.require, line('granted'));
+      assert.deepEqual(clean(at('section', 'Require all Denied')).config.mainServer.sections[0]!.settings.auth?.require, line('denied'));
+      assert.deepEqual(clean([L, ...LOC('Require all denied')]).config.mainServer.sections[0]!.settings.auth?.require, line('denied'));
+      assert.equal(resolveSettings([clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings]).access, null, 'granted to all: nothing to check per request');
+      assert.equal(resolveSettings([clean(at('section', 'Require all denied')).config.mainServer.sections[0]!.settings]).access?.fixed, 'denied');
     });
-
-    for (const form of ['valid-user', 'user alice', 'group admins', 'ip 10.0.0.0/8', 'host example.com', 'wsgi-group staff', 'all', 'all granted extra', 'not ip 10.0.0.1']) {
-      it(`"Require ${form}" is refused clearly (and only warned about with --skip-unsupported)`, () => {
-        refuse(at('section', `Require ${form}`), 'Require', 'Require', new RegExp(`"Require ${form}": only "Require all granted" and "Require all denied" are supported`));
-        const site = loaded(at('section', `Require ${form}`), { skipUnsupported: true });
-        warned(site, 'Require', 'Require', /ignored because of --skip-unsupported/);
-        assert.equal(site.config.mainServer.sections[0]!.settings.require, undefined);
-      });
-    }
 
     it('several Require lines in one section are alternatives (an implicit <RequireAny>)', () => {
       const { config } = clean([L, ...DIR('Require all granted', 'Require all denied')]);
-      assert.equal(resolveSettings([config.mainServer.sections[0]!.settings]).require, 'granted');
+      assert.equal(resolveSettings([config.mainServer.sections[0]!.settings]).access, null);
+      const denied = clean([L, ...DIR('Require all denied', 'Require all denied')]).config;
+      assert.equal(resolveSettings([denied.mainServer.sections[0]!.settings]).access?.fixed, 'denied');
     });
 
     it('AllowOverride None is quiet; anything else warns that .htaccess files are not read', () => {
@@ -1153,7 +1149,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     refuse([L, 'RewriteEngine On'], 'RewriteEngine', 'RewriteEngine', /mod_rewrite is not provided by wsgi-host/);
     refuse([L, 'ScriptAlias /cgi-bin/ /srv/cgi/'], 'ScriptAlias', 'ScriptAlias', /CGI is not provided by wsgi-host; use WSGIScriptAlias/);
     refuse([L, 'WSGIDispatchScript /srv/dispatch.py'], 'WSGIDispatchScript', 'WSGIDispatchScript', /WSGIDispatchScript is not supported/);
-    refuse([L, ...DIR('AuthType Basic')], 'AuthType', 'AuthType', /authentication comes in a later version/);
+    refuse([L, ...DIR('AuthBasicProvider dbm')], 'AuthBasicProvider', 'AuthBasicProvider', /the 'dbm' authentication provider is not provided by wsgi-host/);
     warned(loaded([L, 'Header set X-A b'], { skipUnsupported: true }), 'Header', 'Header', /mod_headers is not supported yet/);
   });
 
@@ -1193,14 +1189,14 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     assert.equal(config.mainServer.aliases.length, 1);
   });
 
-  for (const section of ['Limit GET POST', 'LimitExcept GET', 'RequireAny', 'RequireAll', 'If "%{HTTPS} == \'on\'"', 'Proxy *']) {
+  for (const section of ['Limit GET POST', 'LimitExcept GET', 'If "%{HTTPS} == \'on\'"', 'Proxy *']) {
     const name = section.split(' ')[0]!;
     it(`<${name}> is an unsupported section: an error, or a warning with --skip-unsupported`, () => {
       const lines = [L, ...DIR(`<${section}>`, '  Require all granted', `</${name}>`)];
       refuse(lines, `<${name}`, `<${name}>`, new RegExp(`^<${name}> sections are not supported by wsgi-host\\. Remove it`));
       const site = loaded(lines, { skipUnsupported: true });
       warned(site, `<${name}`, `<${name}>`, /sections are not supported.*--skip-unsupported/);
-      assert.equal(site.config.mainServer.sections[0]!.settings.require, undefined, 'nothing inside is applied');
+      assert.equal(site.config.mainServer.sections[0]!.settings.auth, undefined, 'nothing inside is applied');
     });
   }
 
@@ -1213,7 +1209,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     assert.equal(config.mainServer.sections.length, 1);
     assert.deepEqual(dir.files.map((f) => [f.kind, f.path, f.pattern?.source ?? null, f.settings]), [
       ['files', '*.wsgi', null, { setHandler: 'wsgi-script' }],
-      ['files', '\\.py$', '\\.py$', { require: 'denied' }],
+      ['files', '\\.py$', '\\.py$', { auth: { require: { kind: 'container', op: 'any', negate: false, merged: false, children: [{ kind: 'require', provider: 'all', args: ['denied'], negate: false }] } } }],
     ]);
   });
 
@@ -1586,7 +1582,9 @@ describe('per-request settings layers: settingsLayers + resolveSettings', () => 
     assert.equal(r.scriptReloading, true);
     assert.deepEqual(r.directoryIndex, ['index.html']);
     assert.deepEqual(r.options, { indexes: false, followSymlinks: true, execCgi: false });
-    assert.equal(r.require, 'granted');
+    assert.equal(r.auth.require, null, 'no requirements: everything is granted');
+    assert.equal(r.auth.authType, null);
+    assert.equal(r.access, null);
     assert.equal(r.restrictProcess, null);
   });
 });

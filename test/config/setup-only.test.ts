@@ -18,7 +18,7 @@ import { renderApacheConfig } from '../../src/config/write-apache-config';
  * Fields that legitimately differ, and are left out of the comparison:
  *  - configFile: null when configured from flags, the file when read from one (used for reloads).
  *  - mainServer.id: a label for messages ("localhost:8000" vs "main server").
- *  - origin of script aliases and process groups: a file:line only exists for a file.
+ *  - origin of script aliases, sections and process groups: a file:line only exists for a file.
  *  - importScripts: the file lists preloads as directives (WSGIImportScript, or WSGIScriptAlias with
  *    both group options); the flags model keeps them on the group only. group.preload is compared.
  *  - Where the process/application group of the mount is written: the file names them with
@@ -53,6 +53,7 @@ function roundTrip(argv: string[]): RoundTrip {
   const dir = path.join(tmp, `run-${++count}`);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'app.wsgi'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  fs.writeFileSync(path.join(dir, 'auth hooks.wsgi'), 'def check_password(environ, user, password):\n    return None\n');
   const { values, positionals } = parseFlags([...argv, '--server-root', path.join(dir, 'server-root'), 'app.wsgi'], START_SERVER_FLAGS);
   const flags = configFromStartServerFlags(values, positionals, dir);
   // renderApacheConfig writes ServerRoot, which must be an existing directory (start-server creates it).
@@ -89,7 +90,7 @@ function comparable(config: ServerConfig): unknown {
       moduleLogLevels: main.moduleLogLevels,
       accessLogs: main.accessLogs,
       aliases: main.aliases,
-      sections: main.sections,
+      sections: main.sections.map((s) => ({ ...s, origin: null })),
       addresses: main.addresses,
       settings,
       scriptAliases: main.scriptAliases.map((a) => ({
@@ -118,6 +119,8 @@ const FLAG_SETS: string[][] = [
   ['--processes', '2', '--threads', '3', '--mount-point', '/app', '--pass-authorization', '--chunked-request', '--limit-request-body', '1000', '--queue-timeout', '10', '--python-path', 'X', '--access-log', '--log-level', 'info'],
   ['--host', '127.0.0.1', '--port', '8123', '--server-name', 'app.example', '--log-to-terminal', '--access-log', '--access-log-format', 'combined', '--callable-object', 'app', '--keep-alive-timeout', '7', '--socket-timeout', '30', '--log-directory', 'logs', '--socket-prefix', 'run/wsgi', '--python', '/opt/venv/bin/python3', '--mount-point', '/deep/mount/'],
   ['--host', '::1', '--port', '0', '--access-log', '--access-log-format', '%h "%r" %>s %{User-Agent}i \\ %D', '--working-directory', 'work', '--python-path', 'lib', '--python-path', '/abs/lib'],
+  ['--auth-user-script', 'auth hooks.wsgi', '--auth-group-script', 'auth hooks.wsgi', '--auth-group', 'site admins', '--host-access-script', 'auth hooks.wsgi'],
+  ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
   ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
 ];
 

@@ -128,6 +128,7 @@ function startServer(): Promise<void> {
       status: 200,
       bytesSent: 0,
       remoteUser: null,
+      authType: null,
       env: {},
     };
     let resolveDone!: () => void;
