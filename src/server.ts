@@ -8,6 +8,8 @@ import { probePython, type PythonInfo } from './groups/python-probe';
 import { AccessLog } from './log/access-log';
 import { ErrorLog } from './log/error-log';
 import { openSink, type LineSink } from './log/sink';
+import { anyOpsFeature, attachStats, OpsMonitor, opsFeatures, type OpsHost } from './ops/monitor';
+import { setFrontEndTitle } from './ops/process-title';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
@@ -15,7 +17,7 @@ import { makeDirectories } from './util/fs';
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
  */
-export class Server {
+export class Server implements OpsHost {
   /** The main server's error log: start-up, shutdown and anything not tied to a virtual host. */
   errorLog: ErrorLog;
   groups = new Map<string, ProcessGroup>();
@@ -28,6 +30,8 @@ export class Server {
   /** Numbers the groups' socket files; never reused, so a new group never meets an old socket. */
   private nextGroupIndex = 0;
   private readonly retiring = new Set<Promise<void>>();
+  /** Status page, metrics, statistics, slow-request log: only when the configuration asks. */
+  private ops: OpsMonitor | null = null;
 
   constructor(public config: ServerConfig) {
     this.siteLogs = this.openAllSiteLogs(config);
@@ -40,6 +44,18 @@ export class Server {
 
   get activeRequests(): number {
     return this.front?.activeRequests ?? 0;
+  }
+
+  get serverName(): string {
+    return this.config.mainServer.serverName;
+  }
+
+  get software(): string {
+    return `wsgi-host/${VERSION}`;
+  }
+
+  connectionCount(): Promise<number> {
+    return this.front?.connectionCount() ?? Promise.resolve(0);
   }
 
   /** The logs of a virtual host (or of the main server). */
@@ -57,6 +73,7 @@ export class Server {
     }
     this.socketDir = createSocketDirectory(this.config.socketPrefix);
     for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+    this.applyOpsFeatures(this.config);
     try {
       for (const group of this.groups.values()) await group.start();
       this.front = new FrontEnd({
@@ -65,7 +82,9 @@ export class Server {
         serverSoftware: `wsgi-host/${VERSION}`,
         sites: this,
       });
+      this.front.ops = this.ops;
       await this.front.listen();
+      setFrontEndTitle(this.config, this.addresses);
     } catch (err) {
       await this.stop(0);
       throw err instanceof StartupError ? err : new StartupError((err as Error).message);
@@ -91,6 +110,7 @@ export class Server {
       await front.whenIdle(graceSeconds * 1000);
     }
     for (const group of this.groups.values()) group.dispatcher.drain(() => {});
+    this.ops?.close();
     await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     await Promise.all(this.retiring);
     front?.closeAllConnections();
@@ -118,6 +138,7 @@ export class Server {
       if (current !== undefined && sameGroupSettings(current.config, groupConfig)) kept.set(groupConfig.name, current);
       else started.push(this.createGroup(groupConfig, next, siteLogs));
     }
+    if (this.ops !== null) attachStats(this.ops, started);
     try {
       for (const group of started) await group.start();
       await Promise.all(started.map((group) => group.whenReady(Math.max(30, group.config.startupTimeout) * 1000)));
@@ -133,6 +154,10 @@ export class Server {
     this.config = next;
     this.siteLogs = siteLogs;
     this.errorLog = siteLogs.get(next.mainServer)!.errorLog;
+    if (this.ops !== null) this.ops.generation++;
+    this.applyOpsFeatures(next);
+    this.front.ops = this.ops;
+    setFrontEndTitle(next, this.addresses);
     for (const group of retired) {
       const done = group
         .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
@@ -150,6 +175,18 @@ export class Server {
   async restartAllGroups(reason: string): Promise<void> {
     await Promise.all([...this.groups.values()].map((group) => group.restartAll(reason)));
     this.errorLog.notice('core', 'All process groups have been restarted.');
+  }
+
+  /**
+   * Starts (or reconfigures) the status page, metrics, statistics and slow-request log the
+   * configuration asks for. A monitor, once made, stays across reloads, so its history does too.
+   */
+  private applyOpsFeatures(config: ServerConfig): void {
+    const features = opsFeatures(config);
+    if (this.ops === null && !anyOpsFeature(features)) return;
+    if (this.ops === null) this.ops = new OpsMonitor(this, features);
+    else this.ops.configure(features);
+    attachStats(this.ops, this.groups.values());
   }
 
   private createGroup(groupConfig: ProcessGroupConfig, config: ServerConfig, siteLogs: Map<VirtualHostConfig, SiteLogs>): ProcessGroup {
@@ -206,6 +243,7 @@ export class Server {
     if (!this.pythons.has(config.python)) this.pythons.set(config.python, probePython(config.python));
     const group = this.createGroup(config, this.config, this.siteLogs);
     this.groups.set(name, group);
+    if (this.ops !== null) attachStats(this.ops, [group]);
     this.errorLog.warn(
       'wsgi',
       "WSGIProcessGroup %{GLOBAL} (mod_wsgi's embedded mode) is served by a built-in process group of 1 process x 15 threads; define a WSGIDaemonProcess and name it with WSGIProcessGroup to control it.",

@@ -5,7 +5,8 @@ import { isLogLevel } from '../log/error-log';
 import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
-import type { LogLevelName, LogTarget, ServerConfig } from './model';
+import { parseProxyEntry } from '../front/trusted-proxies';
+import type { LogLevelName, LogTarget, Section, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -45,13 +46,18 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'log-directory', kind: 'string', placeholder: 'DIR', help: 'Directory for error_log and access_log.', defaultText: 'the server root' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: 'Error log level: emerg, alert, crit, error, warn, notice, info or debug.', defaultText: 'warn' },
   { name: 'access-log', kind: 'boolean', help: 'Write an access log.' },
-  { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined.', defaultText: 'common' },
+  { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined, or json (one JSON object per line).', defaultText: 'common' },
   { name: 'log-to-terminal', kind: 'boolean', help: 'Error log to standard error, access log to standard output.' },
   { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
   { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open.', defaultText: '2' },
   { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
+  { name: 'server-status', kind: 'boolean', help: 'Serve the status page at /server-status (?json and ?auto for machines), as <Location /server-status> SetHandler server-status.' },
+  { name: 'server-metrics', kind: 'boolean', help: 'Serve Prometheus metrics at /server-metrics, as <Location /server-metrics> SetHandler server-metrics.' },
+  { name: 'slow-requests', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Log requests that take longer than this to the error log, with their timings (WSGISlowRequests).', defaultText: 'off' },
+  { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER', help: 'A proxy header to believe from trusted proxies (WSGITrustedProxyHeaders), e.g. X-Request-Id. Repeatable.' },
+  { name: 'trust-proxy', kind: 'list', placeholder: 'ADDRESS', help: 'IP address or subnet of a trusted proxy (WSGITrustedProxies); with none, every peer is trusted for the listed headers. Repeatable.' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
   { name: 'help', kind: 'boolean', help: 'Show this help and exit.' },
 ];
@@ -76,6 +82,12 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   if (values['access-log-format'] !== undefined && values['access-log'] !== true) {
     throw new ExpressConfigError('--access-log-format needs --access-log');
   }
+  const trustedProxies = (values['trust-proxy'] as string[] | undefined) ?? [];
+  for (const entry of trustedProxies) {
+    const parsed = parseProxyEntry(entry);
+    if (!parsed.ok) throw new ExpressConfigError(`--trust-proxy takes IP addresses and subnets: ${parsed.reason}`);
+  }
+  const trustedHeaders = ((values['trust-proxy-header'] as string[] | undefined) ?? []).map(trustedHeaderKey);
   const processes = (values['processes'] as number | undefined) ?? 1;
   const threads = (values['threads'] as number | undefined) ?? 5;
   const groupName = `${host || serverName}:${port}`;
@@ -140,7 +152,13 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
       chunkedRequest: values['chunked-request'] === true,
       scriptReloading: values['disable-reloading'] !== true,
+      ...(trustedHeaders.length > 0 ? { trustedProxyHeaders: trustedHeaders } : {}),
+      ...(trustedProxies.length > 0 ? { trustedProxies } : {}),
     },
+    sections: [
+      ...(values['server-status'] === true ? [handlerLocation('/server-status', 'server-status')] : []),
+      ...(values['server-metrics'] === true ? [handlerLocation('/server-metrics', 'server-metrics')] : []),
+    ],
   });
   const timeouts = defaultTimeouts();
   timeouts.socket = (values['socket-timeout'] as number | undefined) ?? 60;
@@ -165,7 +183,18 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     group: null,
     shutdownTimeout,
     warnings: [],
+    slowRequests: (values['slow-requests'] as number | undefined) ?? null,
   };
+}
+
+/** <Location PATH> SetHandler HANDLER </Location>, as mod_wsgi-express writes for /server-status. */
+function handlerLocation(urlPath: string, handler: string): Section {
+  return { kind: 'location', path: urlPath, pattern: null, settings: { setHandler: handler }, files: [], origin: null };
+}
+
+/** A header name as WSGITrustedProxyHeaders keeps it: the environ key (X-Request-Id -> HTTP_X_REQUEST_ID). */
+export function trustedHeaderKey(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_');
 }
 
 /** A size flag: bytes, or with a k/M/G suffix. */

@@ -33,7 +33,15 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
+  if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.map(headerName).join(' ')}`);
+  if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
+  if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
+  // The handler locations start-server adds (--server-status, --server-metrics).
+  for (const section of main.sections) {
+    if (section.kind !== 'location' || section.pattern !== null || section.settings.setHandler === undefined || section.settings.setHandler === null) continue;
+    lines.push(`<Location ${quote(section.path)}>`, `    SetHandler ${section.settings.setHandler}`, '</Location>', '');
+  }
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
   for (const alias of main.scriptAliases) {
@@ -100,6 +108,15 @@ function daemonProcess(group: ProcessGroupConfig): string {
   if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
   if (group.reloadOnChanges) options.push('reload-on-changes=On');
   return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
+}
+
+/** HTTP_X_REQUEST_ID -> X-Request-Id. */
+function headerName(key: string): string {
+  return key
+    .replace(/^HTTP_/, '')
+    .split('_')
+    .map((w) => w.charAt(0) + w.slice(1).toLowerCase())
+    .join('-');
 }
 
 function logPath(target: LogTarget): string {

@@ -129,6 +129,7 @@ function startServer(): Promise<void> {
       bytesSent: 0,
       remoteUser: null,
       env: {},
+      timing: null,
     };
     let resolveDone!: () => void;
     const entry: Served = { record, doneCount: 0, whenDone: new Promise((resolve) => (resolveDone = resolve)) };
