@@ -18,6 +18,8 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
   return (
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
+    // An empty inline icon, so browsers do not ask the server for /favicon.ico.
+    '<link rel="icon" href="data:,">\n' +
     `<title>Server status: ${escapeHtml(snapshot.server.name)}</title>\n` +
     `<style>${STYLE}</style>\n</head><body>\n${BODY}\n` +
     `<script id="initial-status" type="application/json">${scriptJson(snapshot)}</script>\n` +
@@ -224,7 +226,7 @@ const SCRIPT = String.raw`
     var color = COLORS[i % COLORS.length];
     var recent = g.recent || {};
     var meta = el('div', { 'class': 'groupmeta' }, [
-      el('b', null, [String(g.processes.length)]), ' processes × ', el('b', null, [String(g.threadsPerProcess)]), ' threads · ',
+      el('b', null, [String(g.processes.length)]), g.processes.length === 1 ? ' process × ' : ' processes × ', el('b', null, [String(g.threadsPerProcess)]), g.threadsPerProcess === 1 ? ' thread · ' : ' threads · ',
       el('b', null, [String(g.busy)]), ' busy, ', el('b', null, [String(g.idle)]), ' idle · queue ',
       el('b', { 'class': g.queueLength > 0 ? 'bad' : null, 'data-queue': String(g.queueLength) }, [String(g.queueLength)]),
       ' · ', el('b', null, [num(recent.reqPerSec, 1)]), ' req/s, p95 ', el('b', null, [ms(recent.p95Ms)]), ' over the last minute · ',
