@@ -14,10 +14,14 @@ import { timingsOf } from '../ops/request-stats';
 export const JSON_LOG_FORMAT = 'json';
 
 const HIGH_BYTES = /[\x80-\xff]/;
+/** Anything but printable ASCII other than the quote and the backslash. */
+const NOT_PLAIN = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8');
 
 function quote(value: string): string {
+  // Most values need no escaping at all.
+  if (!NOT_PLAIN.test(value)) return '"' + value + '"';
   const out = JSON.stringify(value);
   // JSON allows DEL raw; escaped, a line stays printable.
   return out.includes('\x7f') ? out.replace(/\x7f/g, '\\u007f') : out;
@@ -25,13 +29,13 @@ function quote(value: string): string {
 
 /** A value that arrived as bytes (a header, the method): UTF-8 decoded, U+FFFD for bytes that are not. */
 function wireText(value: string): string {
-  if (!HIGH_BYTES.test(value)) return quote(value);
+  if (!NOT_PLAIN.test(value) || !HIGH_BYTES.test(value)) return quote(value);
   return quote(utf8Lenient.decode(Buffer.from(value, 'latin1')));
 }
 
 /** The request target: UTF-8 decoded if it is UTF-8, else its high bytes percent-encoded (lossless). */
 function wireUri(value: string): string {
-  if (!HIGH_BYTES.test(value)) return quote(value);
+  if (!NOT_PLAIN.test(value) || !HIGH_BYTES.test(value)) return quote(value);
   const bytes = Buffer.from(value, 'latin1');
   try {
     return quote(utf8.decode(bytes));

@@ -1,16 +1,24 @@
 /**
- * Prometheus metrics (/server-metrics) with prom-client. Per request: one counter increment and
- * one or two histogram observations. Everything else (queues, threads, processes, memory,
- * restarts) is read from the supervisor when Prometheus scrapes.
+ * Prometheus metrics (/server-metrics) with prom-client. Per request: one or two histogram
+ * observations (latency, queue wait). Everything else (request counts, which the statistics keep
+ * anyway, queues, threads, processes, memory, restarts) is read when Prometheus scrapes.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProcessGroup } from '../groups/process-group';
 import { VERSION } from '../paths';
 
 type GroupLabels = { process_group: string };
-type RequestLabels = { process_group: string; status_class: string };
 
+/** Indexed as statusClassIndex() counts them. */
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** Where the metrics come from. */
+export interface MetricsSource {
+  groups(): Iterable<ProcessGroup>;
+  activeRequests(): number;
+  /** Requests answered by status class, per process group ('' for the front end's own answers). */
+  requestCounts(): Iterable<{ group: string; classes: Float64Array }>;
+}
 
 /** The restart reason as a label: mod_wsgi's reason names, or "crash" / "failed_start" for unplanned exits. */
 export function restartReasonLabel(reason: string): string {
@@ -20,21 +28,29 @@ export function restartReasonLabel(reason: string): string {
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'process_group' | 'status_class'>;
   private readonly duration: Histogram<'process_group'>;
   private readonly queueWait: Histogram<'process_group'>;
   /** Label objects per group, made once so a request allocates none. */
-  private readonly labels = new Map<string, { group: GroupLabels; byClass: RequestLabels[] }>();
+  private readonly labels = new Map<string, GroupLabels>();
 
-  constructor(groups: () => Iterable<ProcessGroup>, activeRequests: () => number) {
+  constructor(source: MetricsSource) {
     const registers = [this.registry];
+    const groups = (): Iterable<ProcessGroup> => source.groups();
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'wsgi_host_info', help: 'wsgi-host version (value 1).', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
-    this.requests = new Counter({
+    new Counter({
       name: 'wsgi_host_requests_total',
       help: 'Requests answered, by process group ("" for requests the front end answered itself) and status class.',
       labelNames: ['process_group', 'status_class'],
       registers,
+      collect() {
+        this.reset();
+        for (const { group, classes } of source.requestCounts()) {
+          classes.forEach((count, i) => {
+            if (count > 0) this.inc({ process_group: group, status_class: STATUS_CLASSES[i]! }, count);
+          });
+        }
+      },
     });
     this.duration = new Histogram({
       name: 'wsgi_host_request_duration_seconds',
@@ -55,7 +71,7 @@ export class ServerMetrics {
       help: 'Requests the front end is serving now.',
       registers,
       collect() {
-        this.set(activeRequests());
+        this.set(source.activeRequests());
       },
     });
     new Gauge({
@@ -135,17 +151,15 @@ export class ServerMetrics {
     return this.registry.metrics();
   }
 
-  /** Counts a finished request; `queueSeconds` is -1 for one that never waited for a thread. */
-  observe(groupName: string, status: number, seconds: number, queueSeconds: number): void {
+  /** Observes a finished request's duration; `queueSeconds` is -1 for one that never waited for a thread. */
+  observe(groupName: string, seconds: number, queueSeconds: number): void {
     let labels = this.labels.get(groupName);
     if (labels === undefined) {
-      labels = { group: { process_group: groupName }, byClass: STATUS_CLASSES.map((status_class) => ({ process_group: groupName, status_class })) };
+      labels = { process_group: groupName };
       this.labels.set(groupName, labels);
     }
-    const cls = Math.floor(status / 100);
-    this.requests.inc(labels.byClass[cls >= 1 && cls <= 5 ? cls : 0]!);
-    this.duration.observe(labels.group, seconds);
-    if (queueSeconds >= 0) this.queueWait.observe(labels.group, queueSeconds);
+    this.duration.observe(labels, seconds);
+    if (queueSeconds >= 0) this.queueWait.observe(labels, queueSeconds);
   }
 }
 

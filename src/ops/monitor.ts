@@ -12,7 +12,7 @@ import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import { JSON_LOG_FORMAT } from '../log/json-log-format';
 import { ServerMetrics } from './metrics';
-import { GroupStats, SecondSeries, Totals } from './request-stats';
+import { GroupStats, SecondSeries, statusClassIndex, Totals } from './request-stats';
 import { SlowRequestLog } from './slow-requests';
 import { renderStatusPage } from './status-page';
 import { buildSnapshot, type StatsSource, type StatusSource } from './status-report';
@@ -64,6 +64,8 @@ export class OpsMonitor implements StatsSource {
   generation = 1;
   readonly series = new SecondSeries();
   readonly totals = new Totals();
+  /** Requests the front end answered itself (no process group), by status class. */
+  private readonly frontEndClasses = new Float64Array(6);
   private readonly groupStats = new Map<string, GroupStats>();
   private metrics: ServerMetrics | null = null;
   private slow: SlowRequestLog | null = null;
@@ -77,11 +79,19 @@ export class OpsMonitor implements StatsSource {
 
   /** Applies the features of a (re-read) configuration. */
   configure(features: OpsFeatures): void {
-    if (features.metrics && this.metrics === null) this.metrics = new ServerMetrics(() => this.host.groups.values(), () => this.host.activeRequests);
+    if (features.metrics && this.metrics === null) this.metrics = this.makeMetrics();
     if (this.slow?.thresholdMs !== features.slowRequestMs) {
       this.slow?.close();
       this.slow = features.slowRequestMs === null ? null : new SlowRequestLog(features.slowRequestMs, () => this.host.groups.values());
     }
+  }
+
+  private makeMetrics(): ServerMetrics {
+    return new ServerMetrics({
+      groups: () => this.host.groups.values(),
+      activeRequests: () => this.host.activeRequests,
+      requestCounts: () => [{ group: '', classes: this.frontEndClasses }, ...[...this.groupStats.values()].map((g) => ({ group: g.name, classes: g.statusClasses }))],
+    });
   }
 
   /** The statistics of the group called `name` (the same object across reloads). */
@@ -115,10 +125,13 @@ export class OpsMonitor implements StatsSource {
       else if (timing.queuedAt !== 0) queueMs = performance.now() - timing.queuedAt;
       timing.group.series.record(second, totalMs, status, queueMs);
       timing.group.totals.add(record.bytesSent, totalMs);
+      timing.group.statusClasses[statusClassIndex(status)]!++;
+    } else {
+      this.frontEndClasses[statusClassIndex(status)]!++;
     }
     this.series.record(second, totalMs, status, queueMs);
     this.totals.add(record.bytesSent, totalMs);
-    if (this.metrics !== null) this.metrics.observe(timing !== null ? timing.group.name : '', status, totalMs / 1000, queueMs >= 0 ? queueMs / 1000 : -1);
+    if (this.metrics !== null) this.metrics.observe(timing !== null ? timing.group.name : '', totalMs / 1000, queueMs >= 0 ? queueMs / 1000 : -1);
     if (this.slow !== null && totalMs >= this.slow.thresholdMs) this.slow.finished(record, errorLog, totalMs, performance.now());
   }
 
@@ -135,7 +148,7 @@ export class OpsMonitor implements StatsSource {
     }
     let body: Promise<{ type: string; text: string }>;
     if (handler === METRICS_HANDLER) {
-      const metrics = (this.metrics ??= new ServerMetrics(() => this.host.groups.values(), () => this.host.activeRequests));
+      const metrics = (this.metrics ??= this.makeMetrics());
       body = metrics.text().then((text) => ({ type: metrics.contentType, text }));
     } else {
       const words = query.replace(/^\?/, '').split(/[&;]/);

@@ -182,10 +182,18 @@ export class Totals {
   }
 }
 
+/** Index of a status in per-class counts: 1..5 for 1xx..5xx, 0 for anything else. */
+export function statusClassIndex(status: number): number {
+  const cls = (status / 100) | 0;
+  return cls >= 1 && cls <= 5 ? cls : 0;
+}
+
 /** The statistics of one process group (kept by name, so they survive a configuration reload). */
 export class GroupStats {
   readonly series = new SecondSeries();
   readonly totals = new Totals();
+  /** Requests answered, by status class (statusClassIndex). */
+  readonly statusClasses = new Float64Array(6);
 
   constructor(readonly name: string) {}
 
