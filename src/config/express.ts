@@ -56,8 +56,8 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'server-status', kind: 'boolean', help: 'Serve the status page at /server-status (?json and ?auto for machines), as <Location /server-status> SetHandler server-status.' },
   { name: 'server-metrics', kind: 'boolean', help: 'Serve Prometheus metrics at /server-metrics, as <Location /server-metrics> SetHandler server-metrics.' },
   { name: 'slow-requests', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Log requests that take longer than this to the error log, with their timings (WSGISlowRequests).', defaultText: 'off' },
-  { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER', help: 'A proxy header to believe from trusted proxies (WSGITrustedProxyHeaders), e.g. X-Request-Id. Repeatable.' },
-  { name: 'trust-proxy', kind: 'list', placeholder: 'ADDRESS', help: 'IP address or subnet of a trusted proxy (WSGITrustedProxies); with none, every peer is trusted for the listed headers. Repeatable.' },
+  { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER', help: 'A proxy header to believe from trusted proxies (WSGITrustedProxyHeaders), e.g. X-Request-Id.' },
+  { name: 'trust-proxy', kind: 'list', placeholder: 'ADDRESS', help: 'IP address or subnet of a trusted proxy (WSGITrustedProxies); with none, every peer is trusted for the listed headers.' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
   { name: 'help', kind: 'boolean', help: 'Show this help and exit.' },
 ];
