@@ -46,6 +46,7 @@ function host(): OpsHost {
     activeRequests: 0,
     connectionCount: () => Promise.resolve(0),
     errorLog: new ErrorLog(new MemorySink(), 'warn'),
+    generation: 1,
   };
 }
 

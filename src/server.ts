@@ -32,6 +32,8 @@ export class Server implements OpsHost {
   private readonly retiring = new Set<Promise<void>>();
   /** Status page, metrics, statistics, slow-request log: only when the configuration asks. */
   private ops: OpsMonitor | null = null;
+  /** 1, plus one per configuration reload (the status page's ParentServerConfigGeneration). */
+  generation = 1;
 
   constructor(public config: ServerConfig) {
     this.siteLogs = this.openAllSiteLogs(config);
@@ -154,7 +156,7 @@ export class Server implements OpsHost {
     this.config = next;
     this.siteLogs = siteLogs;
     this.errorLog = siteLogs.get(next.mainServer)!.errorLog;
-    if (this.ops !== null) this.ops.generation++;
+    this.generation++;
     this.applyOpsFeatures(next);
     this.front.ops = this.ops;
     setFrontEndTitle(next, this.addresses);

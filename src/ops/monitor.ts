@@ -57,11 +57,12 @@ export function anyOpsFeature(f: OpsFeatures): boolean {
 /** What the monitor needs from the server. */
 export interface OpsHost extends StatusSource {
   readonly errorLog: ErrorLog;
+  /** 1, plus one per configuration reload. */
+  readonly generation: number;
 }
 
 export class OpsMonitor implements StatsSource {
   readonly startedAt = Date.now();
-  generation = 1;
   readonly series = new SecondSeries();
   readonly totals = new Totals();
   /** Requests the front end answered itself (no process group), by status class. */
@@ -75,6 +76,10 @@ export class OpsMonitor implements StatsSource {
     features: OpsFeatures,
   ) {
     this.configure(features);
+  }
+
+  get generation(): number {
+    return this.host.generation;
   }
 
   /** Applies the features of a (re-read) configuration. */

@@ -216,4 +216,38 @@ describe('SetHandler server-status in a configuration file', () => {
       await server.stop();
     }
   });
+
+  it('is switched on by a reload (SIGHUP), and its counts and generation carry across reloads', async () => {
+    const port = await freePort();
+    const conf = path.join(dir, 'reload.conf');
+    const base = [`Listen 127.0.0.1:${port}`, 'ServerName reload.test', `ErrorLog ${path.join(dir, 'reload_error_log')}`, 'WSGIDaemonProcess site processes=1 threads=2', 'WSGIProcessGroup site', `WSGIScriptAlias / ${app('ops.wsgi')}`];
+    const status = ['<Location /server-status>', '    SetHandler server-status', '</Location>'];
+    fs.writeFileSync(conf, [...base, ''].join('\n'));
+    const server = await startServe(conf);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await eventually('the group to be ready', async () => ((await request(`${url}/`)).status === 200 ? true : undefined), 20_000);
+      assert.match((await request(`${url}/server-status?auto`)).text, /^ops app site/, 'no status page yet: the application answers');
+      fs.writeFileSync(conf, [...base, ...status, ''].join('\n'));
+      server.child.kill('SIGHUP');
+      const first = await eventually('the status page after the reload', async () => {
+        const res = await request(`${url}/server-status?auto`);
+        return res.status === 200 && res.text.startsWith('reload.test\n') ? parseAuto(text(res)).values : undefined;
+      }, 30_000);
+      assert.equal(first.get('ParentServerConfigGeneration'), '2');
+      for (let i = 0; i < 3; i++) await request(`${url}/id`);
+      const before = parseAuto(text(await request(`${url}/server-status?auto`))).values;
+      assert.ok(Number(before.get('ProcessGroup[site].Accesses')) >= 3);
+      // Another reload: the group is restarted, its statistics are kept.
+      server.child.kill('SIGHUP');
+      const after = await eventually('the third generation', async () => {
+        const values = parseAuto(text(await request(`${url}/server-status?auto`))).values;
+        return values.get('ParentServerConfigGeneration') === '3' ? values : undefined;
+      }, 30_000);
+      assert.ok(Number(after.get('ProcessGroup[site].Accesses')) >= Number(before.get('ProcessGroup[site].Accesses')));
+      assert.ok(Number(after.get('Total Accesses')) > Number(before.get('Total Accesses')));
+    } finally {
+      await server.stop();
+    }
+  });
 });
