@@ -33,6 +33,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
+  if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
   if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.map(headerName).join(' ')}`);
   if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
   if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);
@@ -101,6 +102,7 @@ function daemonProcess(group: ProcessGroupConfig): string {
     ['cpuTimeLimit', 'cpu-time-limit'],
     ['maximumRss', 'maximum-rss'],
     ['memoryLimit', 'memory-limit'],
+    ['responseBufferSize', 'response-buffer-size'],
   ];
   for (const [key, name] of numeric) {
     if (group[key] !== defaults[key]) options.push(`${name}=${String(group[key])}`);
