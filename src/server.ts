@@ -10,6 +10,8 @@ import { probePython, type PythonInfo } from './groups/python-probe';
 import { AccessLog } from './log/access-log';
 import { ErrorLog } from './log/error-log';
 import { openSink, type LineSink } from './log/sink';
+import { anyOpsFeature, attachStats, OpsMonitor, opsFeatures, type OpsHost } from './ops/monitor';
+import { setFrontEndTitle } from './ops/process-title';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
@@ -17,7 +19,7 @@ import { makeDirectories } from './util/fs';
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
  */
-export class Server {
+export class Server implements OpsHost {
   /** The main server's error log: start-up, shutdown and anything not tied to a virtual host. */
   errorLog: ErrorLog;
   groups = new Map<string, ProcessGroup>();
@@ -32,6 +34,10 @@ export class Server {
   private readonly retiring = new Set<Promise<void>>();
   /** The process groups that run the auth hook scripts (WSGIAccessScript and friends). */
   private hooks: HookGroups | null = null;
+  /** Status page, metrics, statistics, slow-request log: only when the configuration asks. */
+  private ops: OpsMonitor | null = null;
+  /** 1, plus one per configuration reload (the status page's ParentServerConfigGeneration). */
+  generation = 1;
 
   constructor(public config: ServerConfig) {
     this.siteLogs = this.openAllSiteLogs(config);
@@ -44,6 +50,18 @@ export class Server {
 
   get activeRequests(): number {
     return this.front?.activeRequests ?? 0;
+  }
+
+  get serverName(): string {
+    return this.config.mainServer.serverName;
+  }
+
+  get software(): string {
+    return `wsgi-host/${VERSION}`;
+  }
+
+  connectionCount(): Promise<number> {
+    return this.front?.connectionCount() ?? Promise.resolve(0);
   }
 
   /** The logs of a virtual host (or of the main server). */
@@ -62,6 +80,7 @@ export class Server {
     this.socketDir = createSocketDirectory(this.config.socketPrefix);
     for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
     this.hooks = this.createHookGroups(this.config);
+    this.applyOpsFeatures(this.config);
     try {
       for (const group of this.groups.values()) await group.start();
       const serverSoftware = `wsgi-host/${VERSION}`;
@@ -72,7 +91,9 @@ export class Server {
         sites: this,
         access: new AccessControl({ call: (spec, log) => this.hooks!.call(spec, log) }, serverSoftware),
       });
+      this.front.ops = this.ops;
       await this.front.listen();
+      setFrontEndTitle(this.config, this.addresses);
     } catch (err) {
       await this.stop(0);
       throw err instanceof StartupError ? err : new StartupError((err as Error).message);
@@ -100,6 +121,9 @@ export class Server {
     const groups = [...this.groups.values(), ...(this.hooks?.all ?? [])];
     for (const group of groups) group.dispatcher.drain(() => {});
     await Promise.all(groups.map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
+    for (const group of this.groups.values()) group.dispatcher.drain(() => {});
+    this.ops?.close();
+    await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     await Promise.all(this.retiring);
     front?.closeAllConnections();
     if (this.socketDir !== null) fs.rmSync(this.socketDir, { recursive: true, force: true });
@@ -126,6 +150,7 @@ export class Server {
       if (current !== undefined && sameGroupSettings(current.config, groupConfig)) kept.set(groupConfig.name, current);
       else started.push(this.createGroup(groupConfig, next, siteLogs));
     }
+    if (this.ops !== null) attachStats(this.ops, started);
     try {
       for (const group of started) await group.start();
       await Promise.all(started.map((group) => group.whenReady(Math.max(30, group.config.startupTimeout) * 1000)));
@@ -145,6 +170,10 @@ export class Server {
     // old hook processes finish the calls they have.
     retired.push(...(this.hooks?.all ?? []));
     this.hooks = this.createHookGroups(next);
+    this.generation++;
+    this.applyOpsFeatures(next);
+    this.front.ops = this.ops;
+    setFrontEndTitle(next, this.addresses);
     for (const group of retired) {
       const done = group
         .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
@@ -162,6 +191,18 @@ export class Server {
   async restartAllGroups(reason: string): Promise<void> {
     await Promise.all([...this.groups.values(), ...(this.hooks?.all ?? [])].map((group) => group.restartAll(reason)));
     this.errorLog.notice('core', 'All process groups have been restarted.');
+  }
+
+  /**
+   * Starts (or reconfigures) the status page, metrics, statistics and slow-request log the
+   * configuration asks for. A monitor, once made, stays across reloads, so its history does too.
+   */
+  private applyOpsFeatures(config: ServerConfig): void {
+    const features = opsFeatures(config);
+    if (this.ops === null && !anyOpsFeature(features)) return;
+    if (this.ops === null) this.ops = new OpsMonitor(this, features);
+    else this.ops.configure(features);
+    attachStats(this.ops, this.groups.values());
   }
 
   private createGroup(groupConfig: ProcessGroupConfig, config: ServerConfig, siteLogs: Map<VirtualHostConfig, SiteLogs>): ProcessGroup {
@@ -218,6 +259,7 @@ export class Server {
     if (!this.pythons.has(config.python)) this.pythons.set(config.python, probePython(config.python));
     const group = this.createGroup(config, this.config, this.siteLogs);
     this.groups.set(name, group);
+    if (this.ops !== null) attachStats(this.ops, [group]);
     this.errorLog.warn(
       'wsgi',
       "WSGIProcessGroup %{GLOBAL} (mod_wsgi's embedded mode) is served by a built-in process group of 1 process x 15 threads; define a WSGIDaemonProcess and name it with WSGIProcessGroup to control it.",

@@ -159,6 +159,8 @@ class ConfigBuilder {
   private defaultFormat = LOG_FORMAT_NICKNAMES['common']!;
   private user: string | null = null;
   private group: string | null = null;
+  /** WSGISlowRequests, in seconds. */
+  private slowRequests: number | null = null;
   private mainErrorLogSet = false;
   private readonly vhostErrorLogSet = new Set<VirtualHostConfig>();
   private readonly vhostDocumentRootSet = new Set<VirtualHostConfig>();
@@ -719,6 +721,16 @@ class ConfigBuilder {
       },
     },
     wsgipythonwarnings: { contexts: ['server'], args: [1, 1], apply: (node) => this.python.warnings.push(node.args[0]!) },
+    wsgislowrequests: {
+      contexts: ['server'],
+      args: [1, 1],
+      usage: 'WSGISlowRequests SECONDS',
+      apply: (node) => {
+        const seconds = Number(node.args[0]);
+        if (node.args[0]!.trim() === '' || !Number.isFinite(seconds) || seconds < 0) return this.error(node, `takes a number of seconds (0 or more), not "${node.args[0]}"`);
+        this.slowRequests = seconds;
+      },
+    },
     wsgidontwritebytecode: {
       contexts: ['server'],
       args: [1, 1],
@@ -925,6 +937,7 @@ class ConfigBuilder {
       group: this.group,
       shutdownTimeout: this.shutdownTimeout,
       warnings: this.warnings.map(formatProblem),
+      slowRequests: this.slowRequests,
     };
   }
 }

@@ -6,6 +6,7 @@ import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
 import { DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { AuthLayer, HookScriptConfig, RequireContainer } from './auth-model';
+import { parseProxyEntry } from '../front/trusted-proxies';
 import type { LogLevelName, LogTarget, Section, ServerConfig } from './model';
 
 /**
@@ -47,7 +48,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'log-directory', kind: 'string', placeholder: 'DIR', help: 'Directory for error_log and access_log.', defaultText: 'the server root' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: 'Error log level: emerg, alert, crit, error, warn, notice, info or debug.', defaultText: 'warn' },
   { name: 'access-log', kind: 'boolean', help: 'Write an access log.' },
-  { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined.', defaultText: 'common' },
+  { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined, or json (one JSON object per line).', defaultText: 'common' },
   { name: 'log-to-terminal', kind: 'boolean', help: 'Error log to standard error, access log to standard output.' },
   { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization), as mod_wsgi-express always does; --pass-authorization=off withholds it.', defaultText: 'on' },
   { name: 'host-access-script', kind: 'string', placeholder: 'SCRIPT', help: 'Python script whose allow_access(environ, host) decides which clients may use the site (WSGIAccessScript for <Location />); False refuses with 403.' },
@@ -60,6 +61,11 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
   { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open; 0 turns keep-alive off. There is no cap on requests per connection.', defaultText: '2' },
   { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
+  { name: 'server-status', kind: 'boolean', help: 'Serve the status page at /server-status (?json and ?auto for machines), as <Location /server-status> SetHandler server-status; only for clients on this machine (Require local).' },
+  { name: 'server-metrics', kind: 'boolean', help: 'Serve Prometheus metrics at /server-metrics, as <Location /server-metrics> SetHandler server-metrics; only for clients on this machine (Require local).' },
+  { name: 'slow-requests', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Log requests that take longer than this to the error log, with their timings (WSGISlowRequests).', defaultText: 'off' },
+  { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER', help: 'A proxy header to believe from trusted proxies (WSGITrustedProxyHeaders), e.g. X-Request-Id.' },
+  { name: 'trust-proxy', kind: 'list', placeholder: 'ADDRESS', help: 'IP address or subnet of a trusted proxy (WSGITrustedProxies); with none, every peer is trusted for the listed headers.' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
   { name: 'help', kind: 'boolean', help: 'Show this help and exit.' },
 ];
@@ -84,6 +90,12 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   if (values['access-log-format'] !== undefined && values['access-log'] !== true) {
     throw new ExpressConfigError('--access-log-format needs --access-log');
   }
+  const trustedProxies = (values['trust-proxy'] as string[] | undefined) ?? [];
+  for (const entry of trustedProxies) {
+    const parsed = parseProxyEntry(entry);
+    if (!parsed.ok) throw new ExpressConfigError(`--trust-proxy takes IP addresses and subnets: ${parsed.reason}`);
+  }
+  const trustedHeaders = ((values['trust-proxy-header'] as string[] | undefined) ?? []).map(trustedHeaderKey);
   const processes = (values['processes'] as number | undefined) ?? 1;
   const threads = (values['threads'] as number | undefined) ?? 5;
   const groupName = `${host || serverName}:${port}`;
@@ -133,7 +145,11 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       values['access-log'] === true
         ? [{ target: toTerminal ? { kind: 'stdout' } : { kind: 'file', path: path.join(logDirectory, 'access_log') }, format: LOG_FORMAT_NICKNAMES[accessFormat] ?? accessFormat }]
         : [],
-    sections: accessSections(values, cwd, `${host || 'localhost'}:${port}`),
+    sections: [
+      ...accessSections(values, cwd, `${host || 'localhost'}:${port}`),
+      ...(values['server-status'] === true ? [handlerLocation('/server-status', 'server-status')] : []),
+      ...(values['server-metrics'] === true ? [handlerLocation('/server-metrics', 'server-metrics')] : []),
+    ],
     scriptAliases: [
       {
         urlPrefix: mountPoint,
@@ -152,6 +168,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       chunkedRequest: values['chunked-request'] === true,
       enableSendfile: values['enable-sendfile'] === true,
       scriptReloading: values['disable-reloading'] !== true,
+      ...(trustedHeaders.length > 0 ? { trustedProxyHeaders: trustedHeaders } : {}),
+      ...(trustedProxies.length > 0 ? { trustedProxies } : {}),
     },
   });
   const timeouts = defaultTimeouts();
@@ -177,6 +195,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     group: null,
     shutdownTimeout,
     warnings: [],
+    slowRequests: (values['slow-requests'] as number | undefined) ?? null,
   };
 }
 
@@ -220,6 +239,21 @@ function accessSections(values: FlagValues, cwd: string, realm: string): Section
     sections.push(location(auth));
   }
   return sections;
+}
+
+/**
+ * <Location PATH> SetHandler HANDLER; Require local </Location>. mod_wsgi-express likewise keeps
+ * its /server-status to clients on the machine (Require host localhost); a configuration file
+ * opens it wider.
+ */
+function handlerLocation(urlPath: string, handler: string): Section {
+  const require: RequireContainer = { kind: 'container', op: 'any', negate: false, children: [{ kind: 'require', provider: 'local', args: [], negate: false }], merged: false };
+  return { kind: 'location', path: urlPath, pattern: null, settings: { setHandler: handler, auth: { require } }, files: [], origin: null };
+}
+
+/** A header name as WSGITrustedProxyHeaders keeps it: the environ key (X-Request-Id -> HTTP_X_REQUEST_ID). */
+export function trustedHeaderKey(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_');
 }
 
 /** A size flag: bytes, or with a k/M/G suffix. */

@@ -302,6 +302,8 @@ export interface ServerConfig {
   shutdownTimeout: number;
   /** Warnings found while reading the configuration (reported at start). */
   warnings: string[];
+  /** WSGISlowRequests: log requests slower than this many seconds; absent or null = off. */
+  slowRequests?: number | null;
 }
 
 /** Apache's and mod_wsgi's defaults for per-directory settings. */

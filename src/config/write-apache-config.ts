@@ -35,6 +35,9 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
   if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
+  if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.map(headerName).join(' ')}`);
+  if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
+  if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
@@ -104,6 +107,15 @@ function daemonProcess(group: ProcessGroupConfig): string {
   if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
   if (group.reloadOnChanges) options.push('reload-on-changes=On');
   return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
+}
+
+/** HTTP_X_REQUEST_ID -> X-Request-Id. */
+function headerName(key: string): string {
+  return key
+    .replace(/^HTTP_/, '')
+    .split('_')
+    .map((w) => w.charAt(0) + w.slice(1).toLowerCase())
+    .join('-');
 }
 
 function logPath(target: LogTarget): string {

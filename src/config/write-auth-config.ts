@@ -7,12 +7,14 @@ import type { Section } from './model';
  * produce). `quote` quotes an argument for Apache's word splitter.
  */
 export function renderAccessSection(section: Section, quote: (value: string) => string): string[] {
-  const { auth, ...other } = section.settings;
-  if (Object.keys(other).length > 0 || section.files.length > 0 || section.pattern !== null || auth === undefined) {
-    throw new Error(`cannot write the <${section.kind}> section for ${section.path}: only access control sections are written`);
+  const { auth, setHandler, ...other } = section.settings;
+  const hasHandler = setHandler !== undefined && setHandler !== null;
+  if (Object.keys(other).length > 0 || section.files.length > 0 || section.pattern !== null || (auth === undefined && !hasHandler)) {
+    throw new Error(`cannot write the <${section.kind}> section for ${section.path}: only access control and SetHandler sections are written`);
   }
   const tag = section.kind === 'location' ? 'Location' : section.kind === 'directory' ? 'Directory' : 'Files';
-  return [`<${tag} ${quote(section.path)}>`, ...renderAuth(auth, quote).map((l) => `    ${l}`), `</${tag}>`];
+  const body = [...(hasHandler ? [`SetHandler ${setHandler}`] : []), ...(auth !== undefined ? renderAuth(auth, quote) : [])];
+  return [`<${tag} ${quote(section.path)}>`, ...body.map((l) => `    ${l}`), `</${tag}>`];
 }
 
 function renderAuth(auth: AuthLayer, quote: (value: string) => string): string[] {

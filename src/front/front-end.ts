@@ -7,6 +7,8 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { AccessLog } from '../log/access-log';
 import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
+import type { OpsMonitor } from '../ops/monitor';
+import { adoptTrustedRequestId, ID_PREFIX } from '../ops/request-id';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
 import { existingPrefix, handlerFor, type FoundPath } from './handlers';
@@ -57,7 +59,7 @@ interface InFlight {
 
 let connectionCounter = 0;
 let requestCounter = 0;
-const idPrefix = Date.now().toString(36);
+const idPrefix = ID_PREFIX;
 
 /**
  * The HTTP front end: accepts connections, parses and checks requests, picks the virtual host
@@ -75,6 +77,8 @@ export class FrontEnd {
 
   private config: ServerConfig;
   private vhostTable: VirtualHostTable;
+  /** Status page, metrics, request statistics and the slow-request log; null when none is configured. */
+  ops: OpsMonitor | null = null;
 
   constructor(private readonly options: FrontEndOptions) {
     this.config = options.config;
@@ -179,6 +183,12 @@ export class FrontEnd {
     });
   }
 
+  /** Open client connections on every listener. */
+  async connectionCount(): Promise<number> {
+    const counts = await Promise.all(this.listeners.map((l) => new Promise<number>((resolve) => l.server.getConnections((err, n) => resolve(err ? 0 : n)))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   closeAllConnections(): void {
     for (const listener of this.listeners) listener.server.closeAllConnections();
   }
@@ -212,6 +222,7 @@ export class FrontEnd {
       remoteUser: null,
       authType: null,
       env: {},
+      timing: null,
     };
     this.active++;
     if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
@@ -246,10 +257,11 @@ export class FrontEnd {
       }
       if (!res.writableFinished && record.status < 400 && !res.headersSent) record.status = 499;
       for (const accessLog of site.accessLogs) accessLog.log(record, serverName, socket.bytesWritten - bytesAtStart);
+      if (this.ops !== null) this.ops.requestEnded(record, site.errorLog);
     });
 
     const fail = (status: number, why: string, level: 'info' | 'error' = 'info'): void => {
-      site.errorLog.log('core', level, why, { client: clientOf(record) });
+      site.errorLog.log('core', level, why, { client: clientOf(record), requestId: record.id });
       sendErrorPage(record, status);
     };
 
@@ -286,6 +298,7 @@ export class FrontEnd {
     const settings = this.settingsFor(vhost, target.path, filePath);
     // Shared, not copied: nothing changes a request's environment after this point.
     record.env = settings.env;
+    if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
 
     const routed: RoutedRequest = {
       record,
@@ -312,6 +325,8 @@ export class FrontEnd {
   /** Hands a request that may proceed to its WSGI script, handler or the static files. */
   private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string): void {
     const { record, settings, fail } = routed;
+    // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
+    if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
     const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware);
 
     if (translation.kind === 'wsgi') {

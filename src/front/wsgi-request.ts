@@ -74,6 +74,8 @@ export function startWsgiRequest(
     return fail(500, `WSGI0151: Daemon process called '${groupName}' cannot be accessed by this WSGI application: ${t.scriptPath}`, 'error');
   }
 
+  if (group.stats !== null) record.timing = group.stats.startTiming();
+
   const transferEncoding = r.transferEncoding;
   const contentLengthHeader = r.contentLength;
   let body: BodyPlan;

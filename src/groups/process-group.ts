@@ -9,6 +9,7 @@ import { isLogLevel } from '../log/error-log';
 import { FrameDecoder, FromWorker, ProtocolError } from '../protocol/frames';
 import { PYTHON_RUNTIME_DIR } from '../paths';
 import { DeadlineWatch } from '../util/deadline-watch';
+import type { GroupStats } from '../ops/request-stats';
 import { Dispatcher, type Dispatchable } from './dispatcher';
 import { ResponseRegion } from './response-region';
 import { WorkerProcess, type ProcessHost } from './worker-process';
@@ -76,6 +77,10 @@ export class ProcessGroup implements ProcessHost {
   private stopping = false;
   /** Restarts and recycles with their reasons (newest last). */
   readonly restarts: RestartRecord[] = [];
+  /** How many restarts there have been for each reason, since the group started. */
+  readonly restartTotals = new Map<string, number>();
+  /** Request statistics, kept when the status page, metrics or slow-request log need them. */
+  stats: GroupStats | null = null;
 
   constructor(
     readonly config: ProcessGroupConfig,
@@ -206,6 +211,7 @@ export class ProcessGroup implements ProcessHost {
 
   private record(proc: WorkerProcess, reason: string): void {
     this.restarts.push({ at: Date.now(), pid: proc.pid, reason });
+    this.restartTotals.set(reason, (this.restartTotals.get(reason) ?? 0) + 1);
     if (this.restarts.length > 100) this.restarts.shift();
   }
 
@@ -285,7 +291,8 @@ export class ProcessGroup implements ProcessHost {
       pythonPath: cfg.pythonPath,
       home: cfg.home,
       preload: cfg.preload,
-      displayName: cfg.displayName,
+      // Without display-name, mod_wsgi's %{GROUP} form, so every daemon process can be told apart in ps.
+      displayName: cfg.displayName ?? `(wsgi:${cfg.name})`,
       umask: cfg.umask,
       cpuPriority: cfg.cpuPriority,
       memoryLimit: cfg.memoryLimit,

@@ -78,6 +78,7 @@ function comparable(config: ServerConfig): unknown {
     user: config.user,
     group: config.group,
     shutdownTimeout: config.shutdownTimeout,
+    slowRequests: config.slowRequests ?? null,
     python: { ...config.python, defaultInterpreter: null },
     virtualHosts: config.virtualHosts,
     mainServer: {
@@ -90,7 +91,7 @@ function comparable(config: ServerConfig): unknown {
       moduleLogLevels: main.moduleLogLevels,
       accessLogs: main.accessLogs,
       aliases: main.aliases,
-      sections: main.sections.map((s) => ({ ...s, origin: null })),
+      sections: main.sections.map((section) => ({ ...section, origin: null })),
       addresses: main.addresses,
       settings,
       scriptAliases: main.scriptAliases.map((a) => ({
@@ -121,6 +122,7 @@ const FLAG_SETS: string[][] = [
   ['--host', '::1', '--port', '0', '--access-log', '--access-log-format', '%h "%r" %>s %{User-Agent}i \\ %D', '--working-directory', 'work', '--python-path', 'lib', '--python-path', '/abs/lib'],
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-group-script', 'auth hooks.wsgi', '--auth-group', 'site admins', '--host-access-script', 'auth hooks.wsgi'],
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
+  ['--server-status', '--server-metrics', '--slow-requests', '2.5', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.0/8', '--trust-proxy', '::1', '--access-log', '--access-log-format', 'json'],
   ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
 ];
 
@@ -180,6 +182,20 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
 
   it('keeps --host localhost as the address to bind', () => {
     assertSameModel(roundTrip(['--host', 'localhost']));
+  });
+
+  it('writes the status and metrics locations, the slow-request threshold and the trusted proxy settings', () => {
+    const run = roundTrip(['--server-status', '--server-metrics', '--slow-requests', '0', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.1']);
+    assertSameModel(run);
+    assert.match(run.text, /^<Location \/server-status>\n    SetHandler server-status\n    Require local\n<\/Location>$/m);
+    assert.match(run.text, /^<Location \/server-metrics>\n    SetHandler server-metrics\n    Require local\n<\/Location>$/m);
+    assert.match(run.text, /^WSGISlowRequests 0$/m);
+    assert.match(run.text, /^WSGITrustedProxyHeaders X-Request-Id$/m);
+    assert.match(run.text, /^WSGITrustedProxies 10\.0\.0\.1$/m);
+    const config = run.result.config!;
+    assert.equal(config.slowRequests, 0);
+    assert.deepEqual(config.mainServer.settings.trustedProxyHeaders, ['HTTP_X_REQUEST_ID']);
+    assert.deepEqual(config.mainServer.sections.map((s) => [s.path, s.settings.setHandler]), [['/server-status', 'server-status'], ['/server-metrics', 'server-metrics']]);
   });
 
   it('keeps the interpreter named by --python', () => {

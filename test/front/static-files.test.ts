@@ -130,6 +130,7 @@ function startServer(): Promise<void> {
       remoteUser: null,
       authType: null,
       env: {},
+      timing: null,
     };
     let resolveDone!: () => void;
     const entry: Served = { record, doneCount: 0, whenDone: new Promise((resolve) => (resolveDone = resolve)) };
