@@ -8,6 +8,7 @@ import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
+import { limitChunkedBody, transferCodingProblem } from './body-framing';
 import { existingPrefix, handlerFor } from './handlers';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
@@ -256,6 +257,8 @@ export class FrontEnd {
     }
     const head = scanHead(req.rawHeaders, limits);
     if (head.problem !== null) return fail(head.problem.status, head.problem.message);
+    const coding = head.transferEncoding !== undefined ? transferCodingProblem(head.transferEncoding) : null;
+    if (coding !== null) return fail(coding.status, `AH02539: client sent unknown Transfer-Encoding (${coding.codings}): ${req.url ?? ''}`);
 
     const target = parseTarget(req.url ?? '/');
     if (!target.ok) return fail(target.status, `${target.reason}: ${req.url ?? ''}`);
@@ -283,6 +286,16 @@ export class FrontEnd {
     // Shared, not copied: nothing changes a request's environment after this point.
     record.env = settings.env;
     if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
+    if (head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
+      const limit = settings.limitRequestBody;
+      limitChunkedBody(req, limit, (received) => {
+        site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
+        const bodyFailed = owner.bodyFailed;
+        owner.bodyFailed = null;
+        if (bodyFailed !== null) bodyFailed(413);
+        else sendErrorPage(record, 413);
+      });
+    }
 
     const routed: RoutedRequest = {
       record,
@@ -416,28 +429,14 @@ export class FrontEnd {
 }
 
 /**
- * The status for a request the parser refused, as Apache would give it: 431 for oversized
- * headers; 501 for a transfer coding it does not know; 400 for the rest, including chunked not
- * last and Content-Length with Transfer-Encoding (smuggling attempts).
+ * The status for a request the parser refused, as Apache 2.4 gives it: 431 for a head larger
+ * than any the LimitRequest* directives allow; 400 for the rest, including a Transfer-Encoding
+ * whose last coding is not chunked (RFC 9112 section 6.3: the body's length cannot be known)
+ * and Content-Length with Transfer-Encoding (smuggling attempts).
  */
-function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
-  if (err.code === 'HPE_INVALID_TRANSFER_ENCODING' && err.rawPacket !== undefined) {
-    const head = err.rawPacket.toString('latin1').split('\r\n\r\n')[0]!;
-    const codings: string[] = [];
-    let hasLength = false;
-    for (const line of head.split('\r\n').slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon < 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      if (name === 'transfer-encoding') codings.push(...line.slice(colon + 1).split(',').map((c) => c.trim().toLowerCase()));
-      if (name === 'content-length') hasLength = true;
-    }
-    if (!hasLength && !codings.includes('chunked')) return 501;
-  }
-  return 400;
+function clientErrorStatus(err: NodeJS.ErrnoException): number {
+  return err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
 }
-
 
 function applyTimeouts(server: http.Server, config: ServerConfig): void {
   server.keepAliveTimeout = config.timeouts.keepAliveTimeout * 1000;
