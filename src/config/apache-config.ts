@@ -7,6 +7,7 @@ import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeo
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
 import { parseProxyEntry } from '../front/trusted-proxies';
+import { proxyHeaderEnvironName } from './proxy-header-name';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -683,7 +684,7 @@ class ConfigBuilder {
         scope.settings.mapHeadToGet = value;
       },
     },
-    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map((h) => h.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_'))) },
+    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map(proxyHeaderEnvironName)) },
     wsgitrustedproxies: {
       contexts: ['server', 'vhost', 'section'],
       args: [1, Infinity],

@@ -4,6 +4,8 @@ import type { FlagSpec, FlagValues } from '../cli/flags';
 import { isLogLevel } from '../log/error-log';
 import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
+import { parseProxyEntry } from '../front/trusted-proxies';
+import { proxyHeaderEnvironName } from './proxy-header-name';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { LogLevelName, LogTarget, ServerConfig } from './model';
 
@@ -50,6 +52,8 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
+  { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER-NAME', help: 'A proxy header to believe (WSGITrustedProxyHeaders), e.g. X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name.' },
+  { name: 'trust-proxy', kind: 'list', placeholder: 'IP-ADDRESS/SUBNET', help: 'A proxy whose headers are believed (WSGITrustedProxies); without it every peer is.' },
   { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open.', defaultText: '2' },
   { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
@@ -137,6 +141,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       },
     ],
     settings: {
+      ...trustedProxySettings(values),
       limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
       chunkedRequest: values['chunked-request'] === true,
       scriptReloading: values['disable-reloading'] !== true,
@@ -166,6 +171,23 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     shutdownTimeout,
     warnings: [],
   };
+}
+
+/** --trust-proxy-header and --trust-proxy, checked as WSGITrustedProxyHeaders/WSGITrustedProxies are. */
+function trustedProxySettings(values: FlagValues): { trustedProxyHeaders?: string[]; trustedProxies?: string[] } {
+  const headers = (values['trust-proxy-header'] as string[] | undefined) ?? [];
+  const proxies = (values['trust-proxy'] as string[] | undefined) ?? [];
+  for (const header of headers) {
+    if (!/^[A-Za-z0-9_-]+$/.test(header)) throw new ExpressConfigError(`--trust-proxy-header takes a header name such as X-Forwarded-For, not "${header}"`);
+  }
+  for (const proxy of proxies) {
+    const parsed = parseProxyEntry(proxy);
+    if (!parsed.ok) throw new ExpressConfigError(`--trust-proxy takes an IP address or subnet: ${parsed.reason}`);
+  }
+  const settings: { trustedProxyHeaders?: string[]; trustedProxies?: string[] } = {};
+  if (headers.length > 0) settings.trustedProxyHeaders = headers.map(proxyHeaderEnvironName);
+  if (proxies.length > 0) settings.trustedProxies = proxies;
+  return settings;
 }
 
 /** A size flag: bytes, or with a k/M/G suffix. */
