@@ -8,6 +8,7 @@ import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
+import { parseRequestReadTimeout } from './request-read-timeout';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -54,7 +55,7 @@ export interface LoadResult {
 
 /** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
 const PROVIDED_MODULES = new Set(
-  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status']
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', 'reqtimeout']
     .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
 );
 
@@ -63,8 +64,8 @@ const NO_EFFECT = new Set(
   [
     'LoadModule', 'LoadFile', 'Mutex', 'PidFile', 'ScoreBoardFile', 'DefaultRuntimeDir', 'ServerTokens', 'ServerSignature',
     'TraceEnable', 'HostnameLookups', 'EnableMMAP', 'EnableSendfile', 'StartServers', 'MinSpareServers', 'MaxSpareServers',
-    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit', 'MaxRequestWorkers', 'MaxClients',
-    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'ListenBacklog', 'AccessFileName',
+    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit',
+    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'AccessFileName',
     'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
     'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'ExtendedStatus', 'IncludeOptional',
   ].map((n) => n.toLowerCase()),
@@ -558,6 +559,20 @@ class ConfigBuilder {
     },
     keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n))) },
     maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n))) },
+    requestreadtimeout: {
+      contexts: ['server', 'vhost'],
+      args: [1, 3],
+      usage: 'RequestReadTimeout [handshake=SECONDS[-MAX][,MinRate=BYTES]] [header=...] [body=...]',
+      apply: (node, scope) =>
+        this.serverWide(node, scope, () => {
+          const parsed = parseRequestReadTimeout(node.args, this.timeouts.requestRead);
+          if ('error' in parsed) return this.error(node, parsed.error);
+          this.timeouts.requestRead = parsed;
+        }),
+    },
+    maxrequestworkers: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    maxclients: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    listenbacklog: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.listenBacklog = n), 1) },
     limitrequestbody: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => this.setNumber(node, (n) => (scope.settings.limitRequestBody = n)) },
     limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFields = n))) },
     limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1)) },

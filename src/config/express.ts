@@ -6,8 +6,8 @@ import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
-import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
-import type { LogLevelName, LogTarget, ServerConfig } from './model';
+import { DEFAULT_MAX_CONNECTIONS, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
+import type { LogLevelName, LogTarget, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -54,6 +54,13 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
   { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER-NAME', help: 'A proxy header to believe (WSGITrustedProxyHeaders), e.g. X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name.' },
   { name: 'trust-proxy', kind: 'list', placeholder: 'IP-ADDRESS/SUBNET', help: 'A proxy whose headers are believed (WSGITrustedProxies); without it every peer is.' },
+  { name: 'header-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Time allowed to receive a request head (RequestReadTimeout header=); 0 turns the limit off.', defaultText: '15' },
+  { name: 'header-max-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Most time a request head may earn by arriving at --header-min-rate; 0 is no maximum.', defaultText: '30' },
+  { name: 'header-min-rate', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Each time this many bytes of the head arrive, the head gets a second more; 0 turns it off.', defaultText: '500' },
+  { name: 'body-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Time allowed to receive a request body while it is being read (RequestReadTimeout body=); 0 turns the limit off.', defaultText: '15' },
+  { name: 'body-max-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Most time a request body may earn by arriving at --body-min-rate; 0 is no maximum.', defaultText: '0' },
+  { name: 'body-min-rate', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Each time this many bytes of the body arrive, the body gets a second more; 0 turns it off.', defaultText: '500' },
+  { name: 'max-clients', kind: 'integer', placeholder: 'NUMBER', min: 1, help: 'Most client connections open at once (MaxRequestWorkers); further ones are closed at once.', defaultText: String(DEFAULT_MAX_CONNECTIONS) },
   { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open.', defaultText: '2' },
   { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
@@ -154,6 +161,9 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   // end (Apache's event MPM there, Node's loop here) keeps no cap on requests per connection.
   timeouts.keepAlive = timeouts.keepAliveTimeout !== 0;
   timeouts.maxKeepAliveRequests = 0;
+  timeouts.requestRead = requestReadFlags(values);
+  const limits = defaultLimits();
+  if (values['max-clients'] !== undefined) limits.maxConnections = values['max-clients'] as number;
   return {
     configFile: null,
     serverRoot,
@@ -164,13 +174,27 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     processGroups: [group],
     python: { ...defaultPythonSettings(), defaultInterpreter: python },
     importScripts: [],
-    limits: defaultLimits(),
+    limits,
     timeouts,
     user: null,
     group: null,
     shutdownTimeout,
     warnings: [],
   };
+}
+
+/** mod_wsgi-express's --header-* and --body-* timeout flags, as RequestReadTimeout stages. */
+function requestReadFlags(values: FlagValues): RequestReadTimeouts {
+  const stage = (name: 'header' | 'body', timeout: number, maxTimeout: number, minRate: number): ReadTimeoutStage | null => {
+    const t = (values[`${name}-timeout`] as number | undefined) ?? timeout;
+    const max = (values[`${name}-max-timeout`] as number | undefined) ?? maxTimeout;
+    const rate = (values[`${name}-min-rate`] as number | undefined) ?? minRate;
+    if (t === 0) return null;
+    if (max > 0 && max <= t) throw new ExpressConfigError(`--${name}-max-timeout (${max}) must be larger than --${name}-timeout (${t}), or 0 for no maximum`);
+    if (max > 0 && rate === 0) throw new ExpressConfigError(`--${name}-max-timeout needs --${name}-min-rate: only a client sending at that rate earns more time`);
+    return { timeout: t, maxTimeout: max, minRate: rate };
+  };
+  return { handshake: null, header: stage('header', 15, 30, 500), body: stage('body', 15, 0, 500) };
 }
 
 /** --trust-proxy-header and --trust-proxy, checked as WSGITrustedProxyHeaders/WSGITrustedProxies are. */

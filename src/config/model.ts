@@ -241,6 +241,27 @@ export interface LimitsConfig {
   requestFieldSize: number;
   /** Request bodies up to this size are read whole before the request is dispatched. */
   bufferedBodySize: number;
+  /** MaxRequestWorkers (--max-clients): client connections open at once; more are closed at once. */
+  maxConnections: number;
+  /** ListenBacklog: connections the kernel queues before the front end accepts them. */
+  listenBacklog: number;
+}
+
+/**
+ * One stage of RequestReadTimeout (mod_reqtimeout): `timeout` seconds, extended by a second
+ * for every `minRate` bytes received, up to `maxTimeout` seconds (0: no maximum).
+ */
+export interface ReadTimeoutStage {
+  timeout: number;
+  maxTimeout: number;
+  minRate: number;
+}
+
+/** RequestReadTimeout; a null stage is off. */
+export interface RequestReadTimeouts {
+  handshake: ReadTimeoutStage | null;
+  header: ReadTimeoutStage | null;
+  body: ReadTimeoutStage | null;
 }
 
 export interface TimeoutsConfig {
@@ -250,6 +271,8 @@ export interface TimeoutsConfig {
   keepAliveTimeout: number;
   /** MaxKeepAliveRequests; 0 = unlimited. */
   maxKeepAliveRequests: number;
+  /** RequestReadTimeout: how long, and how slowly, a client may send a request head and body. */
+  requestRead: RequestReadTimeouts;
 }
 
 /** Interpreter-wide settings (WSGIPython*, WSGIRestrict*). */

@@ -1,6 +1,7 @@
 import type { LogTarget, ProcessGroupConfig, ServerConfig } from './model';
 import { defaultProcessGroup } from './defaults';
 import { VERSION } from '../paths';
+import { formatRequestReadTimeout } from './request-read-timeout';
 
 /**
  * Writes a configuration as an Apache-style file that `wsgi-host serve -f` reads back into the
@@ -28,10 +29,14 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     `LimitRequestFields ${config.limits.requestFields}`,
     `LimitRequestFieldSize ${config.limits.requestFieldSize}`,
     `GracefulShutdownTimeout ${config.shutdownTimeout}`,
+    `RequestReadTimeout ${formatRequestReadTimeout(config.timeouts.requestRead)}`,
+    `MaxRequestWorkers ${config.limits.maxConnections}`,
   ];
   if (main.settings.limitRequestBody !== undefined) lines.push(`LimitRequestBody ${main.settings.limitRequestBody}`);
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
+  if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.join(' ')}`);
+  if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));

@@ -8,6 +8,7 @@ import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
+import { ClientReadTimeouts } from './client-timeouts';
 import { limitChunkedBody, transferCodingProblem } from './body-framing';
 import { existingPrefix, handlerFor } from './handlers';
 import { parseHost } from './host-header';
@@ -73,10 +74,16 @@ export class FrontEnd {
 
   private config: ServerConfig;
   private vhostTable: VirtualHostTable;
+  private readonly readTimeouts: ClientReadTimeouts;
+  private lastDropLogged = 0;
 
   constructor(private readonly options: FrontEndOptions) {
     this.config = options.config;
     this.vhostTable = new VirtualHostTable(options.config.mainServer, options.config.virtualHosts);
+    this.readTimeouts = new ClientReadTimeouts(options.config.timeouts.requestRead, {
+      headerTimedOut: (socket, sentNothing) => this.headerTimedOut(socket, sentNothing),
+      bodyTimedOut: (socket) => this.bodyTimedOut(socket),
+    });
   }
 
   /** Requests being served now. */
@@ -118,6 +125,7 @@ export class FrontEnd {
       }
     }
     for (const listener of kept) applyTimeouts(listener.server, config);
+    this.readTimeouts.update(config.timeouts.requestRead);
     this.listeners.splice(0, this.listeners.length, ...kept, ...opened);
     this.config = config;
     this.vhostTable = new VirtualHostTable(config.mainServer, config.virtualHosts);
@@ -145,12 +153,14 @@ export class FrontEnd {
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
+    server.on('connection', (socket: net.Socket) => this.readTimeouts.track(socket));
+    server.on('drop', () => this.connectionDropped());
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
         reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; choose another --port (Listen).` : err.code === 'EACCES' ? `No permission to listen on ${where}; ports below 1024 need root.` : `Cannot listen on ${where}: ${err.message}`));
       });
-      server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port }, () => resolve());
+      server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port, backlog: config.limits.listenBacklog }, () => resolve());
     });
     const bound = server.address();
     if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port };
@@ -213,6 +223,7 @@ export class FrontEnd {
     this.active++;
     if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
     const socket = req.socket;
+    this.readTimeouts.headParsed(socket, req);
     let flight = this.inFlight.get(socket);
     if (flight === undefined) {
       const created: InFlight = {
@@ -235,7 +246,10 @@ export class FrontEnd {
       if (!res.writableFinished) record.onClientClose?.();
       this.active--;
       owner.count--;
-      if (owner.count === 0 && owner.pendingError !== null) owner.pendingError();
+      if (owner.count === 0) {
+        if (owner.pendingError !== null) owner.pendingError();
+        else this.readTimeouts.idle(socket);
+      }
       if (this.active === 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
@@ -419,6 +433,37 @@ export class FrontEnd {
     answer();
   }
 
+  /** RequestReadTimeout's header stage ran out (mod_reqtimeout's AH01382). */
+  private headerTimedOut(socket: net.Socket, sentNothing: boolean): void {
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('reqtimeout', 'info', 'AH01382: Request header read timeout', { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    // A client that sent nothing gets nothing back, as from Apache; one that began gets 408.
+    if (sentNothing || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = errorPageBody(408);
+    socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  }
+
+  /** RequestReadTimeout's body stage ran out: the request fails with 408, as when its body is malformed. */
+  private bodyTimedOut(socket: net.Socket): void {
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('reqtimeout', 'info', 'AH01382: Request body read timeout', { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    const flight = this.inFlight.get(socket);
+    const bodyFailed = flight?.bodyFailed ?? null;
+    if (flight !== undefined) flight.bodyFailed = null;
+    if (bodyFailed !== null) bodyFailed(408);
+    else socket.destroy();
+  }
+
+  /** MaxRequestWorkers reached: Node closed a new connection at once. Logged at most once a minute. */
+  private connectionDropped(): void {
+    const now = Date.now();
+    if (now - this.lastDropLogged < 60_000) return;
+    this.lastDropLogged = now;
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('mpm_event', 'error', `AH00484: server reached MaxRequestWorkers setting (${this.config.limits.maxConnections} open connections), consider raising the MaxRequestWorkers setting (--max-clients); new connections are closed until some end`);
+  }
+
   /** CONNECT: this is not a forward proxy. */
   private onConnectMethod(req: http.IncomingMessage, socket: net.Socket): void {
     this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
@@ -439,6 +484,7 @@ function clientErrorStatus(err: NodeJS.ErrnoException): number {
 }
 
 function applyTimeouts(server: http.Server, config: ServerConfig): void {
+  server.maxConnections = config.limits.maxConnections;
   server.keepAliveTimeout = config.timeouts.keepAliveTimeout * 1000;
   server.headersTimeout = Math.max(config.timeouts.socket, 1) * 1000;
   // MaxKeepAliveRequests (0 is unlimited, as in Apache).

@@ -601,8 +601,8 @@ describe('core directives: the model fields they set', () => {
 
   describe('timeouts and limits', () => {
     it('Timeout, KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests; Apache\'s defaults without them', () => {
-      assert.deepEqual(clean([L]).config.timeouts, { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100 });
-      assert.deepEqual(clean([L, 'Timeout 30', 'KeepAlive Off', 'KeepAliveTimeout 2.5', 'MaxKeepAliveRequests 0']).config.timeouts, { socket: 30, keepAlive: false, keepAliveTimeout: 2.5, maxKeepAliveRequests: 0 });
+      assert.deepEqual(clean([L]).config.timeouts, { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100, requestRead: { handshake: null, header: { timeout: 20, maxTimeout: 40, minRate: 500 }, body: { timeout: 20, maxTimeout: 0, minRate: 500 } } });
+      assert.deepEqual(clean([L, 'Timeout 30', 'KeepAlive Off', 'KeepAliveTimeout 2.5', 'MaxKeepAliveRequests 0']).config.timeouts, { socket: 30, keepAlive: false, keepAliveTimeout: 2.5, maxKeepAliveRequests: 0, requestRead: { handshake: null, header: { timeout: 20, maxTimeout: 40, minRate: 500 }, body: { timeout: 20, maxTimeout: 0, minRate: 500 } } });
     });
 
     it('bad values are errors', () => {
@@ -615,11 +615,33 @@ describe('core directives: the model fields they set', () => {
 
     it('LimitRequestBody is per directory; LimitRequestFields/FieldSize/Line are server-wide', () => {
       for (const level of LEVELS) assert.equal(ownSettings(clean(at(level, 'LimitRequestBody 1000')).config, level).limitRequestBody, 1000);
-      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 65536 });
-      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 65536 });
+      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 65536, maxConnections: 8192, listenBacklog: 511 });
+      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 65536, maxConnections: 8192, listenBacklog: 511 });
       refuse([L, 'LimitRequestBody lots'], 'LimitRequestBody', 'LimitRequestBody', /needs a number, not "lots"/);
       refuse([L, 'LimitRequestFields -1'], 'LimitRequestFields', 'LimitRequestFields', /needs a number, not "-1"/);
       refuse([L, 'LimitRequestLine x'], 'LimitRequestLine', 'LimitRequestLine', /needs a number of at least 1, not "x"/);
+    });
+
+    it('RequestReadTimeout sets the stages it names; mod_reqtimeout\'s defaults for the others; 0 turns a stage off', () => {
+      const r = clean([L, 'RequestReadTimeout header=10-30,MinRate=1000 body=0']).config.timeouts.requestRead;
+      assert.deepEqual(r, { handshake: null, header: { timeout: 10, maxTimeout: 30, minRate: 1000 }, body: null });
+      assert.deepEqual(clean([L, 'RequestReadTimeout body=5']).config.timeouts.requestRead.header, { timeout: 20, maxTimeout: 40, minRate: 500 });
+      assert.deepEqual(clean([L, '<IfModule reqtimeout_module>', 'RequestReadTimeout handshake=5 header=7', '</IfModule>']).config.timeouts.requestRead.handshake, { timeout: 5, maxTimeout: 0, minRate: 0 });
+    });
+
+    it('RequestReadTimeout: bad stages, ranges and rates are errors at their line', () => {
+      refuse([L, 'RequestReadTimeout header=20-40,MinRate=500 request=5'], 'RequestReadTimeout', 'RequestReadTimeout', /unknown parameter "request=5": use handshake=, header= or body=/);
+      refuse([L, 'RequestReadTimeout header=20-10,MinRate=500'], 'RequestReadTimeout', 'RequestReadTimeout', /the maximum timeout must be larger than the initial timeout/);
+      refuse([L, 'RequestReadTimeout header=20-40'], 'RequestReadTimeout', 'RequestReadTimeout', /a timeout range needs MinRate=BYTES/);
+      refuse([L, 'RequestReadTimeout body=soon'], 'RequestReadTimeout', 'RequestReadTimeout', /"body=soon" is not of the form body=SECONDS\[-MAXSECONDS\]\[,MinRate=BYTES\]/);
+      refuse([L, ...VH('RequestReadTimeout body=5')], 'RequestReadTimeout', 'RequestReadTimeout', /per virtual host is not supported/);
+    });
+
+    it('MaxRequestWorkers (and MaxClients) cap open connections; ListenBacklog sets the backlog', () => {
+      assert.equal(clean([L, 'MaxRequestWorkers 150']).config.limits.maxConnections, 150);
+      assert.equal(clean([L, 'MaxClients 40']).config.limits.maxConnections, 40);
+      assert.equal(clean([L, 'ListenBacklog 100']).config.limits.listenBacklog, 100);
+      refuse([L, 'MaxRequestWorkers 0'], 'MaxRequestWorkers', 'MaxRequestWorkers', /needs a number of at least 1, not "0"/);
     });
 
     it('refuses Timeout and the other server-wide limits in a <VirtualHost> as unsupported, and never lets them leak', () => {
@@ -1161,7 +1183,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
       'ServerSignature Off',
       'TraceEnable Off',
       'HostnameLookups Off',
-      'MaxRequestWorkers 150',
+      'StartServers 4',
       'WSGISocketRotation Off',
       'WSGILazyInitialization On',
       L,

@@ -119,6 +119,7 @@ const FLAG_SETS: string[][] = [
   ['--host', '127.0.0.1', '--port', '8123', '--server-name', 'app.example', '--log-to-terminal', '--access-log', '--access-log-format', 'combined', '--callable-object', 'app', '--keep-alive-timeout', '7', '--socket-timeout', '30', '--log-directory', 'logs', '--socket-prefix', 'run/wsgi', '--python', '/opt/venv/bin/python3', '--mount-point', '/deep/mount/'],
   ['--host', '::1', '--port', '0', '--access-log', '--access-log-format', '%h "%r" %>s %{User-Agent}i \\ %D', '--working-directory', 'work', '--python-path', 'lib', '--python-path', '/abs/lib'],
   ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
+  ['--header-timeout', '10', '--header-max-timeout', '20', '--header-min-rate', '100', '--body-timeout', '0', '--max-clients', '50', '--trust-proxy-header', 'X-Forwarded-For', '--trust-proxy-header', 'X-Forwarded-Proto', '--trust-proxy', '10.0.0.0/8'],
 ];
 
 describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () => {
