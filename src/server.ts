@@ -34,7 +34,7 @@ export class Server {
     this.errorLog = this.siteLogs.get(config.mainServer)!.errorLog;
   }
 
-  get addresses(): { host: string; port: number }[] {
+  get addresses(): { host: string; port: number; tls: boolean }[] {
     return this.front?.boundAddresses ?? [];
   }
 

@@ -55,7 +55,7 @@ export interface LoadResult {
 
 /** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
 const PROVIDED_MODULES = new Set(
-  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', 'reqtimeout']
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', 'reqtimeout', 'ssl', 'socache_shmcb']
     .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
 );
 
@@ -68,6 +68,8 @@ const NO_EFFECT = new Set(
     'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'AccessFileName',
     'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
     'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'ExtendedStatus', 'IncludeOptional',
+    // TLS session caching and entropy are Node's and OpenSSL's own business.
+    'SSLSessionCache', 'SSLSessionCacheTimeout', 'SSLRandomSeed', 'SSLPassPhraseDialog', 'SSLStaplingCache',
   ].map((n) => n.toLowerCase()),
 );
 
@@ -83,10 +85,12 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   wsgiauthuserscript: 'WSGIAuthUserScript comes in a later version of wsgi-host',
   wsgiauthgroupscript: 'WSGIAuthGroupScript comes in a later version of wsgi-host',
   wsgidispatchscript: 'WSGIDispatchScript is not supported; use WSGIProcessGroup/WSGIApplicationGroup with %{ENV:...} and SetEnv instead',
-  sslengine: 'TLS comes in a later version of wsgi-host',
-  sslcertificatefile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatekeyfile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatechainfile: 'TLS comes in a later version of wsgi-host',
+  sslprotocol: 'SSLProtocol is not supported: wsgi-host offers TLS 1.2 and 1.3 (Node\'s defaults)',
+  sslciphersuite: 'SSLCipherSuite is not supported: OpenSSL\'s default cipher list (as Node configures it) is used',
+  sslhonorcipherorder: 'SSLHonorCipherOrder is not supported',
+  sslverifyclient: 'client certificates (SSLVerifyClient) are not supported',
+  sslcacertificatefile: 'client certificates (SSLCACertificateFile) are not supported',
+  ssloptions: 'SSLOptions is not supported: no SSL_* variables are passed to applications',
   rewriteengine: 'mod_rewrite is not provided by wsgi-host',
   rewriterule: 'mod_rewrite is not provided by wsgi-host',
   rewritecond: 'mod_rewrite is not provided by wsgi-host',
@@ -383,7 +387,7 @@ class ConfigBuilder {
         if (address !== null && address.port === -1) return this.error(node, `Port must be specified: "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
         // Port 0 (the system chooses) is a wsgi-host extension, handy for tests.
         if (address === null || address.port < 0 || address.port > 65535) return this.error(node, `invalid address "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
-        if (node.args[1] !== undefined && node.args[1].toLowerCase() !== 'http') return this.unsupported(node, `protocol "${node.args[1]}" is not supported (only http)`);
+        if (node.args[1] !== undefined && !['http', 'https'].includes(node.args[1].toLowerCase())) return this.unsupported(node, `protocol "${node.args[1]}" is not supported (http, or https with SSLEngine On in the virtual hosts on the port)`);
         const host = address.host === '*' ? '' : address.host;
         const key = `${host}|${address.port}`;
         if (address.port !== 0 && this.listenKeys.has(key)) return this.error(node, `Cannot define multiple Listeners on the same IP:port (${node.args[0]})`);
@@ -570,6 +574,21 @@ class ConfigBuilder {
           this.timeouts.requestRead = parsed;
         }),
     },
+    sslengine: {
+      contexts: ['vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const value = node.args[0]!.toLowerCase();
+        if (value === 'optional') return this.unsupported(node, 'SSLEngine optional (TLS upgrade) is not supported; use On or Off');
+        const on = this.flag(node);
+        if (on === null) return;
+        if (on) this.sslEngines.set(scope.vhost, node);
+        else this.sslEngines.delete(scope.vhost);
+      },
+    },
+    sslcertificatefile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('cert', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatekeyfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('key', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatechainfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('chain', { path: this.resolvePath(node.args[0]!), node }) },
     maxrequestworkers: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
     maxclients: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
     listenbacklog: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.listenBacklog = n), 1) },
@@ -782,6 +801,41 @@ class ConfigBuilder {
   };
 
   private readonly scopedGroups: { group: ProcessGroupConfig; vhost: VirtualHostConfig }[] = [];
+  /** Virtual hosts with SSLEngine On, and the SSLCertificate* files of each server (a virtual host inherits the main server's). */
+  private readonly sslEngines = new Map<VirtualHostConfig, DirectiveNode>();
+  private readonly sslFileSets = new Map<VirtualHostConfig, Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }>>();
+
+  private sslFiles(vhost: VirtualHostConfig): Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }> {
+    let files = this.sslFileSets.get(vhost);
+    if (files === undefined) {
+      files = new Map();
+      this.sslFileSets.set(vhost, files);
+    }
+    return files;
+  }
+
+  /** SSLEngine On needs a certificate and its key, from the virtual host or the main server. */
+  private resolveTls(): void {
+    const main = this.sslFileSets.get(this.main);
+    for (const [vhost, node] of this.sslEngines) {
+      const own = this.sslFileSets.get(vhost);
+      const file = (kind: 'cert' | 'key' | 'chain'): { path: string; node: DirectiveNode } | undefined => own?.get(kind) ?? main?.get(kind);
+      const cert = file('cert');
+      const key = file('key');
+      if (cert === undefined) {
+        this.error(node, 'SSLEngine On needs SSLCertificateFile (in this <VirtualHost> or the main server)');
+        continue;
+      }
+      const where = `${path.basename(cert.node.loc.file)}:${cert.node.loc.line}`;
+      vhost.tls = { certificateFile: cert.path, keyFile: key?.path ?? cert.path, chainFile: file('chain')?.path ?? null, where };
+    }
+    for (const [vhost, files] of this.sslFileSets) {
+      if (vhost !== this.main && !this.sslEngines.has(vhost)) {
+        const node = files.values().next().value!.node;
+        this.warn(node, 'SSL certificate files without SSLEngine On in this <VirtualHost> have no effect');
+      }
+    }
+  }
 
   /**
    * mod_wsgi's rule: a script alias naming both its process group and its application group
@@ -862,6 +916,7 @@ class ConfigBuilder {
   }
 
   finish(): ServerConfig | null {
+    this.resolveTls();
     for (const { log, node } of this.pendingFormats) {
       const format = log.format === '\0default' ? this.defaultFormat : (this.logFormats.get(log.format) ?? log.format);
       try {

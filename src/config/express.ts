@@ -7,7 +7,7 @@ import { WELCOME_SCRIPT } from '../paths';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
 import { DEFAULT_MAX_CONNECTIONS, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
-import type { LogLevelName, LogTarget, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
+import type { ListenerConfig, LogLevelName, LogTarget, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -52,6 +52,13 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
+  { name: 'https-port', kind: 'integer', placeholder: 'NUMBER', min: 0, help: 'Also serve HTTPS on this port (0 lets the system choose); needs a certificate.' },
+  { name: 'ssl-certificate-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM certificate for --https-port (SSLCertificateFile).' },
+  { name: 'ssl-certificate-key-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM private key of the certificate (SSLCertificateKeyFile).' },
+  { name: 'ssl-certificate', kind: 'string', placeholder: 'FILE-PATH', help: 'Common prefix of the certificate and key files: PREFIX.crt and PREFIX.key.' },
+  { name: 'ssl-certificate-chain-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM certificates of the CAs that complete the chain (SSLCertificateChainFile).' },
+  { name: 'https-only', kind: 'boolean', help: 'Redirect plain HTTP requests to the same URL over HTTPS.' },
+  { name: 'hsts-policy', kind: 'string', placeholder: 'PARAMS', help: 'Strict-Transport-Security header for HTTPS responses with --https-only, e.g. "max-age=31536000".' },
   { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER-NAME', help: 'A proxy header to believe (WSGITrustedProxyHeaders), e.g. X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name.' },
   { name: 'trust-proxy', kind: 'list', placeholder: 'IP-ADDRESS/SUBNET', help: 'A proxy whose headers are believed (WSGITrustedProxies); without it every peer is.' },
   { name: 'header-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Time allowed to receive a request head (RequestReadTimeout header=); 0 turns the limit off.', defaultText: '15' },
@@ -96,6 +103,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   const pythonPath = ((values['python-path'] as string[] | undefined) ?? []).map((p) => path.resolve(cwd, p));
 
   const listener = { host, port };
+  const tls = tlsFlags(values, cwd);
+  const listeners: ListenerConfig[] = tls === null ? [listener] : [listener, { host, port: tls.port, tls: tls.files }];
   const python = (values['python'] as string | undefined) ?? 'python3';
   const group = defaultProcessGroup(groupName, python);
   const seconds = (name: string, fallback: number): number => (values[name] as number | undefined) ?? fallback;
@@ -129,6 +138,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   const errorLog: LogTarget = toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') };
   const mainServer = defaultVirtualHost(`${serverName}:${port}`, serverName, path.join(serverRoot, 'htdocs'), '');
   Object.assign(mainServer, {
+    httpsRedirectPort: tls !== null && tls.httpsOnly ? tls.port : null,
+    hstsPolicy: tls?.hstsPolicy ?? null,
     errorLog,
     logLevel: logLevel as LogLevelName,
     accessLogs:
@@ -168,7 +179,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     configFile: null,
     serverRoot,
     socketPrefix: path.resolve(cwd, (values['socket-prefix'] as string | undefined) ?? path.join(serverRoot, 'wsgi')),
-    listeners: [listener],
+    listeners,
     mainServer,
     virtualHosts: [],
     processGroups: [group],
@@ -180,6 +191,28 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     group: null,
     shutdownTimeout,
     warnings: [],
+  };
+}
+
+/** --https-port and the certificate flags, checked as mod_wsgi-express 6 checks them. */
+function tlsFlags(values: FlagValues, cwd: string): { port: number; files: TlsConfig; httpsOnly: boolean; hstsPolicy: string | null } | null {
+  const port = values['https-port'] as number | undefined;
+  const prefix = values['ssl-certificate'] as string | undefined;
+  const certFile = (values['ssl-certificate-file'] as string | undefined) ?? (prefix !== undefined ? `${prefix}.crt` : undefined);
+  const keyFile = (values['ssl-certificate-key-file'] as string | undefined) ?? (prefix !== undefined ? `${prefix}.key` : undefined);
+  const chainFile = values['ssl-certificate-chain-file'] as string | undefined;
+  if (port === undefined) {
+    const given = ['ssl-certificate', 'ssl-certificate-file', 'ssl-certificate-key-file', 'ssl-certificate-chain-file', 'https-only', 'hsts-policy'].filter((f) => values[f] !== undefined);
+    if (given.length > 0) throw new ExpressConfigError(`--${given[0]} needs --https-port: say which port serves HTTPS`);
+    return null;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new ExpressConfigError('--https-port needs a certificate: --ssl-certificate-file and --ssl-certificate-key-file, or --ssl-certificate PREFIX for PREFIX.crt and PREFIX.key');
+  if (values['hsts-policy'] !== undefined && values['https-only'] !== true) throw new ExpressConfigError('--hsts-policy needs --https-only (the policy is only sent when HTTP is redirected to HTTPS)');
+  return {
+    port,
+    files: { certificateFile: path.resolve(cwd, certFile), keyFile: path.resolve(cwd, keyFile), chainFile: chainFile !== undefined ? path.resolve(cwd, chainFile) : null, where: 'start-server --ssl-certificate-file/--ssl-certificate-key-file' },
+    httpsOnly: values['https-only'] === true,
+    hstsPolicy: (values['hsts-policy'] as string | undefined) ?? null,
   };
 }
 

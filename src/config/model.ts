@@ -19,6 +19,17 @@ export interface ListenerConfig {
   host: string;
   /** 0 lets the operating system choose (the banner then shows the chosen port). */
   port: number;
+  /** TLS for every connection on this listener (start-server --https-port); virtual hosts with SSLEngine On give it otherwise. */
+  tls?: TlsConfig | null;
+}
+
+/** SSLCertificateFile, SSLCertificateKeyFile, SSLCertificateChainFile. */
+export interface TlsConfig {
+  certificateFile: string;
+  keyFile: string;
+  chainFile: string | null;
+  /** Where it was configured ("httpd.conf:12", or the start-server flag), for start-up errors. */
+  where: string;
 }
 
 /** WSGIScriptAlias / WSGIScriptAliasMatch. */
@@ -177,6 +188,12 @@ export interface VirtualHostConfig {
   settings: DirectorySettings;
   /** Sections of the main server first, then the virtual host's own. */
   sections: Section[];
+  /** SSLEngine On with its certificate: connections to this virtual host's addresses use TLS. */
+  tls?: TlsConfig | null;
+  /** start-server --https-only: plain HTTP requests are redirected to this HTTPS port (0: the one bound). */
+  httpsRedirectPort?: number | null;
+  /** start-server --hsts-policy: the Strict-Transport-Security header of HTTPS responses. */
+  hstsPolicy?: string | null;
 }
 
 export interface ProcessGroupConfig {

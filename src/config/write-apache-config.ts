@@ -15,7 +15,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     `# Run it with: wsgi-host serve -f THIS_FILE`,
     '',
     `ServerRoot ${quote(config.serverRoot)}`,
-    ...config.listeners.map((l) => `Listen ${l.host === '' ? '' : l.host.includes(':') ? `[${l.host}]:` : `${l.host}:`}${l.port}`),
+    ...config.listeners.map((l) => `Listen ${l.host === '' ? '' : l.host.includes(':') ? `[${l.host}]:` : `${l.host}:`}${l.port}${l.tls != null ? ' https' : ''}`),
     `ServerName ${quote(main.serverName)}`,
     `DocumentRoot ${quote(main.documentRoot)}`,
     `ErrorLog ${logPath(main.errorLog)}`,
@@ -62,6 +62,20 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
       if (main.scriptAliases.some((a) => a.target === preload.script && a.processGroup === group.name && a.applicationGroup === (preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup))) continue;
       lines.push(`WSGIImportScript ${quote(preload.script)} process-group=${quote(group.name)} application-group=${quote(preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup)}`);
     }
+  }
+  for (const listener of config.listeners) {
+    if (listener.tls == null) continue;
+    if (main.httpsRedirectPort != null || main.hstsPolicy != null) throw new Error('--https-only and --hsts-policy cannot be written as a configuration file (they need mod_rewrite and mod_headers); leave them out of --setup-only');
+    lines.push(
+      '',
+      `<VirtualHost *:${listener.port}>`,
+      `  ServerName ${quote(main.serverName)}`,
+      '  SSLEngine On',
+      `  SSLCertificateFile ${quote(listener.tls.certificateFile)}`,
+      `  SSLCertificateKeyFile ${quote(listener.tls.keyFile)}`,
+      ...(listener.tls.chainFile !== null ? [`  SSLCertificateChainFile ${quote(listener.tls.chainFile)}`] : []),
+      '</VirtualHost>',
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type * as net from 'node:net';
 import type { ListenerConfig, ResolvedSettings, ServerConfig, VirtualHostConfig } from '../config/model';
 import { resolveSettings } from '../config/settings';
@@ -11,6 +12,8 @@ import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
 import { ClientReadTimeouts } from './client-timeouts';
 import { limitChunkedBody, transferCodingProblem } from './body-framing';
 import { existingPrefix, handlerFor } from './handlers';
+import { httpsOnly } from './https-only';
+import { tlsOptionsFor } from './tls';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
 import { scanHead } from './request-head';
@@ -40,7 +43,7 @@ interface Listener {
   config: ListenerConfig;
   server: http.Server;
   /** The actual bound address (the port may have been chosen by the OS). */
-  address: { host: string; port: number } | null;
+  address: { host: string; port: number; tls: boolean } | null;
 }
 
 /** Per connection: requests not yet answered, and what to do when the parser rejects input. */
@@ -91,7 +94,7 @@ export class FrontEnd {
     return this.active;
   }
 
-  get boundAddresses(): { host: string; port: number }[] {
+  get boundAddresses(): { host: string; port: number; tls: boolean }[] {
     return this.listeners.flatMap((l) => (l.address === null ? [] : [l.address]));
   }
 
@@ -134,7 +137,7 @@ export class FrontEnd {
 
   private async openListener(listenerConfig: ListenerConfig, config: ServerConfig): Promise<Listener> {
     const limits = config.limits;
-    const server = http.createServer({
+    const options: http.ServerOptions = {
       // The Host check is ours (with a log line and our error page).
       requireHostHeader: false,
       // Room for the largest head the LimitRequest* directives allow; each limit is then
@@ -143,7 +146,9 @@ export class FrontEnd {
       // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
       requestTimeout: 0,
       noDelay: true,
-    });
+    };
+    const tlsOptions = tlsOptionsFor(listenerConfig, config);
+    const server: http.Server = tlsOptions === null ? http.createServer(options) : https.createServer({ ...options, ...tlsOptions });
     applyTimeouts(server, config);
     // A client that sends its requests and then half-closes (printf ... | nc) still gets every
     // answer, as from Apache; Node's default would abort them.
@@ -153,7 +158,11 @@ export class FrontEnd {
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
-    server.on('connection', (socket: net.Socket) => this.readTimeouts.track(socket));
+    if (tlsOptions === null) server.on('connection', (socket: net.Socket) => this.readTimeouts.track(socket));
+    else {
+      server.on('secureConnection', (socket: net.Socket) => this.readTimeouts.track(socket));
+      server.on('tlsClientError', (err: Error, socket: net.Socket) => this.options.sites.logsFor(this.config.mainServer).errorLog.log('ssl', 'info', `AH02008: SSL library error in handshake: ${err.message}`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }));
+    }
     server.on('drop', () => this.connectionDropped());
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -163,7 +172,7 @@ export class FrontEnd {
       server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port, backlog: config.limits.listenBacklog }, () => resolve());
     });
     const bound = server.address();
-    if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port };
+    if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port, tls: tlsOptions !== null };
     return listener;
   }
 
@@ -199,7 +208,7 @@ export class FrontEnd {
         localPort: socket.localPort ?? 0,
         remoteAddress: stripV4Mapped(socket.remoteAddress ?? ''),
         remotePort: socket.remotePort ?? 0,
-        scheme: 'http',
+        scheme: (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
         id: `${idPrefix}-c${(++connectionCounter).toString(36)}`,
       };
       this.connections.set(socket, info);
@@ -289,6 +298,9 @@ export class FrontEnd {
     serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
     const requestPort = host?.port ?? connection.localPort;
+    if (vhost.httpsRedirectPort != null || vhost.hstsPolicy != null) {
+      if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;
+    }
 
     const translation = translate(vhost, target.path);
     if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');

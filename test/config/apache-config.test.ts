@@ -272,10 +272,11 @@ describe('core directives: the model fields they set', () => {
       refuse(['Listen 8080', 'Listen *:8080'], 'Listen *:8080', 'Listen', /Cannot define multiple Listeners on the same IP:port/);
     });
 
-    it('refuses a protocol other than http, as unsupported', () => {
-      refuse(['Listen 8080', 'Listen 8443 https'], 'Listen 8443', 'Listen', /protocol "https" is not supported \(only http\)\. Remove it, or run with --skip-unsupported/);
-      const site = loaded(['Listen 8080', 'Listen 8443 https'], { skipUnsupported: true });
-      warned(site, 'Listen 8443', 'Listen', /protocol "https" is not supported.*ignored because of --skip-unsupported/);
+    it('accepts http and https as the protocol; refuses others as unsupported', () => {
+      assert.deepEqual(clean(['Listen 8080', 'Listen 8443 https']).config.listeners, [{ host: '', port: 8080 }, { host: '', port: 8443 }]);
+      refuse(['Listen 8080', 'Listen 8443 ftp'], 'Listen 8443', 'Listen', /protocol "ftp" is not supported \(http, or https with SSLEngine On in the virtual hosts on the port\)\. Remove it, or run with --skip-unsupported/);
+      const site = loaded(['Listen 8080', 'Listen 8443 ftp'], { skipUnsupported: true });
+      warned(site, 'Listen 8443', 'Listen', /protocol "ftp" is not supported.*ignored because of --skip-unsupported/);
       assert.deepEqual(site.config.listeners, [{ host: '', port: 8080 }]);
     });
 
@@ -635,6 +636,22 @@ describe('core directives: the model fields they set', () => {
       refuse([L, 'RequestReadTimeout header=20-40'], 'RequestReadTimeout', 'RequestReadTimeout', /a timeout range needs MinRate=BYTES/);
       refuse([L, 'RequestReadTimeout body=soon'], 'RequestReadTimeout', 'RequestReadTimeout', /"body=soon" is not of the form body=SECONDS\[-MAXSECONDS\]\[,MinRate=BYTES\]/);
       refuse([L, ...VH('RequestReadTimeout body=5')], 'RequestReadTimeout', 'RequestReadTimeout', /per virtual host is not supported/);
+    });
+
+    it('SSLEngine On in a <VirtualHost> takes its certificate files, or the main server\'s', () => {
+      const { config } = clean([L, 'Listen 8443 https', 'SSLCertificateFile main.crt', 'SSLCertificateKeyFile main.key', '<VirtualHost *:8443>', 'ServerName a.test', 'SSLEngine On', '</VirtualHost>', '<VirtualHost *:8443>', 'ServerName b.test', 'SSLEngine On', 'SSLCertificateFile b.crt', 'SSLCertificateKeyFile b.key', 'SSLCertificateChainFile chain.pem', '</VirtualHost>']);
+      const [a, b] = config.virtualHosts;
+      assert.equal(a!.tls?.certificateFile, path.join(path.dirname(config.configFile!), 'main.crt'));
+      assert.equal(a!.tls?.keyFile, path.join(path.dirname(config.configFile!), 'main.key'));
+      assert.equal(b!.tls?.certificateFile, path.join(path.dirname(config.configFile!), 'b.crt'));
+      assert.equal(b!.tls?.chainFile, path.join(path.dirname(config.configFile!), 'chain.pem'));
+      assert.equal(config.mainServer.tls, undefined);
+    });
+
+    it('SSLEngine On without a certificate, or outside a <VirtualHost>, is an error at its line', () => {
+      refuse([L, '<VirtualHost *:8443>', 'SSLEngine On', '</VirtualHost>'], 'SSLEngine', 'SSLEngine', /SSLEngine On needs SSLCertificateFile/);
+      refuse([L, 'SSLEngine On'], 'SSLEngine', 'SSLEngine', /not allowed at server level/);
+      refuse([L, '<VirtualHost *:8443>', 'SSLEngine maybe', '</VirtualHost>'], 'SSLEngine', 'SSLEngine', /takes On or Off/);
     });
 
     it('MaxRequestWorkers (and MaxClients) cap open connections; ListenBacklog sets the backlog', () => {
