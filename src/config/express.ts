@@ -59,6 +59,8 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'ssl-certificate-chain-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM certificates of the CAs that complete the chain (SSLCertificateChainFile).' },
   { name: 'https-only', kind: 'boolean', help: 'Redirect plain HTTP requests to the same URL over HTTPS.' },
   { name: 'hsts-policy', kind: 'string', placeholder: 'PARAMS', help: 'Strict-Transport-Security header for HTTPS responses with --https-only, e.g. "max-age=31536000".' },
+  { name: 'user', kind: 'string', placeholder: 'USERNAME', help: 'Started as root: the user the application processes, and then the front end, run as (User).', defaultText: 'the current user' },
+  { name: 'group', kind: 'string', placeholder: 'GROUP', help: "Started as root: their group (Group).", defaultText: "the user's primary group" },
   { name: 'trust-proxy-header', kind: 'list', placeholder: 'HEADER-NAME', help: 'A proxy header to believe (WSGITrustedProxyHeaders), e.g. X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name.' },
   { name: 'trust-proxy', kind: 'list', placeholder: 'IP-ADDRESS/SUBNET', help: 'A proxy whose headers are believed (WSGITrustedProxies); without it every peer is.' },
   { name: 'header-timeout', kind: 'integer', placeholder: 'SECONDS', min: 0, help: 'Time allowed to receive a request head (RequestReadTimeout header=); 0 turns the limit off.', defaultText: '15' },
@@ -133,6 +135,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     maximumRss: sizeFlag(values, 'maximum-rss'),
     memoryLimit: sizeFlag(values, 'memory-limit'),
     reloadOnChanges: values['reload-on-changes'] === true,
+    user: (values['user'] as string | undefined) ?? null,
+    group: (values['group'] as string | undefined) ?? null,
     preload: values['preload'] === true ? [{ script, applicationGroup: '' }] : [],
   });
   const errorLog: LogTarget = toTerminal ? { kind: 'stderr' } : { kind: 'file', path: path.join(logDirectory, 'error_log') };
@@ -187,8 +191,8 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     importScripts: [],
     limits,
     timeouts,
-    user: null,
-    group: null,
+    user: (values['user'] as string | undefined) ?? null,
+    group: (values['group'] as string | undefined) ?? null,
     shutdownTimeout,
     warnings: [],
   };

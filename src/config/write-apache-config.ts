@@ -38,6 +38,8 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.join(' ')}`);
   if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
+  if (config.user !== null) lines.push(`User ${quote(config.user)}`);
+  if (config.group !== null) lines.push(`Group ${quote(config.group)}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
