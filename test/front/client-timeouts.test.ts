@@ -133,3 +133,16 @@ describe('MaxRequestWorkers: a cap on open connections (start-server --max-clien
     assert.equal(status, 200);
   });
 });
+
+describe('KeepAliveTimeout (start-server --keep-alive-timeout)', () => {
+  const server = serverFixture([app('hardening.wsgi'), '--keep-alive-timeout', '1']);
+  before(server.start);
+  after(server.stop);
+
+  it('an idle keep-alive connection is closed once the timeout passes, and says so', async () => {
+    const { reply, closed } = await slowClient(server.get().port, ['GET /once HTTP/1.1\r\nHost: x\r\n\r\n'], 0, 10_000);
+    assert.ok(closed, 'the server closed the idle connection');
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(reply, /\r\nKeep-Alive: timeout=1\r\n/);
+  });
+});
