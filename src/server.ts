@@ -56,7 +56,8 @@ export class Server {
     for (const group of groupConfigs) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
-    const frontEndUser = this.planPrivileges();
+    const privilegeWarnings: string[] = [];
+    const frontEndUser = this.planPrivileges(privilegeWarnings);
     this.socketDir = createSocketDirectory(this.config.socketPrefix, frontEndUser, this.ownersOfOldSockets());
     try {
       for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
@@ -76,6 +77,8 @@ export class Server {
       await this.stop(0);
       throw err instanceof StartupError ? err : new StartupError((err as Error).message);
     }
+    // Said once the server runs, so that a start-up failure stays one line.
+    for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
   }
 
@@ -99,16 +102,16 @@ export class Server {
    * stays as it is), with the warnings Apache users would want. The front end drops to User only
    * when every group runs as User too: starting processes as another user needs root.
    */
-  private planPrivileges(): Credentials | null {
+  private planPrivileges(warnings: string[]): Credentials | null {
     const config = this.config;
     if (!runningAsRoot()) {
       const named = config.processGroups.filter((g) => g.user !== null);
-      if (named.length > 0) this.errorLog.warn('core', `user=/User (${named.map((g) => `'${g.user}' for '${g.name}'`).join(', ')}) only takes effect when wsgi-host is started as root; the processes run as this server's user.`);
+      if (named.length > 0) warnings.push(`user=/User (${named.map((g) => `'${g.user}' for '${g.name}'`).join(', ')}) only takes effect when wsgi-host is started as root; the processes run as this server's user.`);
       return null;
     }
     const groupUsers = config.processGroups.map((g) => ({ group: g, who: this.credentialsFor(g) }));
     if (config.user === null && groupUsers.every((g) => g.who === null || g.who.uid === 0)) {
-      this.errorLog.warn('core', 'wsgi-host runs as root and no user is given, so the applications run as root. Give --user and --group (User and Group, or user= and group= on WSGIDaemonProcess) to run them as an unprivileged user.');
+      warnings.push('wsgi-host runs as root and no user is given, so the applications run as root. Give --user and --group (User and Group, or user= and group= on WSGIDaemonProcess) to run them as an unprivileged user.');
       return null;
     }
     if (config.user === null) return null;
@@ -116,7 +119,7 @@ export class Server {
     if (frontEnd.uid === 0) return null;
     const others = groupUsers.filter((g) => g.who === null || g.who.uid !== frontEnd.uid);
     if (others.length > 0) {
-      this.errorLog.warn('core', `The front end stays root, because daemon process group${others.length === 1 ? '' : 's'} ${others.map((g) => `'${g.group.name}' (user ${g.group.user ?? 'root'})`).join(', ')} run${others.length === 1 ? 's' : ''} as another user than User '${config.user}' and only root can start processes as another user.`);
+      warnings.push(`The front end stays root, because daemon process group${others.length === 1 ? '' : 's'} ${others.map((g) => `'${g.group.name}' (user ${g.group.user ?? 'root'})`).join(', ')} run${others.length === 1 ? 's' : ''} as another user than User '${config.user}' and only root can start processes as another user.`);
       return null;
     }
     return frontEnd;
@@ -390,8 +393,9 @@ function removeStaleSocketDirectories(parent: string, base: string, owners: Set<
 
 /**
  * Removes a socket directory a server left behind, touching nothing else: it must be a real
- * directory (never a symbolic link) owned by one of `owners`, holding only sockets and group
- * directories of sockets, each owned by one of `owners`. Anything else makes it stay as it is.
+ * directory (never a symbolic link) owned by one of `owners`, holding only socket files (gN.sock)
+ * and group directories of them, each owned by one of `owners`. Anything else, a symbolic link
+ * above all, makes it stay as it is.
  */
 export function removeSocketDirectory(dir: string, owners: Set<number>, depth = 0): boolean {
   let stat: fs.Stats;
@@ -417,7 +421,7 @@ export function removeSocketDirectory(dir: string, owners: Set<number>, depth = 
       continue;
     }
     if (!owners.has(entryStat.uid)) return false;
-    if (entryStat.isSocket() && /^g\d+\.sock$/.test(entry)) sockets.push(full);
+    if ((entryStat.isSocket() || entryStat.isFile()) && /^g\d+\.sock$/.test(entry)) sockets.push(full);
     else if (entryStat.isDirectory() && depth === 0 && /^g\d+$/.test(entry)) {
       if (!removeSocketDirectory(full, owners, depth + 1)) return false;
     } else return false;

@@ -90,7 +90,6 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   sslhonorcipherorder: 'SSLHonorCipherOrder is not supported',
   sslverifyclient: 'client certificates (SSLVerifyClient) are not supported',
   sslcacertificatefile: 'client certificates (SSLCACertificateFile) are not supported',
-  ssloptions: 'SSLOptions is not supported: no SSL_* variables are passed to applications',
   rewriteengine: 'mod_rewrite is not provided by wsgi-host',
   rewriterule: 'mod_rewrite is not provided by wsgi-host',
   rewritecond: 'mod_rewrite is not provided by wsgi-host',
@@ -586,6 +585,20 @@ class ConfigBuilder {
         else this.sslEngines.delete(scope.vhost);
       },
     },
+    ssloptions: {
+      contexts: ['server', 'vhost'],
+      args: [1, Infinity],
+      apply: (node, scope) => {
+        for (const option of node.args) {
+          const name = option.replace(/^[+-]/, '').toLowerCase();
+          if (name !== 'stdenvvars') {
+            this.unsupported(node, `SSLOptions ${option} is not supported (only StdEnvVars is)`);
+            continue;
+          }
+          scope.vhost.sslEnvironment = !option.startsWith('-');
+        }
+      },
+    },
     sslcertificatefile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('cert', { path: this.resolvePath(node.args[0]!), node }) },
     sslcertificatekeyfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('key', { path: this.resolvePath(node.args[0]!), node }) },
     sslcertificatechainfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('chain', { path: this.resolvePath(node.args[0]!), node }) },
@@ -968,6 +981,7 @@ class ConfigBuilder {
       }
       if (vhost.accessLogs.length === 0) vhost.accessLogs = main.accessLogs;
       if (vhost.serverAdmin === null) vhost.serverAdmin = main.serverAdmin;
+      if (vhost.sslEnvironment === undefined && main.sslEnvironment !== undefined) vhost.sslEnvironment = main.sslEnvironment;
       vhost.aliases = [...vhost.aliases, ...main.aliases];
       vhost.scriptAliases = [...vhost.scriptAliases, ...main.scriptAliases];
       vhost.sections = [...main.sections, ...vhost.sections];

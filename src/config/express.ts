@@ -57,6 +57,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'ssl-certificate-key-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM private key of the certificate (SSLCertificateKeyFile).' },
   { name: 'ssl-certificate', kind: 'string', placeholder: 'FILE-PATH', help: 'Common prefix of the certificate and key files: PREFIX.crt and PREFIX.key.' },
   { name: 'ssl-certificate-chain-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM certificates of the CAs that complete the chain (SSLCertificateChainFile).' },
+  { name: 'ssl-environment', kind: 'boolean', help: 'Pass the SSL_* variables of the connection to the application (SSLOptions +StdEnvVars).' },
   { name: 'https-only', kind: 'boolean', help: 'Redirect plain HTTP requests to the same URL over HTTPS.' },
   { name: 'hsts-policy', kind: 'string', placeholder: 'PARAMS', help: 'Strict-Transport-Security header for HTTPS responses with --https-only, e.g. "max-age=31536000".' },
   { name: 'user', kind: 'string', placeholder: 'USERNAME', help: 'Started as root: the user the application processes, and then the front end, run as (User).', defaultText: 'the current user' },
@@ -144,6 +145,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
   Object.assign(mainServer, {
     httpsRedirectPort: tls !== null && tls.httpsOnly ? tls.port : null,
     hstsPolicy: tls?.hstsPolicy ?? null,
+    ...(tls !== null && values['ssl-environment'] === true ? { sslEnvironment: true } : {}),
     errorLog,
     logLevel: logLevel as LogLevelName,
     accessLogs:
@@ -206,7 +208,7 @@ function tlsFlags(values: FlagValues, cwd: string): { port: number; files: TlsCo
   const keyFile = (values['ssl-certificate-key-file'] as string | undefined) ?? (prefix !== undefined ? `${prefix}.key` : undefined);
   const chainFile = values['ssl-certificate-chain-file'] as string | undefined;
   if (port === undefined) {
-    const given = ['ssl-certificate', 'ssl-certificate-file', 'ssl-certificate-key-file', 'ssl-certificate-chain-file', 'https-only', 'hsts-policy'].filter((f) => values[f] !== undefined);
+    const given = ['ssl-certificate', 'ssl-certificate-file', 'ssl-environment', 'ssl-certificate-key-file', 'ssl-certificate-chain-file', 'https-only', 'hsts-policy'].filter((f) => values[f] !== undefined);
     if (given.length > 0) throw new ExpressConfigError(`--${given[0]} needs --https-port: say which port serves HTTPS`);
     return null;
   }

@@ -190,6 +190,8 @@ export interface VirtualHostConfig {
   sections: Section[];
   /** SSLEngine On with its certificate: connections to this virtual host's addresses use TLS. */
   tls?: TlsConfig | null;
+  /** SSLOptions +StdEnvVars (start-server --ssl-environment): SSL_* variables for the applications. */
+  sslEnvironment?: boolean;
   /** start-server --https-only: plain HTTP requests are redirected to this HTTPS port (0: the one bound). */
   httpsRedirectPort?: number | null;
   /** start-server --hsts-policy: the Strict-Transport-Security header of HTTPS responses. */

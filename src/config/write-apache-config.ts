@@ -76,6 +76,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
       `  SSLCertificateFile ${quote(listener.tls.certificateFile)}`,
       `  SSLCertificateKeyFile ${quote(listener.tls.keyFile)}`,
       ...(listener.tls.chainFile !== null ? [`  SSLCertificateChainFile ${quote(listener.tls.chainFile)}`] : []),
+      ...(main.sslEnvironment === true ? ['  SSLOptions +StdEnvVars'] : []),
       '</VirtualHost>',
     );
   }

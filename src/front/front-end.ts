@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig, ResolvedSettings, ServerConfig, VirtualHostConfig } from '../config/model';
 import { resolveSettings } from '../config/settings';
 import type { ProcessGroup } from '../groups/process-group';
@@ -13,6 +14,7 @@ import { ClientReadTimeouts } from './client-timeouts';
 import { limitChunkedBody, transferCodingProblem } from './body-framing';
 import { existingPrefix, handlerFor } from './handlers';
 import { httpsOnly } from './https-only';
+import { sslEnvironment } from './ssl-environment';
 import { tlsOptionsFor } from './tls';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
@@ -280,8 +282,6 @@ export class FrontEnd {
     }
     const head = scanHead(req.rawHeaders, limits);
     if (head.problem !== null) return fail(head.problem.status, head.problem.message);
-    const coding = head.transferEncoding !== undefined ? transferCodingProblem(head.transferEncoding) : null;
-    if (coding !== null) return fail(coding.status, `AH02539: client sent unknown Transfer-Encoding (${coding.codings}): ${req.url ?? ''}`);
 
     const target = parseTarget(req.url ?? '/');
     if (!target.ok) return fail(target.status, `${target.reason}: ${req.url ?? ''}`);
@@ -291,6 +291,9 @@ export class FrontEnd {
     const host = hostHeader === undefined ? null : parseHost(hostHeader);
     if (hostHeader !== undefined && host === null) return fail(400, `Client sent malformed Host header: ${hostHeader}`);
     if (hostHeader === undefined && req.httpVersion === '1.1') return fail(400, 'Client sent HTTP/1.1 request without hostname (see RFC 9112 section 3.2)');
+    // After the Host check, as in Apache's read_request.
+    const coding = head.transferEncoding !== undefined ? transferCodingProblem(head.transferEncoding) : null;
+    if (coding !== null) return fail(coding.status, `AH02539: client sent unknown Transfer-Encoding (${coding.codings}): ${req.url ?? ''}`);
 
     const connection = record.connection;
     const vhost = this.vhostTable.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
@@ -311,6 +314,7 @@ export class FrontEnd {
     const settings = this.settingsFor(vhost, target.path, filePath);
     // Shared, not copied: nothing changes a request's environment after this point.
     record.env = settings.env;
+    if (vhost.sslEnvironment === true && connection.scheme === 'https') record.env = sslEnvironment(socket as TLSSocket, settings.env);
     if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
     if (head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
       const limit = settings.limitRequestBody;

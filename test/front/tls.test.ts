@@ -72,12 +72,31 @@ describe('start-server --https-port --ssl-certificate', () => {
     assert.equal(environ['REQUEST_SCHEME'], 'https');
     assert.equal(environ['SERVER_PORT'], String(port));
     assert.equal(environ['HTTPS'], undefined, 'mod_wsgi turns HTTPS into wsgi.url_scheme and removes it');
+    assert.equal(environ['SSL_PROTOCOL'], undefined, 'SSL_* variables only with --ssl-environment');
   });
 
   it('the plain HTTP port goes on serving http', async () => {
     const res = await request(server.url + '/plain');
     assert.equal(res.status, 200);
     assert.equal(JSON.parse(res.text).environ['wsgi.url_scheme'], 'http');
+  });
+});
+
+describe('start-server --ssl-environment (SSLOptions +StdEnvVars)', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer([app('hardening.wsgi'), '--https-port', '0', '--ssl-certificate', path.join(dir, 'localhost'), '--ssl-environment']);
+  });
+  after(() => server.stop());
+
+  it('passes the SSL_* variables of the connection', async () => {
+    const res = await httpsGet(httpsPort(server), '/');
+    const environ = JSON.parse(res.text).environ as Record<string, string>;
+    assert.equal(environ['SSL_PROTOCOL'], res.protocol);
+    assert.match(environ['SSL_CIPHER'] ?? '', /^[A-Z0-9_-]+$/);
+    assert.equal(environ['SSL_TLS_SNI'], 'localhost');
+    assert.equal(environ['SSL_SESSION_RESUMED'], 'Initial');
+    assert.equal(environ['HTTPS'], undefined);
   });
 });
 
