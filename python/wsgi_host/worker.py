@@ -18,7 +18,7 @@ import types
 from . import __version__, MOD_WSGI_VERSION
 from . import process_control
 from .loader import ScriptLoader
-from .protocol import (Connection, ConnectionClosed, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
+from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
                        DUMP_STACKS, INTERRUPT, RESTART, HEARTBEAT_FRAME, HEADER, LOG_ERR,
                        LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
 from .request import Request, FileWrapper, RequestTimeout
@@ -94,9 +94,11 @@ class Worker(object):
 
     # -- serving ------------------------------------------------------------------------------
 
-    def hello(self, role, thread):
+    def hello(self, role, thread, region=None):
         info = {'token': self.token, 'pid': os.getpid(), 'role': role, 'thread': thread,
                 'tid': threading.get_native_id()}
+        if region is not None:
+            info['region'] = region.describe()
         return frame(HELLO, json.dumps(info).encode('ascii'))
 
     def flush_thread_output(self, request):
@@ -145,11 +147,13 @@ class Worker(object):
         does so when a client goes away mid-request)."""
         self.current.partials = {}
         self.thread_idents[index] = threading.get_ident()
+        # Made once per thread: it outlives reconnections, as the thread does.
+        region = ResponseRegion.create()
         failures = 0
         while not self.stopping:
             try:
-                conn = Connection(self.socket_path)
-                conn.send(self.hello('request', index))
+                conn = Connection(self.socket_path, region)
+                conn.send(self.hello('request', index, region))
             except (OSError, ConnectionClosed):
                 failures += 1
                 if failures > 50:
@@ -171,6 +175,9 @@ class Worker(object):
                 kind, payload = conn.read_frame()
                 if kind != HEAD:
                     return served  # out of step with the front end: start afresh
+                # The front end sends a head only once it has taken everything the previous
+                # response left in the shared region.
+                conn.outstanding = 0
                 served += 1
                 request = Request(self, conn, payload)
                 environ = request.environ

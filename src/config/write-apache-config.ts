@@ -40,6 +40,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
   if (config.user !== null) lines.push(`User ${quote(config.user)}`);
   if (config.group !== null) lines.push(`Group ${quote(config.group)}`);
+  if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
@@ -115,6 +116,7 @@ function daemonProcess(group: ProcessGroupConfig): string {
     ['cpuTimeLimit', 'cpu-time-limit'],
     ['maximumRss', 'maximum-rss'],
     ['memoryLimit', 'memory-limit'],
+    ['responseBufferSize', 'response-buffer-size'],
   ];
   for (const [key, name] of numeric) {
     if (group[key] !== defaults[key]) options.push(`${name}=${String(group[key])}`);

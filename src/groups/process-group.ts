@@ -11,6 +11,7 @@ import { FrameDecoder, FromWorker, ProtocolError } from '../protocol/frames';
 import { PYTHON_RUNTIME_DIR } from '../paths';
 import { DeadlineWatch } from '../util/deadline-watch';
 import { Dispatcher, type Dispatchable } from './dispatcher';
+import { ResponseRegion } from './response-region';
 import { WorkerProcess, type ProcessHost } from './worker-process';
 
 /** The longest startup-failure back-off. */
@@ -27,6 +28,8 @@ interface HelloMessage {
   role: 'control' | 'request';
   thread: number;
   tid: number;
+  /** The thread's shared response region: a file descriptor in the worker and its size. */
+  region?: { fd: number; size: number };
 }
 
 export interface GroupEnvironment {
@@ -441,7 +444,8 @@ export class ProcessGroup implements ProcessHost {
           return;
         }
         socket.setNoDelay(true);
-        const slot = proc.attachThread(socket, hello.thread, hello.tid);
+        const region = hello.region === undefined ? null : ResponseRegion.open(proc.pid, hello.region.fd, hello.region.size);
+        const slot = proc.attachThread(socket, hello.thread, hello.tid, region);
         deliver = (t, p) => slot.deliver(t, p);
       }
     };

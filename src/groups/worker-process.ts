@@ -5,6 +5,7 @@ import type * as net from 'node:net';
 import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
 import type { LogContext } from '../log/error-log';
 import type { SlotPool } from './dispatcher';
+import type { ResponseRegion } from './response-region';
 import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
 
 /**
@@ -102,8 +103,8 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return (type, payload) => this.onControlFrame(type, payload);
   }
 
-  attachThread(socket: net.Socket, thread: number, tid: number): ThreadSlot {
-    const slot = new ThreadSlot(this, socket, thread, tid);
+  attachThread(socket: net.Socket, thread: number, tid: number, region: ResponseRegion | null): ThreadSlot {
+    const slot = new ThreadSlot(this, socket, thread, tid, region);
     this.slots.add(slot);
     if (this.state === 'ready' || this.state === 'starting') {
       this.free.push(slot);
