@@ -27,7 +27,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const SECONDS = Number(process.env['HOSTILE_SECONDS'] ?? 30);
 const SLOWLORIS = Number(process.env['HOSTILE_SLOWLORIS'] ?? 500);
 const SLOW_BODIES = Number(process.env['HOSTILE_SLOW_BODIES'] ?? 50);
-/** The slow bodies' announced length. Up to 64 KiB the front end reads a body whole before a Python thread gets the request. */
+/** The slow bodies' announced length. Up to 1 MiB the front end reads a body whole before a Python thread gets the request. */
 const SLOW_BODY_BYTES = Number(process.env['HOSTILE_SLOW_BODY_BYTES'] ?? 10_000);
 const CLIENTS = Number(process.env['HOSTILE_CLIENTS'] ?? 2);
 
