@@ -15,6 +15,7 @@ import { setFrontEndTitle } from './ops/process-title';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
+import { dropFrontEnd, resolveCredentials, runningAsRoot, unreachableDirectory, type Credentials } from './privileges';
 
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
@@ -44,7 +45,7 @@ export class Server implements OpsHost {
     this.errorLog = this.siteLogs.get(config.mainServer)!.errorLog;
   }
 
-  get addresses(): { host: string; port: number }[] {
+  get addresses(): { host: string; port: number; tls: boolean }[] {
     return this.front?.boundAddresses ?? [];
   }
 
@@ -77,11 +78,14 @@ export class Server implements OpsHost {
     for (const group of groupConfigs) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
-    this.socketDir = createSocketDirectory(this.config.socketPrefix);
-    for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+    const privilegeWarnings: string[] = [];
+    const frontEndUser = this.planPrivileges(privilegeWarnings);
+    this.socketDir = createSocketDirectory(this.config.socketPrefix, frontEndUser, this.ownersOfOldSockets());
     this.hooks = this.createHookGroups(this.config);
-    this.applyOpsFeatures(this.config);
     try {
+      for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+      // After the groups exist: the statistics attach to each of them.
+      this.applyOpsFeatures(this.config);
       for (const group of this.groups.values()) await group.start();
       const serverSoftware = `wsgi-host/${VERSION}`;
       this.front = new FrontEnd({
@@ -94,11 +98,74 @@ export class Server implements OpsHost {
       this.front.ops = this.ops;
       await this.front.listen();
       setFrontEndTitle(this.config, this.addresses);
+      if (frontEndUser !== null) {
+        dropFrontEnd(frontEndUser);
+        this.errorLog.info('core', `The front end now runs as user '${frontEndUser.name}' (uid ${frontEndUser.uid}, gid ${frontEndUser.gid}); its ports are bound.`);
+      }
     } catch (err) {
       await this.stop(0);
       throw err instanceof StartupError ? err : new StartupError((err as Error).message);
     }
+    // Said once the server runs, so that a start-up failure stays one line.
+    for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
+  }
+
+  /** Users resolved for groups, by "user|group". */
+  private readonly credentials = new Map<string, Credentials>();
+
+  /** Who a group's processes run as: its user= (or User) when the server runs as root; null otherwise. */
+  private credentialsFor(groupConfig: ProcessGroupConfig): Credentials | null {
+    if (groupConfig.user === null || !runningAsRoot()) return null;
+    const key = `${groupConfig.user}|${groupConfig.group ?? ''}`;
+    let who = this.credentials.get(key);
+    if (who === undefined) {
+      who = resolveCredentials(groupConfig.user, groupConfig.group, `user= of daemon process group '${groupConfig.name}'`);
+      this.credentials.set(key, who);
+    }
+    return who;
+  }
+
+  /**
+   * Works out who runs what before anything starts: the user the front end drops to (null: it
+   * stays as it is), with the warnings Apache users would want. The front end drops to User only
+   * when every group runs as User too: starting processes as another user needs root.
+   */
+  private planPrivileges(warnings: string[]): Credentials | null {
+    const config = this.config;
+    if (!runningAsRoot()) {
+      const named = config.processGroups.filter((g) => g.user !== null);
+      if (named.length > 0) warnings.push(`user=/User (${named.map((g) => `'${g.user}' for '${g.name}'`).join(', ')}) only takes effect when wsgi-host is started as root; the processes run as this server's user.`);
+      return null;
+    }
+    const groupUsers = config.processGroups.map((g) => ({ group: g, who: this.credentialsFor(g) }));
+    if (config.user === null && groupUsers.every((g) => g.who === null || g.who.uid === 0)) {
+      warnings.push('wsgi-host runs as root and no user is given, so the applications run as root. Give --user and --group (User and Group, or user= and group= on WSGIDaemonProcess) to run them as an unprivileged user.');
+      return null;
+    }
+    if (config.user === null) return null;
+    const frontEnd = resolveCredentials(config.user, config.group, 'User');
+    if (frontEnd.uid === 0) return null;
+    const others = groupUsers.filter((g) => g.who === null || g.who.uid !== frontEnd.uid);
+    if (others.length > 0) {
+      warnings.push(`The front end stays root, because daemon process group${others.length === 1 ? '' : 's'} ${others.map((g) => `'${g.group.name}' (user ${g.group.user ?? 'root'})`).join(', ')} run${others.length === 1 ? 's' : ''} as another user than User '${config.user}' and only root can start processes as another user.`);
+      return null;
+    }
+    return frontEnd;
+  }
+
+  /** Whose socket directories a crashed earlier run may have left: ours, and those we hand directories to. */
+  private ownersOfOldSockets(): Set<number> {
+    const owners = new Set<number>([process.getuid?.() ?? 0]);
+    for (const who of this.credentials.values()) owners.add(who.uid);
+    if (runningAsRoot() && this.config.user !== null) {
+      try {
+        owners.add(resolveCredentials(this.config.user, this.config.group, 'User').uid);
+      } catch {
+        // reported where it matters
+      }
+    }
+    return owners;
   }
 
   /** The Python the process groups run, for the banner. */
@@ -126,7 +193,15 @@ export class Server implements OpsHost {
     await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     await Promise.all(this.retiring);
     front?.closeAllConnections();
-    if (this.socketDir !== null) fs.rmSync(this.socketDir, { recursive: true, force: true });
+    if (this.socketDir !== null) {
+      try {
+        fs.rmSync(this.socketDir, { recursive: true, force: true });
+      } catch (err) {
+        // A front end that dropped to User may not remove entries of a directory root owns; the
+        // next start, as root, removes what is left.
+        this.errorLog.info('core', `Could not remove the socket directory ${this.socketDir} (${(err as Error).message}); the next start removes it.`);
+      }
+    }
     for (const sink of this.sinks.values()) sink.close();
   }
 
@@ -213,10 +288,13 @@ export class Server implements OpsHost {
       if (vhost !== undefined) errorLog = siteLogs.get(vhost)!.errorLog;
     }
     const python = config.python;
+    const credentials = this.credentialsFor(groupConfig);
+    const index = this.nextGroupIndex++;
     return new ProcessGroup(groupConfig, {
       errorLog,
-      socketDir: this.socketDir!,
-      index: this.nextGroupIndex++,
+      socketDir: groupSocketDirectory(this.socketDir!, index, credentials, groupConfig.name),
+      credentials,
+      index,
       workerSettings: { restrictSignal: python.restrictSignal, restrictStdin: python.restrictStdin, restrictStdout: python.restrictStdout },
     });
   }
@@ -269,7 +347,11 @@ export class Server implements OpsHost {
   }
 
   private embeddedGroupConfig(): ProcessGroupConfig {
-    return serverInterpreterGroup(EMBEDDED_GROUP, this.config);
+    const group = serverInterpreterGroup(EMBEDDED_GROUP, this.config);
+    // Embedded mode runs in Apache's children, as User.
+    group.user = this.config.user;
+    group.group = this.config.group;
+    return group;
   }
 
   /**
@@ -325,9 +407,10 @@ function sameGroupSettings(a: ProcessGroupConfig, b: ProcessGroupConfig): boolea
 
 /**
  * Creates the private directory the workers' sockets live in (mode 0700: only this user can
- * reach them) and removes directories left behind by servers that crashed.
+ * reach them; owned by User when the front end will drop to it) and removes directories left
+ * behind by servers that crashed.
  */
-function createSocketDirectory(prefix: string): string {
+function createSocketDirectory(prefix: string, frontEndUser: Credentials | null, oldOwners: Set<number>): string {
   const parent = path.dirname(prefix);
   const base = path.basename(prefix);
   try {
@@ -335,19 +418,43 @@ function createSocketDirectory(prefix: string): string {
   } catch (err) {
     throw new StartupError(`Cannot create the socket directory's parent ${parent}: ${(err as Error).message}. Set --socket-prefix (WSGISocketPrefix) to a writable location.`);
   }
-  removeStaleSocketDirectories(parent, base);
+  removeStaleSocketDirectories(parent, base, oldOwners);
   const dir = `${prefix}-${process.pid}`;
   try {
-    fs.rmSync(dir, { recursive: true, force: true });
+    // A directory of an earlier server that had our pid (pid 1 in a container, say).
+    removeSocketDirectory(dir, oldOwners);
     fs.mkdirSync(dir, { mode: 0o700 });
     fs.chmodSync(dir, 0o700);
+    if (frontEndUser !== null) fs.chownSync(dir, frontEndUser.uid, frontEndUser.gid);
   } catch (err) {
     throw new StartupError(`Cannot create the socket directory ${dir}: ${(err as Error).message}. Set --socket-prefix (WSGISocketPrefix) to a writable location.`);
   }
   return dir;
 }
 
-function removeStaleSocketDirectories(parent: string, base: string): void {
+/**
+ * A group whose processes run as another user gets a directory of that user's own inside the
+ * socket directory (which then lets others pass through, but not list it): only the server and
+ * that user can reach the group's socket.
+ */
+function groupSocketDirectory(socketDir: string, index: number, who: Credentials | null, groupName: string): string {
+  if (who === null || who.uid === (process.getuid?.() ?? 0) || fs.statSync(socketDir).uid === who.uid) return socketDir;
+  const blocked = unreachableDirectory(path.dirname(socketDir), who);
+  if (blocked !== null) {
+    throw new StartupError(`Daemon process group '${groupName}' runs as '${who.name}', who cannot reach the socket directory ${socketDir}: ${blocked} gives that user no search (x) permission. Set WSGISocketPrefix (--socket-prefix) to a directory that user can reach, e.g. /run/wsgi-host/wsgi.`);
+  }
+  const dir = path.join(socketDir, `g${index}`);
+  try {
+    fs.chmodSync(socketDir, 0o711);
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chownSync(dir, who.uid, who.gid);
+  } catch (err) {
+    throw new StartupError(`Cannot create the socket directory ${dir} for daemon process group '${groupName}': ${(err as Error).message}.`);
+  }
+  return dir;
+}
+
+function removeStaleSocketDirectories(parent: string, base: string, owners: Set<number>): void {
   let entries: string[];
   try {
     entries = fs.readdirSync(parent);
@@ -360,15 +467,51 @@ function removeStaleSocketDirectories(parent: string, base: string): void {
     if (match === null) continue;
     const pid = Number(match[1]);
     if (pid === process.pid || isAlive(pid)) continue;
-    const dir = path.join(parent, entry);
+    removeSocketDirectory(path.join(parent, entry), owners);
+  }
+}
+
+/**
+ * Removes a socket directory a server left behind, touching nothing else: it must be a real
+ * directory (never a symbolic link) owned by one of `owners`, holding only socket files (gN.sock)
+ * and group directories of them, each owned by one of `owners`. Anything else, a symbolic link
+ * above all, makes it stay as it is.
+ */
+export function removeSocketDirectory(dir: string, owners: Set<number>, depth = 0): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return true;
+  }
+  if (!stat.isDirectory() || !owners.has(stat.uid)) return false;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  const sockets: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry);
+    let entryStat: fs.Stats;
     try {
-      const stat = fs.lstatSync(dir);
-      // Only our own directories: never follow a link or remove another user's files.
-      if (!stat.isDirectory() || stat.uid !== process.getuid?.()) continue;
-      fs.rmSync(dir, { recursive: true, force: true });
+      entryStat = fs.lstatSync(full);
     } catch {
-      // gone already, or not ours to remove
+      continue;
     }
+    if (!owners.has(entryStat.uid)) return false;
+    if ((entryStat.isSocket() || entryStat.isFile()) && /^g\d+\.sock$/.test(entry)) sockets.push(full);
+    else if (entryStat.isDirectory() && depth === 0 && /^g\d+$/.test(entry)) {
+      if (!removeSocketDirectory(full, owners, depth + 1)) return false;
+    } else return false;
+  }
+  try {
+    for (const socket of sockets) fs.unlinkSync(socket);
+    fs.rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -9,6 +9,8 @@ import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeo
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
 import { parseProxyEntry } from '../front/trusted-proxies';
+import { proxyHeaderEnvironName } from './proxy-header-name';
+import { parseRequestReadTimeout } from './request-read-timeout';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -55,7 +57,7 @@ export interface LoadResult {
 
 /** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
 const PROVIDED_MODULES = new Set(
-  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', ...AUTH_MODULES]
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', 'reqtimeout', 'ssl', 'socache_shmcb', ...AUTH_MODULES]
     .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
 );
 
@@ -64,20 +66,23 @@ const NO_EFFECT = new Set(
   [
     'LoadModule', 'LoadFile', 'Mutex', 'PidFile', 'ScoreBoardFile', 'DefaultRuntimeDir', 'ServerTokens', 'ServerSignature',
     'TraceEnable', 'HostnameLookups', 'EnableMMAP', 'EnableSendfile', 'StartServers', 'MinSpareServers', 'MaxSpareServers',
-    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit', 'MaxRequestWorkers', 'MaxClients',
-    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'ListenBacklog', 'AccessFileName',
+    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit',
+    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'AccessFileName',
     'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
     'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'ExtendedStatus', 'IncludeOptional',
+    // TLS session caching and entropy are Node's and OpenSSL's own business.
+    'SSLSessionCache', 'SSLSessionCacheTimeout', 'SSLRandomSeed', 'SSLPassPhraseDialog', 'SSLStaplingCache',
   ].map((n) => n.toLowerCase()),
 );
 
 /** Directives and sections wsgi-host knows but does not implement (yet), with what to do. */
 const NOT_IMPLEMENTED: Record<string, string> = {
   wsgidispatchscript: 'WSGIDispatchScript is not supported; use WSGIProcessGroup/WSGIApplicationGroup with %{ENV:...} and SetEnv instead',
-  sslengine: 'TLS comes in a later version of wsgi-host',
-  sslcertificatefile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatekeyfile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatechainfile: 'TLS comes in a later version of wsgi-host',
+  sslprotocol: 'SSLProtocol is not supported: wsgi-host offers TLS 1.2 and 1.3 (Node\'s defaults)',
+  sslciphersuite: 'SSLCipherSuite is not supported: OpenSSL\'s default cipher list (as Node configures it) is used',
+  sslhonorcipherorder: 'SSLHonorCipherOrder is not supported',
+  sslverifyclient: 'client certificates (SSLVerifyClient) are not supported',
+  sslcacertificatefile: 'client certificates (SSLCACertificateFile) are not supported',
   rewriteengine: 'mod_rewrite is not provided by wsgi-host',
   rewriterule: 'mod_rewrite is not provided by wsgi-host',
   rewritecond: 'mod_rewrite is not provided by wsgi-host',
@@ -395,7 +400,7 @@ class ConfigBuilder {
         if (address !== null && address.port === -1) return this.error(node, `Port must be specified: "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
         // Port 0 (the system chooses) is a wsgi-host extension, handy for tests.
         if (address === null || address.port < 0 || address.port > 65535) return this.error(node, `invalid address "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
-        if (node.args[1] !== undefined && node.args[1].toLowerCase() !== 'http') return this.unsupported(node, `protocol "${node.args[1]}" is not supported (only http)`);
+        if (node.args[1] !== undefined && !['http', 'https'].includes(node.args[1].toLowerCase())) return this.unsupported(node, `protocol "${node.args[1]}" is not supported (http, or https with SSLEngine On in the virtual hosts on the port)`);
         const host = address.host === '*' ? '' : address.host;
         const key = `${host}|${address.port}`;
         if (address.port !== 0 && this.listenKeys.has(key)) return this.error(node, `Cannot define multiple Listeners on the same IP:port (${node.args[0]})`);
@@ -561,6 +566,49 @@ class ConfigBuilder {
     },
     keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n))) },
     maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n))) },
+    requestreadtimeout: {
+      contexts: ['server', 'vhost'],
+      args: [1, 3],
+      usage: 'RequestReadTimeout [handshake=SECONDS[-MAX][,MinRate=BYTES]] [header=...] [body=...]',
+      apply: (node, scope) =>
+        this.serverWide(node, scope, () => {
+          const parsed = parseRequestReadTimeout(node.args, this.timeouts.requestRead);
+          if ('error' in parsed) return this.error(node, parsed.error);
+          this.timeouts.requestRead = parsed;
+        }),
+    },
+    sslengine: {
+      contexts: ['vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const value = node.args[0]!.toLowerCase();
+        if (value === 'optional') return this.unsupported(node, 'SSLEngine optional (TLS upgrade) is not supported; use On or Off');
+        const on = this.flag(node);
+        if (on === null) return;
+        if (on) this.sslEngines.set(scope.vhost, node);
+        else this.sslEngines.delete(scope.vhost);
+      },
+    },
+    ssloptions: {
+      contexts: ['server', 'vhost'],
+      args: [1, Infinity],
+      apply: (node, scope) => {
+        for (const option of node.args) {
+          const name = option.replace(/^[+-]/, '').toLowerCase();
+          if (name !== 'stdenvvars') {
+            this.unsupported(node, `SSLOptions ${option} is not supported (only StdEnvVars is)`);
+            continue;
+          }
+          scope.vhost.sslEnvironment = !option.startsWith('-');
+        }
+      },
+    },
+    sslcertificatefile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('cert', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatekeyfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('key', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatechainfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('chain', { path: this.resolvePath(node.args[0]!), node }) },
+    maxrequestworkers: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    maxclients: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    listenbacklog: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.listenBacklog = n), 1) },
     limitrequestbody: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => this.setNumber(node, (n) => (scope.settings.limitRequestBody = n)) },
     limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFields = n))) },
     limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1)) },
@@ -687,7 +735,7 @@ class ConfigBuilder {
         scope.settings.mapHeadToGet = value;
       },
     },
-    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map((h) => h.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_'))) },
+    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map(proxyHeaderEnvironName)) },
     wsgitrustedproxies: {
       contexts: ['server', 'vhost', 'section'],
       args: [1, Infinity],
@@ -780,6 +828,41 @@ class ConfigBuilder {
   };
 
   private readonly scopedGroups: { group: ProcessGroupConfig; vhost: VirtualHostConfig }[] = [];
+  /** Virtual hosts with SSLEngine On, and the SSLCertificate* files of each server (a virtual host inherits the main server's). */
+  private readonly sslEngines = new Map<VirtualHostConfig, DirectiveNode>();
+  private readonly sslFileSets = new Map<VirtualHostConfig, Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }>>();
+
+  private sslFiles(vhost: VirtualHostConfig): Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }> {
+    let files = this.sslFileSets.get(vhost);
+    if (files === undefined) {
+      files = new Map();
+      this.sslFileSets.set(vhost, files);
+    }
+    return files;
+  }
+
+  /** SSLEngine On needs a certificate and its key, from the virtual host or the main server. */
+  private resolveTls(): void {
+    const main = this.sslFileSets.get(this.main);
+    for (const [vhost, node] of this.sslEngines) {
+      const own = this.sslFileSets.get(vhost);
+      const file = (kind: 'cert' | 'key' | 'chain'): { path: string; node: DirectiveNode } | undefined => own?.get(kind) ?? main?.get(kind);
+      const cert = file('cert');
+      const key = file('key');
+      if (cert === undefined) {
+        this.error(node, 'SSLEngine On needs SSLCertificateFile (in this <VirtualHost> or the main server)');
+        continue;
+      }
+      const where = `${path.basename(cert.node.loc.file)}:${cert.node.loc.line}`;
+      vhost.tls = { certificateFile: cert.path, keyFile: key?.path ?? cert.path, chainFile: file('chain')?.path ?? null, where };
+    }
+    for (const [vhost, files] of this.sslFileSets) {
+      if (vhost !== this.main && !this.sslEngines.has(vhost)) {
+        const node = files.values().next().value!.node;
+        this.warn(node, 'SSL certificate files without SSLEngine On in this <VirtualHost> have no effect');
+      }
+    }
+  }
 
   /**
    * mod_wsgi's rule: a script alias naming both its process group and its application group
@@ -860,6 +943,7 @@ class ConfigBuilder {
   }
 
   finish(): ServerConfig | null {
+    this.resolveTls();
     for (const { log, node } of this.pendingFormats) {
       const format = log.format === '\0default' ? this.defaultFormat : (this.logFormats.get(log.format) ?? log.format);
       try {
@@ -911,6 +995,7 @@ class ConfigBuilder {
       }
       if (vhost.accessLogs.length === 0) vhost.accessLogs = main.accessLogs;
       if (vhost.serverAdmin === null) vhost.serverAdmin = main.serverAdmin;
+      if (vhost.sslEnvironment === undefined && main.sslEnvironment !== undefined) vhost.sslEnvironment = main.sslEnvironment;
       vhost.aliases = [...vhost.aliases, ...main.aliases];
       vhost.scriptAliases = [...vhost.scriptAliases, ...main.scriptAliases];
       vhost.sections = [...main.sections, ...vhost.sections];

@@ -22,6 +22,17 @@ export interface ListenerConfig {
   host: string;
   /** 0 lets the operating system choose (the banner then shows the chosen port). */
   port: number;
+  /** TLS for every connection on this listener (start-server --https-port); virtual hosts with SSLEngine On give it otherwise. */
+  tls?: TlsConfig | null;
+}
+
+/** SSLCertificateFile, SSLCertificateKeyFile, SSLCertificateChainFile. */
+export interface TlsConfig {
+  certificateFile: string;
+  keyFile: string;
+  chainFile: string | null;
+  /** Where it was configured ("httpd.conf:12", or the start-server flag), for start-up errors. */
+  where: string;
 }
 
 /** WSGIScriptAlias / WSGIScriptAliasMatch. */
@@ -181,6 +192,14 @@ export interface VirtualHostConfig {
   settings: DirectorySettings;
   /** Sections of the main server first, then the virtual host's own. */
   sections: Section[];
+  /** SSLEngine On with its certificate: connections to this virtual host's addresses use TLS. */
+  tls?: TlsConfig | null;
+  /** SSLOptions +StdEnvVars (start-server --ssl-environment): SSL_* variables for the applications. */
+  sslEnvironment?: boolean;
+  /** start-server --https-only: plain HTTP requests are redirected to this HTTPS port (0: the one bound). */
+  httpsRedirectPort?: number | null;
+  /** start-server --hsts-policy: the Strict-Transport-Security header of HTTPS responses. */
+  hstsPolicy?: string | null;
 }
 
 export interface ProcessGroupConfig {
@@ -250,6 +269,27 @@ export interface LimitsConfig {
   requestFieldSize: number;
   /** Request bodies up to this size are read whole before the request is dispatched. */
   bufferedBodySize: number;
+  /** MaxRequestWorkers (--max-clients): client connections open at once; more are closed at once. */
+  maxConnections: number;
+  /** ListenBacklog: connections the kernel queues before the front end accepts them. */
+  listenBacklog: number;
+}
+
+/**
+ * One stage of RequestReadTimeout (mod_reqtimeout): `timeout` seconds, extended by a second
+ * for every `minRate` bytes received, up to `maxTimeout` seconds (0: no maximum).
+ */
+export interface ReadTimeoutStage {
+  timeout: number;
+  maxTimeout: number;
+  minRate: number;
+}
+
+/** RequestReadTimeout; a null stage is off. */
+export interface RequestReadTimeouts {
+  handshake: ReadTimeoutStage | null;
+  header: ReadTimeoutStage | null;
+  body: ReadTimeoutStage | null;
 }
 
 export interface TimeoutsConfig {
@@ -259,6 +299,8 @@ export interface TimeoutsConfig {
   keepAliveTimeout: number;
   /** MaxKeepAliveRequests; 0 = unlimited. */
   maxKeepAliveRequests: number;
+  /** RequestReadTimeout: how long, and how slowly, a client may send a request head and body. */
+  requestRead: RequestReadTimeouts;
 }
 
 /** Interpreter-wide settings (WSGIPython*, WSGIRestrict*). */

@@ -3,6 +3,7 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { ErrorLog } from '../log/error-log';
 import { HeadFlags } from '../protocol/frames';
 import { encodeRequestHead, expandApplicationGroup, type ConnectionInfo } from './environ';
+import { proxyEnviron } from './proxy-headers';
 import type { RequestRecord } from './request-record';
 import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
 
@@ -131,6 +132,7 @@ export function startWsgiRequest(
       requestStart: now,
       queueStart: now,
       extra: record.env,
+      proxied: settings.trustedProxyHeaders.length > 0 ? proxyEnviron(req.rawHeaders, settings.trustedProxyHeaders, settings.trustedProxies, connection.remoteAddress, connection.scheme) : null,
     },
     (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0) | (settings.enableSendfile ? HeadFlags.Sendfile : 0),
     body.kind === 'none',

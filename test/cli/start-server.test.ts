@@ -64,7 +64,7 @@ describe('wsgi-host start-server', () => {
   it('rejects a --trust-proxy that is not an address or subnet, and a negative --slow-requests', () => {
     const proxy = run(['start-server', '--trust-proxy', 'proxy.example.com']);
     assert.equal(proxy.status, 2);
-    assert.match(proxy.stderr, /--trust-proxy takes IP addresses and subnets: "proxy\.example\.com" is not an IP address/);
+    assert.match(proxy.stderr, /--trust-proxy takes an IP address or subnet: "proxy\.example\.com" is not an IP address/);
     const slow = run(['start-server', '--slow-requests', '-1']);
     assert.equal(slow.status, 2);
     assert.match(slow.stderr, /--slow-requests/);
