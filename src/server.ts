@@ -2,20 +2,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultProcessGroup, interpreterFlags } from './config/defaults';
 import { EMBEDDED_GROUP, type LogTarget, type ProcessGroupConfig, type ServerConfig, type VirtualHostConfig } from './config/model';
+import { AccessControl } from './auth/access-control';
+import { HookGroups } from './auth/hook-calls';
 import { FrontEnd, type SiteLogs } from './front/front-end';
 import { ProcessGroup } from './groups/process-group';
 import { probePython, type PythonInfo } from './groups/python-probe';
 import { AccessLog } from './log/access-log';
 import { ErrorLog } from './log/error-log';
 import { openSink, type LineSink } from './log/sink';
+import { anyOpsFeature, attachStats, OpsMonitor, opsFeatures, type OpsHost } from './ops/monitor';
+import { setFrontEndTitle } from './ops/process-title';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
+import { dropFrontEnd, resolveCredentials, runningAsRoot, unreachableDirectory, type Credentials } from './privileges';
 
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
  */
-export class Server {
+export class Server implements OpsHost {
   /** The main server's error log: start-up, shutdown and anything not tied to a virtual host. */
   errorLog: ErrorLog;
   groups = new Map<string, ProcessGroup>();
@@ -28,18 +33,36 @@ export class Server {
   /** Numbers the groups' socket files; never reused, so a new group never meets an old socket. */
   private nextGroupIndex = 0;
   private readonly retiring = new Set<Promise<void>>();
+  /** The process groups that run the auth hook scripts (WSGIAccessScript and friends). */
+  private hooks: HookGroups | null = null;
+  /** Status page, metrics, statistics, slow-request log: only when the configuration asks. */
+  private ops: OpsMonitor | null = null;
+  /** 1, plus one per configuration reload (the status page's ParentServerConfigGeneration). */
+  generation = 1;
 
   constructor(public config: ServerConfig) {
     this.siteLogs = this.openAllSiteLogs(config);
     this.errorLog = this.siteLogs.get(config.mainServer)!.errorLog;
   }
 
-  get addresses(): { host: string; port: number }[] {
+  get addresses(): { host: string; port: number; tls: boolean }[] {
     return this.front?.boundAddresses ?? [];
   }
 
   get activeRequests(): number {
     return this.front?.activeRequests ?? 0;
+  }
+
+  get serverName(): string {
+    return this.config.mainServer.serverName;
+  }
+
+  get software(): string {
+    return `wsgi-host/${VERSION}`;
+  }
+
+  connectionCount(): Promise<number> {
+    return this.front?.connectionCount() ?? Promise.resolve(0);
   }
 
   /** The logs of a virtual host (or of the main server). */
@@ -55,22 +78,94 @@ export class Server {
     for (const group of groupConfigs) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
-    this.socketDir = createSocketDirectory(this.config.socketPrefix);
-    for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+    const privilegeWarnings: string[] = [];
+    const frontEndUser = this.planPrivileges(privilegeWarnings);
+    this.socketDir = createSocketDirectory(this.config.socketPrefix, frontEndUser, this.ownersOfOldSockets());
+    this.hooks = this.createHookGroups(this.config);
     try {
+      for (const groupConfig of groupConfigs) this.groups.set(groupConfig.name, this.createGroup(groupConfig, this.config, this.siteLogs));
+      // After the groups exist: the statistics attach to each of them.
+      this.applyOpsFeatures(this.config);
       for (const group of this.groups.values()) await group.start();
+      const serverSoftware = `wsgi-host/${VERSION}`;
       this.front = new FrontEnd({
         config: this.config,
         groups: this,
-        serverSoftware: `wsgi-host/${VERSION}`,
+        serverSoftware,
         sites: this,
+        access: new AccessControl({ call: (spec, log) => this.hooks!.call(spec, log) }, serverSoftware),
       });
+      this.front.ops = this.ops;
       await this.front.listen();
+      setFrontEndTitle(this.config, this.addresses);
+      if (frontEndUser !== null) {
+        dropFrontEnd(frontEndUser);
+        this.errorLog.info('core', `The front end now runs as user '${frontEndUser.name}' (uid ${frontEndUser.uid}, gid ${frontEndUser.gid}); its ports are bound.`);
+      }
     } catch (err) {
       await this.stop(0);
       throw err instanceof StartupError ? err : new StartupError((err as Error).message);
     }
+    // Said once the server runs, so that a start-up failure stays one line.
+    for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
+  }
+
+  /** Users resolved for groups, by "user|group". */
+  private readonly credentials = new Map<string, Credentials>();
+
+  /** Who a group's processes run as: its user= (or User) when the server runs as root; null otherwise. */
+  private credentialsFor(groupConfig: ProcessGroupConfig): Credentials | null {
+    if (groupConfig.user === null || !runningAsRoot()) return null;
+    const key = `${groupConfig.user}|${groupConfig.group ?? ''}`;
+    let who = this.credentials.get(key);
+    if (who === undefined) {
+      who = resolveCredentials(groupConfig.user, groupConfig.group, `user= of daemon process group '${groupConfig.name}'`);
+      this.credentials.set(key, who);
+    }
+    return who;
+  }
+
+  /**
+   * Works out who runs what before anything starts: the user the front end drops to (null: it
+   * stays as it is), with the warnings Apache users would want. The front end drops to User only
+   * when every group runs as User too: starting processes as another user needs root.
+   */
+  private planPrivileges(warnings: string[]): Credentials | null {
+    const config = this.config;
+    if (!runningAsRoot()) {
+      const named = config.processGroups.filter((g) => g.user !== null);
+      if (named.length > 0) warnings.push(`user=/User (${named.map((g) => `'${g.user}' for '${g.name}'`).join(', ')}) only takes effect when wsgi-host is started as root; the processes run as this server's user.`);
+      return null;
+    }
+    const groupUsers = config.processGroups.map((g) => ({ group: g, who: this.credentialsFor(g) }));
+    if (config.user === null && groupUsers.every((g) => g.who === null || g.who.uid === 0)) {
+      warnings.push('wsgi-host runs as root and no user is given, so the applications run as root. Give --user and --group (User and Group, or user= and group= on WSGIDaemonProcess) to run them as an unprivileged user.');
+      return null;
+    }
+    if (config.user === null) return null;
+    const frontEnd = resolveCredentials(config.user, config.group, 'User');
+    if (frontEnd.uid === 0) return null;
+    const others = groupUsers.filter((g) => g.who === null || g.who.uid !== frontEnd.uid);
+    if (others.length > 0) {
+      warnings.push(`The front end stays root, because daemon process group${others.length === 1 ? '' : 's'} ${others.map((g) => `'${g.group.name}' (user ${g.group.user ?? 'root'})`).join(', ')} run${others.length === 1 ? 's' : ''} as another user than User '${config.user}' and only root can start processes as another user.`);
+      return null;
+    }
+    return frontEnd;
+  }
+
+  /** Whose socket directories a crashed earlier run may have left: ours, and those we hand directories to. */
+  private ownersOfOldSockets(): Set<number> {
+    const owners = new Set<number>([process.getuid?.() ?? 0]);
+    for (const who of this.credentials.values()) owners.add(who.uid);
+    if (runningAsRoot() && this.config.user !== null) {
+      try {
+        owners.add(resolveCredentials(this.config.user, this.config.group, 'User').uid);
+      } catch {
+        // reported where it matters
+      }
+    }
+    return owners;
   }
 
   /** The Python the process groups run, for the banner. */
@@ -90,11 +185,23 @@ export class Server {
       front.stopAccepting();
       await front.whenIdle(graceSeconds * 1000);
     }
+    const groups = [...this.groups.values(), ...(this.hooks?.all ?? [])];
+    for (const group of groups) group.dispatcher.drain(() => {});
+    await Promise.all(groups.map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     for (const group of this.groups.values()) group.dispatcher.drain(() => {});
+    this.ops?.close();
     await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
     await Promise.all(this.retiring);
     front?.closeAllConnections();
-    if (this.socketDir !== null) fs.rmSync(this.socketDir, { recursive: true, force: true });
+    if (this.socketDir !== null) {
+      try {
+        fs.rmSync(this.socketDir, { recursive: true, force: true });
+      } catch (err) {
+        // A front end that dropped to User may not remove entries of a directory root owns; the
+        // next start, as root, removes what is left.
+        this.errorLog.info('core', `Could not remove the socket directory ${this.socketDir} (${(err as Error).message}); the next start removes it.`);
+      }
+    }
     for (const sink of this.sinks.values()) sink.close();
   }
 
@@ -118,6 +225,7 @@ export class Server {
       if (current !== undefined && sameGroupSettings(current.config, groupConfig)) kept.set(groupConfig.name, current);
       else started.push(this.createGroup(groupConfig, next, siteLogs));
     }
+    if (this.ops !== null) attachStats(this.ops, started);
     try {
       for (const group of started) await group.start();
       await Promise.all(started.map((group) => group.whenReady(Math.max(30, group.config.startupTimeout) * 1000)));
@@ -133,6 +241,14 @@ export class Server {
     this.config = next;
     this.siteLogs = siteLogs;
     this.errorLog = siteLogs.get(next.mainServer)!.errorLog;
+    // Hook scripts run afresh under the new configuration, as in Apache's new children; the
+    // old hook processes finish the calls they have.
+    retired.push(...(this.hooks?.all ?? []));
+    this.hooks = this.createHookGroups(next);
+    this.generation++;
+    this.applyOpsFeatures(next);
+    this.front.ops = this.ops;
+    setFrontEndTitle(next, this.addresses);
     for (const group of retired) {
       const done = group
         .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
@@ -148,8 +264,20 @@ export class Server {
 
   /** SIGHUP without a configuration file: every group restarts, one process at a time. */
   async restartAllGroups(reason: string): Promise<void> {
-    await Promise.all([...this.groups.values()].map((group) => group.restartAll(reason)));
+    await Promise.all([...this.groups.values(), ...(this.hooks?.all ?? [])].map((group) => group.restartAll(reason)));
     this.errorLog.notice('core', 'All process groups have been restarted.');
+  }
+
+  /**
+   * Starts (or reconfigures) the status page, metrics, statistics and slow-request log the
+   * configuration asks for. A monitor, once made, stays across reloads, so its history does too.
+   */
+  private applyOpsFeatures(config: ServerConfig): void {
+    const features = opsFeatures(config);
+    if (this.ops === null && !anyOpsFeature(features)) return;
+    if (this.ops === null) this.ops = new OpsMonitor(this, features);
+    else this.ops.configure(features);
+    attachStats(this.ops, this.groups.values());
   }
 
   private createGroup(groupConfig: ProcessGroupConfig, config: ServerConfig, siteLogs: Map<VirtualHostConfig, SiteLogs>): ProcessGroup {
@@ -160,10 +288,13 @@ export class Server {
       if (vhost !== undefined) errorLog = siteLogs.get(vhost)!.errorLog;
     }
     const python = config.python;
+    const credentials = this.credentialsFor(groupConfig);
+    const index = this.nextGroupIndex++;
     return new ProcessGroup(groupConfig, {
       errorLog,
-      socketDir: this.socketDir!,
-      index: this.nextGroupIndex++,
+      socketDir: groupSocketDirectory(this.socketDir!, index, credentials, groupConfig.name),
+      credentials,
+      index,
       workerSettings: { restrictSignal: python.restrictSignal, restrictStdin: python.restrictStdin, restrictStdout: python.restrictStdout },
     });
   }
@@ -206,6 +337,7 @@ export class Server {
     if (!this.pythons.has(config.python)) this.pythons.set(config.python, probePython(config.python));
     const group = this.createGroup(config, this.config, this.siteLogs);
     this.groups.set(name, group);
+    if (this.ops !== null) attachStats(this.ops, [group]);
     this.errorLog.warn(
       'wsgi',
       "WSGIProcessGroup %{GLOBAL} (mod_wsgi's embedded mode) is served by a built-in process group of 1 process x 15 threads; define a WSGIDaemonProcess and name it with WSGIProcessGroup to control it.",
@@ -215,13 +347,41 @@ export class Server {
   }
 
   private embeddedGroupConfig(): ProcessGroupConfig {
-    const python = this.config.python;
-    const group = defaultProcessGroup(EMBEDDED_GROUP, python.home !== null ? path.join(python.home, 'bin', 'python3') : python.defaultInterpreter);
-    group.pythonPath = python.path;
-    group.interpreterFlags = interpreterFlags(python);
-    group.environment = python.hashSeed !== null ? { PYTHONHASHSEED: python.hashSeed } : {};
+    const group = serverInterpreterGroup(EMBEDDED_GROUP, this.config);
+    // Embedded mode runs in Apache's children, as User.
+    group.user = this.config.user;
+    group.group = this.config.group;
     return group;
   }
+
+  /**
+   * Hook process groups, one per application group, started when a hook first needs one. Like
+   * mod_wsgi's hooks, which run in the Apache children, they use the server's interpreter
+   * settings (WSGIPythonHome, WSGIPythonPath) and the server's User/Group.
+   */
+  private createHookGroups(config: ServerConfig): HookGroups {
+    return new HookGroups((name) => {
+      const groupConfig = serverInterpreterGroup(name, config);
+      groupConfig.threads = 5;
+      groupConfig.queueTimeout = config.timeouts.socket;
+      groupConfig.user = config.user;
+      groupConfig.group = config.group;
+      const group = this.createGroup(groupConfig, config, this.siteLogs);
+      this.errorLog.info('wsgi', `Starting the auth hook process group '${name}'.`);
+      group.start().catch((err: unknown) => this.errorLog.error('wsgi', `Cannot start the auth hook process group '${name}': ${(err as Error).message}`));
+      return group;
+    }, config.timeouts.socket * 1000);
+  }
+}
+
+/** A group running the server's own interpreter settings (embedded mode, auth hooks). */
+function serverInterpreterGroup(name: string, config: ServerConfig): ProcessGroupConfig {
+  const python = config.python;
+  const group = defaultProcessGroup(name, python.home !== null ? path.join(python.home, 'bin', 'python3') : python.defaultInterpreter);
+  group.pythonPath = python.path;
+  group.interpreterFlags = interpreterFlags(python);
+  group.environment = python.hashSeed !== null ? { PYTHONHASHSEED: python.hashSeed } : {};
+  return group;
 }
 
 /** WSGIScriptAlias targets must exist (a directory of scripts or a script file). */
@@ -247,9 +407,10 @@ function sameGroupSettings(a: ProcessGroupConfig, b: ProcessGroupConfig): boolea
 
 /**
  * Creates the private directory the workers' sockets live in (mode 0700: only this user can
- * reach them) and removes directories left behind by servers that crashed.
+ * reach them; owned by User when the front end will drop to it) and removes directories left
+ * behind by servers that crashed.
  */
-function createSocketDirectory(prefix: string): string {
+function createSocketDirectory(prefix: string, frontEndUser: Credentials | null, oldOwners: Set<number>): string {
   const parent = path.dirname(prefix);
   const base = path.basename(prefix);
   try {
@@ -257,19 +418,43 @@ function createSocketDirectory(prefix: string): string {
   } catch (err) {
     throw new StartupError(`Cannot create the socket directory's parent ${parent}: ${(err as Error).message}. Set --socket-prefix (WSGISocketPrefix) to a writable location.`);
   }
-  removeStaleSocketDirectories(parent, base);
+  removeStaleSocketDirectories(parent, base, oldOwners);
   const dir = `${prefix}-${process.pid}`;
   try {
-    fs.rmSync(dir, { recursive: true, force: true });
+    // A directory of an earlier server that had our pid (pid 1 in a container, say).
+    removeSocketDirectory(dir, oldOwners);
     fs.mkdirSync(dir, { mode: 0o700 });
     fs.chmodSync(dir, 0o700);
+    if (frontEndUser !== null) fs.chownSync(dir, frontEndUser.uid, frontEndUser.gid);
   } catch (err) {
     throw new StartupError(`Cannot create the socket directory ${dir}: ${(err as Error).message}. Set --socket-prefix (WSGISocketPrefix) to a writable location.`);
   }
   return dir;
 }
 
-function removeStaleSocketDirectories(parent: string, base: string): void {
+/**
+ * A group whose processes run as another user gets a directory of that user's own inside the
+ * socket directory (which then lets others pass through, but not list it): only the server and
+ * that user can reach the group's socket.
+ */
+function groupSocketDirectory(socketDir: string, index: number, who: Credentials | null, groupName: string): string {
+  if (who === null || who.uid === (process.getuid?.() ?? 0) || fs.statSync(socketDir).uid === who.uid) return socketDir;
+  const blocked = unreachableDirectory(path.dirname(socketDir), who);
+  if (blocked !== null) {
+    throw new StartupError(`Daemon process group '${groupName}' runs as '${who.name}', who cannot reach the socket directory ${socketDir}: ${blocked} gives that user no search (x) permission. Set WSGISocketPrefix (--socket-prefix) to a directory that user can reach, e.g. /run/wsgi-host/wsgi.`);
+  }
+  const dir = path.join(socketDir, `g${index}`);
+  try {
+    fs.chmodSync(socketDir, 0o711);
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chownSync(dir, who.uid, who.gid);
+  } catch (err) {
+    throw new StartupError(`Cannot create the socket directory ${dir} for daemon process group '${groupName}': ${(err as Error).message}.`);
+  }
+  return dir;
+}
+
+function removeStaleSocketDirectories(parent: string, base: string, owners: Set<number>): void {
   let entries: string[];
   try {
     entries = fs.readdirSync(parent);
@@ -282,15 +467,51 @@ function removeStaleSocketDirectories(parent: string, base: string): void {
     if (match === null) continue;
     const pid = Number(match[1]);
     if (pid === process.pid || isAlive(pid)) continue;
-    const dir = path.join(parent, entry);
+    removeSocketDirectory(path.join(parent, entry), owners);
+  }
+}
+
+/**
+ * Removes a socket directory a server left behind, touching nothing else: it must be a real
+ * directory (never a symbolic link) owned by one of `owners`, holding only socket files (gN.sock)
+ * and group directories of them, each owned by one of `owners`. Anything else, a symbolic link
+ * above all, makes it stay as it is.
+ */
+export function removeSocketDirectory(dir: string, owners: Set<number>, depth = 0): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return true;
+  }
+  if (!stat.isDirectory() || !owners.has(stat.uid)) return false;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  const sockets: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry);
+    let entryStat: fs.Stats;
     try {
-      const stat = fs.lstatSync(dir);
-      // Only our own directories: never follow a link or remove another user's files.
-      if (!stat.isDirectory() || stat.uid !== process.getuid?.()) continue;
-      fs.rmSync(dir, { recursive: true, force: true });
+      entryStat = fs.lstatSync(full);
     } catch {
-      // gone already, or not ours to remove
+      continue;
     }
+    if (!owners.has(entryStat.uid)) return false;
+    if ((entryStat.isSocket() || entryStat.isFile()) && /^g\d+\.sock$/.test(entry)) sockets.push(full);
+    else if (entryStat.isDirectory() && depth === 0 && /^g\d+$/.test(entry)) {
+      if (!removeSocketDirectory(full, owners, depth + 1)) return false;
+    } else return false;
+  }
+  try {
+    for (const socket of sockets) fs.unlinkSync(socket);
+    fs.rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
   }
 }
 

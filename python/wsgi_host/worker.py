@@ -19,7 +19,7 @@ from . import process_control
 from .loader import ScriptLoader
 from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
                        DUMP_STACKS, INTERRUPT, RESTART, HEARTBEAT_FRAME, HEADER, LOG_ERR,
-                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
+                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, AUTH_CALL)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -174,6 +174,11 @@ class Worker(object):
             while True:
                 kind, payload = conn.read_frame()
                 if kind != HEAD:
+                    if kind == AUTH_CALL:
+                        # Only hook processes get these: the hook code is loaded there alone.
+                        from .hooks import serve_call
+                        serve_call(self, conn, payload)
+                        continue
                     return served  # out of step with the front end: start afresh
                 # The front end sends a head only once it has taken everything the previous
                 # response left in the shared region.
@@ -215,6 +220,9 @@ class Worker(object):
         self.control = Connection(self.socket_path)
         self.control.send(self.hello('control', -1))
         install_output_streams(self)
+        if config.get('restrictStdout') or config.get('restrictStdin'):
+            from .restrict import restrict_standard_streams
+            restrict_standard_streams(config)
         install_mod_wsgi_module(self)
         process_control.install_signal_handlers(self)
         if config.get('restrictSignal', True):

@@ -100,7 +100,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 /** What a configured server prints when it starts. */
 export function serveBanner(server: Server, config: ServerConfig): string {
   const rows: [string, string][] = [['Configuration', config.configFile ?? '(flags)']];
-  rows.push(['Listening', server.addresses.map((a) => `http://${a.host === '::' || a.host === '0.0.0.0' ? 'localhost' : a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`).join(', ')]);
+  rows.push(['Listening', server.addresses.map((a) => `${a.tls ? 'https' : 'http'}://${a.host === '::' || a.host === '0.0.0.0' ? 'localhost' : a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`).join(', ')]);
   const hosts = [config.mainServer, ...config.virtualHosts].filter((v) => v === config.mainServer || v.addresses.length > 0);
   rows.push(['Virtual Hosts', hosts.map((v) => (v === config.mainServer ? `${v.serverName} (main server)` : `${v.serverName} (${v.addresses.map((a) => `${a.host || '*'}:${a.port || '*'}`).join(' ')})`)).join(', ')]);
   for (const group of config.processGroups) {

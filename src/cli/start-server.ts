@@ -59,7 +59,7 @@ function writeSetup(config: ServerConfig, dir: string, argv: string[]): number {
 
 /** The start-up summary, in the spirit of mod_wsgi-express's. */
 export function banner(server: Server, config: ServerConfig): string {
-  const address = server.addresses[0];
+  const address = server.addresses.find((a) => !a.tls);
   const main = config.mainServer;
   const alias = main.scriptAliases[0]!;
   const group = config.processGroups[0]!;
@@ -69,8 +69,10 @@ export function banner(server: Server, config: ServerConfig): string {
   const processes = `${group.processes} process${group.processes === 1 ? '' : 'es'}`;
   const threads = `${group.threads} thread${group.threads === 1 ? '' : 's'}`;
   const logs = server.logsFor(main);
+  const secure = server.addresses.find((a) => a.tls);
   const rows: [string, string][] = [
     ['Server URL', url],
+    ...(secure !== undefined ? ([['Server URL (HTTPS)', `https://${host.includes(':') ? `[${host}]` : host}:${secure.port}${alias.urlPrefix}/`]] as [string, string][]) : []),
     ['Application', `${alias.target} (callable '${alias.callableObject ?? 'application'}')`],
     ['Python', python !== undefined ? `${python.version} (${python.executable})` : group.python],
     ['Process Group', `'${group.name}'`],

@@ -3,10 +3,14 @@ import * as path from 'node:path';
 import { parseConfigFile, type ConfigNode, type DirectiveNode, type SectionNode, type SourceLocation } from './apache';
 import { applyDaemonOption } from './daemon-options';
 import { splitModWsgiArgs } from './mod-wsgi-args';
+import { AUTH_MODULES, HOOK_SCRIPT_DIRECTIVES, REQUIRE_SECTIONS, authDirectiveHandlers, authnProviderAlias, requireSection, type AuthDirectiveHost, type AuthScope } from './auth-directives';
+import type { AuthnProvider, RequireContainer } from './auth-model';
 import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost, interpreterFlags } from './defaults';
 import { LOG_FORMAT_NICKNAMES, compileLogFormat } from '../log/access-log';
 import { isLogLevel } from '../log/error-log';
 import { parseProxyEntry } from '../front/trusted-proxies';
+import { proxyHeaderEnvironName } from './proxy-header-name';
+import { parseRequestReadTimeout } from './request-read-timeout';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -53,7 +57,7 @@ export interface LoadResult {
 
 /** The modules <IfModule> sees as loaded: what wsgi-host provides, under Apache's names. */
 const PROVIDED_MODULES = new Set(
-  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status']
+  ['wsgi', 'alias', 'mime', 'dir', 'autoindex', 'log_config', 'authz_core', 'authz_host', 'env', 'setenvif', 'unixd', 'mpm_event', 'version', 'headers', 'status', 'reqtimeout', 'ssl', 'socache_shmcb', ...AUTH_MODULES]
     .flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
 );
 
@@ -62,29 +66,23 @@ const NO_EFFECT = new Set(
   [
     'LoadModule', 'LoadFile', 'Mutex', 'PidFile', 'ScoreBoardFile', 'DefaultRuntimeDir', 'ServerTokens', 'ServerSignature',
     'TraceEnable', 'HostnameLookups', 'EnableMMAP', 'EnableSendfile', 'StartServers', 'MinSpareServers', 'MaxSpareServers',
-    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit', 'MaxRequestWorkers', 'MaxClients',
-    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'ListenBacklog', 'AccessFileName',
+    'MinSpareThreads', 'MaxSpareThreads', 'ThreadsPerChild', 'ThreadLimit', 'ServerLimit',
+    'MaxConnectionsPerChild', 'MaxRequestsPerChild', 'AsyncRequestWorkerFactor', 'AccessFileName',
     'WSGISocketRotation', 'WSGIAcceptMutex', 'WSGIVerboseDebugging', 'WSGIDestroyInterpreter', 'WSGICaseSensitivity',
     'WSGIGroupAuthoritative', 'WSGILazyInitialization', 'ExtendedStatus', 'IncludeOptional',
+    // TLS session caching and entropy are Node's and OpenSSL's own business.
+    'SSLSessionCache', 'SSLSessionCacheTimeout', 'SSLRandomSeed', 'SSLPassPhraseDialog', 'SSLStaplingCache',
   ].map((n) => n.toLowerCase()),
 );
 
 /** Directives and sections wsgi-host knows but does not implement (yet), with what to do. */
 const NOT_IMPLEMENTED: Record<string, string> = {
-  require: 'only "Require all granted" and "Require all denied" are supported; authentication and authorization (valid-user, user, group, ip, host, wsgi-group) come in a later version',
-  authtype: 'authentication comes in a later version of wsgi-host',
-  authname: 'authentication comes in a later version of wsgi-host',
-  authuserfile: 'authentication comes in a later version of wsgi-host',
-  authbasicprovider: 'authentication comes in a later version of wsgi-host',
-  authdigestprovider: 'authentication comes in a later version of wsgi-host',
-  wsgiaccessscript: 'WSGIAccessScript comes in a later version of wsgi-host',
-  wsgiauthuserscript: 'WSGIAuthUserScript comes in a later version of wsgi-host',
-  wsgiauthgroupscript: 'WSGIAuthGroupScript comes in a later version of wsgi-host',
   wsgidispatchscript: 'WSGIDispatchScript is not supported; use WSGIProcessGroup/WSGIApplicationGroup with %{ENV:...} and SetEnv instead',
-  sslengine: 'TLS comes in a later version of wsgi-host',
-  sslcertificatefile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatekeyfile: 'TLS comes in a later version of wsgi-host',
-  sslcertificatechainfile: 'TLS comes in a later version of wsgi-host',
+  sslprotocol: 'SSLProtocol is not supported: wsgi-host offers TLS 1.2 and 1.3 (Node\'s defaults)',
+  sslciphersuite: 'SSLCipherSuite is not supported: OpenSSL\'s default cipher list (as Node configures it) is used',
+  sslhonorcipherorder: 'SSLHonorCipherOrder is not supported',
+  sslverifyclient: 'client certificates (SSLVerifyClient) are not supported',
+  sslcacertificatefile: 'client certificates (SSLCACertificateFile) are not supported',
   rewriteengine: 'mod_rewrite is not provided by wsgi-host',
   rewriterule: 'mod_rewrite is not provided by wsgi-host',
   rewritecond: 'mod_rewrite is not provided by wsgi-host',
@@ -107,7 +105,7 @@ const FLAG_DIRECTIVES: Record<string, keyof DirectorySettings> = {
 };
 
 /** mod_wsgi's directives that read their own arguments (name="quoted value" options). */
-const RAW_ARGS_DIRECTIVES = new Set(['wsgidaemonprocess', 'wsgiscriptalias', 'wsgiscriptaliasmatch', 'wsgihandlerscript', 'wsgiimportscript']);
+const RAW_ARGS_DIRECTIVES = new Set(['wsgidaemonprocess', 'wsgiscriptalias', 'wsgiscriptaliasmatch', 'wsgihandlerscript', 'wsgiimportscript', ...HOOK_SCRIPT_DIRECTIVES]);
 
 type Level = 'server' | 'vhost' | 'section';
 
@@ -117,6 +115,8 @@ interface Scope {
   settings: DirectorySettings;
   /** The section being read, if any (Files may nest in Directory). */
   section: Section | null;
+  /** The <RequireAll>/<RequireAny>/<RequireNone> being read, if any. */
+  requireContainer: RequireContainer | null;
 }
 
 /**
@@ -164,6 +164,8 @@ class ConfigBuilder {
   private defaultFormat = LOG_FORMAT_NICKNAMES['common']!;
   private user: string | null = null;
   private group: string | null = null;
+  /** WSGISlowRequests, in seconds. */
+  private slowRequests: number | null = null;
   private mainErrorLogSet = false;
   private readonly vhostErrorLogSet = new Set<VirtualHostConfig>();
   private readonly vhostDocumentRootSet = new Set<VirtualHostConfig>();
@@ -196,7 +198,7 @@ class ConfigBuilder {
   // -- walking -----------------------------------------------------------------------------
 
   build(nodes: ConfigNode[]): void {
-    const scope: Scope = { level: 'server', vhost: this.main, settings: this.main.settings, section: null };
+    const scope: Scope = { level: 'server', vhost: this.main, settings: this.main.settings, section: null, requireContainer: null };
     this.walk(nodes, scope);
   }
 
@@ -208,10 +210,14 @@ class ConfigBuilder {
   }
 
   private section(node: SectionNode, scope: Scope): void {
+    if (REQUIRE_SECTIONS.has(node.key)) return requireSection(this.authHost, node, scope, (nodes, inner) => this.walk(nodes, inner as Scope));
+    if (scope.requireContainer !== null) return this.error(node, `<${node.name}> is not allowed inside a Require container; only Require lines and <RequireAll>, <RequireAny>, <RequireNone> may appear there`);
     switch (node.key) {
       case 'virtualhost':
         if (scope.level !== 'server') return this.error(node, '<VirtualHost> is only allowed at the top level of the configuration');
         return this.virtualHost(node);
+      case 'authnprovideralias':
+        return authnProviderAlias(this.authHost, node, scope.level);
       case 'directory':
       case 'directorymatch':
       case 'location':
@@ -237,7 +243,7 @@ class ConfigBuilder {
     vhost.addresses = addresses;
     vhost.settings = {};
     this.vhosts.push(vhost);
-    this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null });
+    this.walk(node.children, { level: 'vhost', vhost, settings: vhost.settings, section: null, requireContainer: null });
   }
 
   private directorySection(node: SectionNode, scope: Scope): void {
@@ -264,7 +270,7 @@ class ConfigBuilder {
     const section: Section = { kind, path: sectionPath, pattern, settings: {}, files: [], origin: origin(node) };
     if (scope.section !== null) scope.section.files.push(section);
     else scope.vhost.sections.push(section);
-    this.walk(node.children, { level: 'section', vhost: scope.vhost, settings: section.settings, section });
+    this.walk(node.children, { level: 'section', vhost: scope.vhost, settings: section.settings, section, requireContainer: null });
   }
 
   private directive(node: DirectiveNode, scope: Scope): void {
@@ -272,6 +278,9 @@ class ConfigBuilder {
       const words = splitModWsgiArgs(node.rawArgs);
       if (!Array.isArray(words)) return this.error(node, words.error);
       node = { ...node, args: words };
+    }
+    if (scope.requireContainer !== null && node.key !== 'require') {
+      return this.error(node, `not allowed inside a Require container; only Require lines and <RequireAll>, <RequireAny>, <RequireNone> may appear there`);
     }
     const handler = this.handlers[node.key];
     if (handler !== undefined) {
@@ -370,7 +379,17 @@ class ConfigBuilder {
 
   // -- the directives ----------------------------------------------------------------------
 
+  private readonly authHost: AuthDirectiveHost = {
+    error: (node, message) => this.error(node, message),
+    warn: (node, message) => this.warn(node, message),
+    unsupported: (node, message) => this.unsupported(node, message),
+    resolvePath: (value) => this.resolvePath(value),
+    flag: (node) => this.flag(node),
+    authnAliases: new Map<string, AuthnProvider>(),
+  };
+
   private readonly handlers: Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: Scope) => void }> = {
+    ...(authDirectiveHandlers(this.authHost) as Record<string, { contexts: Level[]; args?: [number, number]; usage?: string; apply: (node: DirectiveNode, scope: AuthScope) => void }>),
     serverroot: { contexts: ['server'], args: [1, 1], apply: () => {} },
     listen: {
       contexts: ['server'],
@@ -381,7 +400,7 @@ class ConfigBuilder {
         if (address !== null && address.port === -1) return this.error(node, `Port must be specified: "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
         // Port 0 (the system chooses) is a wsgi-host extension, handy for tests.
         if (address === null || address.port < 0 || address.port > 65535) return this.error(node, `invalid address "${node.args[0]}"; use PORT, IP:PORT or [IPv6]:PORT`);
-        if (node.args[1] !== undefined && node.args[1].toLowerCase() !== 'http') return this.unsupported(node, `protocol "${node.args[1]}" is not supported (only http)`);
+        if (node.args[1] !== undefined && !['http', 'https'].includes(node.args[1].toLowerCase())) return this.unsupported(node, `protocol "${node.args[1]}" is not supported (http, or https with SSLEngine On in the virtual hosts on the port)`);
         const host = address.host === '*' ? '' : address.host;
         const key = `${host}|${address.port}`;
         if (address.port !== 0 && this.listenKeys.has(key)) return this.error(node, `Cannot define multiple Listeners on the same IP:port (${node.args[0]})`);
@@ -434,16 +453,6 @@ class ConfigBuilder {
       args: [1, Infinity],
       apply: (node) => {
         if (node.args.length !== 1 || node.args[0]!.toLowerCase() !== 'none') this.warn(node, 'wsgi-host does not read .htaccess files; this has no effect');
-      },
-    },
-    require: {
-      contexts: ['section'],
-      args: [1, Infinity],
-      apply: (node, scope) => {
-        const [kind, value] = node.args.map((a) => a.toLowerCase());
-        // Several Require lines in one section are alternatives (an implicit <RequireAny>).
-        if (kind === 'all' && (value === 'granted' || value === 'denied') && node.args.length === 2) scope.settings.require = scope.settings.require === 'granted' ? 'granted' : value;
-        else this.unsupported(node, `"Require ${node.args.join(' ')}": ${NOT_IMPLEMENTED['require']!}`);
       },
     },
     setenv: {
@@ -557,6 +566,49 @@ class ConfigBuilder {
     },
     keepalivetimeout: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.keepAliveTimeout = n))) },
     maxkeepaliverequests: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.timeouts.maxKeepAliveRequests = n))) },
+    requestreadtimeout: {
+      contexts: ['server', 'vhost'],
+      args: [1, 3],
+      usage: 'RequestReadTimeout [handshake=SECONDS[-MAX][,MinRate=BYTES]] [header=...] [body=...]',
+      apply: (node, scope) =>
+        this.serverWide(node, scope, () => {
+          const parsed = parseRequestReadTimeout(node.args, this.timeouts.requestRead);
+          if ('error' in parsed) return this.error(node, parsed.error);
+          this.timeouts.requestRead = parsed;
+        }),
+    },
+    sslengine: {
+      contexts: ['vhost'],
+      args: [1, 1],
+      apply: (node, scope) => {
+        const value = node.args[0]!.toLowerCase();
+        if (value === 'optional') return this.unsupported(node, 'SSLEngine optional (TLS upgrade) is not supported; use On or Off');
+        const on = this.flag(node);
+        if (on === null) return;
+        if (on) this.sslEngines.set(scope.vhost, node);
+        else this.sslEngines.delete(scope.vhost);
+      },
+    },
+    ssloptions: {
+      contexts: ['server', 'vhost'],
+      args: [1, Infinity],
+      apply: (node, scope) => {
+        for (const option of node.args) {
+          const name = option.replace(/^[+-]/, '').toLowerCase();
+          if (name !== 'stdenvvars') {
+            this.unsupported(node, `SSLOptions ${option} is not supported (only StdEnvVars is)`);
+            continue;
+          }
+          scope.vhost.sslEnvironment = !option.startsWith('-');
+        }
+      },
+    },
+    sslcertificatefile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('cert', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatekeyfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('key', { path: this.resolvePath(node.args[0]!), node }) },
+    sslcertificatechainfile: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.sslFiles(scope.vhost).set('chain', { path: this.resolvePath(node.args[0]!), node }) },
+    maxrequestworkers: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    maxclients: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.maxConnections = n), 1) },
+    listenbacklog: { contexts: ['server'], args: [1, 1], apply: (node) => this.setNumber(node, (n) => (this.limits.listenBacklog = n), 1) },
     limitrequestbody: { contexts: ['server', 'vhost', 'section'], args: [1, 1], apply: (node, scope) => this.setNumber(node, (n) => (scope.settings.limitRequestBody = n)) },
     limitrequestfields: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFields = n))) },
     limitrequestfieldsize: { contexts: ['server', 'vhost'], args: [1, 1], apply: (node, scope) => this.serverWide(node, scope, () => this.setNumber(node, (n) => (this.limits.requestFieldSize = n), 1)) },
@@ -683,7 +735,7 @@ class ConfigBuilder {
         scope.settings.mapHeadToGet = value;
       },
     },
-    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map((h) => h.toUpperCase().replace(/-/g, '_').replace(/^(HTTP_)?/, 'HTTP_'))) },
+    wsgitrustedproxyheaders: { contexts: ['server', 'vhost', 'section'], args: [1, Infinity], apply: (node, scope) => (scope.settings.trustedProxyHeaders = node.args.map(proxyHeaderEnvironName)) },
     wsgitrustedproxies: {
       contexts: ['server', 'vhost', 'section'],
       args: [1, Infinity],
@@ -717,6 +769,16 @@ class ConfigBuilder {
       },
     },
     wsgipythonwarnings: { contexts: ['server'], args: [1, 1], apply: (node) => this.python.warnings.push(node.args[0]!) },
+    wsgislowrequests: {
+      contexts: ['server'],
+      args: [1, 1],
+      usage: 'WSGISlowRequests SECONDS',
+      apply: (node) => {
+        const seconds = Number(node.args[0]);
+        if (node.args[0]!.trim() === '' || !Number.isFinite(seconds) || seconds < 0) return this.error(node, `takes a number of seconds (0 or more), not "${node.args[0]}"`);
+        this.slowRequests = seconds;
+      },
+    },
     wsgidontwritebytecode: {
       contexts: ['server'],
       args: [1, 1],
@@ -766,6 +828,41 @@ class ConfigBuilder {
   };
 
   private readonly scopedGroups: { group: ProcessGroupConfig; vhost: VirtualHostConfig }[] = [];
+  /** Virtual hosts with SSLEngine On, and the SSLCertificate* files of each server (a virtual host inherits the main server's). */
+  private readonly sslEngines = new Map<VirtualHostConfig, DirectiveNode>();
+  private readonly sslFileSets = new Map<VirtualHostConfig, Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }>>();
+
+  private sslFiles(vhost: VirtualHostConfig): Map<'cert' | 'key' | 'chain', { path: string; node: DirectiveNode }> {
+    let files = this.sslFileSets.get(vhost);
+    if (files === undefined) {
+      files = new Map();
+      this.sslFileSets.set(vhost, files);
+    }
+    return files;
+  }
+
+  /** SSLEngine On needs a certificate and its key, from the virtual host or the main server. */
+  private resolveTls(): void {
+    const main = this.sslFileSets.get(this.main);
+    for (const [vhost, node] of this.sslEngines) {
+      const own = this.sslFileSets.get(vhost);
+      const file = (kind: 'cert' | 'key' | 'chain'): { path: string; node: DirectiveNode } | undefined => own?.get(kind) ?? main?.get(kind);
+      const cert = file('cert');
+      const key = file('key');
+      if (cert === undefined) {
+        this.error(node, 'SSLEngine On needs SSLCertificateFile (in this <VirtualHost> or the main server)');
+        continue;
+      }
+      const where = `${path.basename(cert.node.loc.file)}:${cert.node.loc.line}`;
+      vhost.tls = { certificateFile: cert.path, keyFile: key?.path ?? cert.path, chainFile: file('chain')?.path ?? null, where };
+    }
+    for (const [vhost, files] of this.sslFileSets) {
+      if (vhost !== this.main && !this.sslEngines.has(vhost)) {
+        const node = files.values().next().value!.node;
+        this.warn(node, 'SSL certificate files without SSLEngine On in this <VirtualHost> have no effect');
+      }
+    }
+  }
 
   /**
    * mod_wsgi's rule: a script alias naming both its process group and its application group
@@ -846,6 +943,7 @@ class ConfigBuilder {
   }
 
   finish(): ServerConfig | null {
+    this.resolveTls();
     for (const { log, node } of this.pendingFormats) {
       const format = log.format === '\0default' ? this.defaultFormat : (this.logFormats.get(log.format) ?? log.format);
       try {
@@ -897,6 +995,7 @@ class ConfigBuilder {
       }
       if (vhost.accessLogs.length === 0) vhost.accessLogs = main.accessLogs;
       if (vhost.serverAdmin === null) vhost.serverAdmin = main.serverAdmin;
+      if (vhost.sslEnvironment === undefined && main.sslEnvironment !== undefined) vhost.sslEnvironment = main.sslEnvironment;
       vhost.aliases = [...vhost.aliases, ...main.aliases];
       vhost.scriptAliases = [...vhost.scriptAliases, ...main.scriptAliases];
       vhost.sections = [...main.sections, ...vhost.sections];
@@ -923,6 +1022,7 @@ class ConfigBuilder {
       group: this.group,
       shutdownTimeout: this.shutdownTimeout,
       warnings: this.warnings.map(formatProblem),
+      slowRequests: this.slowRequests,
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { LimitsConfig, ProcessGroupConfig, PythonSettings, TimeoutsConfig, VirtualHostConfig } from './model';
+import type { LimitsConfig, RequestReadTimeouts, ProcessGroupConfig, PythonSettings, TimeoutsConfig, VirtualHostConfig } from './model';
 
 /**
  * A response up to this size never keeps a worker thread waiting for a slow client; larger ones
@@ -91,12 +91,24 @@ export function defaultPythonSettings(): PythonSettings {
 
 /** Apache's LimitRequest* defaults. */
 export function defaultLimits(): LimitsConfig {
-  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1024 * 1024 };
+  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1024 * 1024, maxConnections: DEFAULT_MAX_CONNECTIONS, listenBacklog: 511 };
 }
 
-/** Apache's Timeout and KeepAlive defaults. */
+/**
+ * The cap on open client connections when MaxRequestWorkers is not given. The front end holds
+ * idle and slow connections cheaply (as Apache's event MPM does), so the cap guards file
+ * descriptors and memory rather than threads.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 8192;
+
+/** Apache's Timeout and KeepAlive defaults, and mod_reqtimeout's defaults (Apache 2.4.39 and later). */
 export function defaultTimeouts(): TimeoutsConfig {
-  return { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100 };
+  return { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100, requestRead: defaultRequestReadTimeouts() };
+}
+
+/** RequestReadTimeout handshake=0 header=20-40,MinRate=500 body=20,MinRate=500. */
+export function defaultRequestReadTimeouts(): RequestReadTimeouts {
+  return { handshake: null, header: { timeout: 20, maxTimeout: 40, minRate: 500 }, body: { timeout: 20, maxTimeout: 0, minRate: 500 } };
 }
 
 /** Interpreter flags for the WSGIPython* settings. */

@@ -3,6 +3,9 @@
  * (serve -f) both produce a ServerConfig; everything after that runs one code path.
  */
 
+import type { AccessPolicy } from '../auth/policy';
+import { DEFAULT_AUTH, type AuthLayer, type ResolvedAuth } from './auth-model';
+
 export type LogLevelName = 'emerg' | 'alert' | 'crit' | 'error' | 'warn' | 'notice' | 'info' | 'debug';
 
 /** Where a log goes: a file path, or the server's own stdout/stderr. */
@@ -19,6 +22,17 @@ export interface ListenerConfig {
   host: string;
   /** 0 lets the operating system choose (the banner then shows the chosen port). */
   port: number;
+  /** TLS for every connection on this listener (start-server --https-port); virtual hosts with SSLEngine On give it otherwise. */
+  tls?: TlsConfig | null;
+}
+
+/** SSLCertificateFile, SSLCertificateKeyFile, SSLCertificateChainFile. */
+export interface TlsConfig {
+  certificateFile: string;
+  keyFile: string;
+  chainFile: string | null;
+  /** Where it was configured ("httpd.conf:12", or the start-server flag), for start-up errors. */
+  where: string;
 }
 
 /** WSGIScriptAlias / WSGIScriptAliasMatch. */
@@ -58,8 +72,6 @@ export interface OptionsChange {
   remove: (keyof OptionFlags)[];
 }
 
-export type AccessRule = 'granted' | 'denied';
-
 /**
  * Settings that Apache merges per directory: from the server, the virtual host, and each
  * <Directory>, <Files> and <Location> section that applies to the request, in Apache's order.
@@ -67,7 +79,8 @@ export type AccessRule = 'granted' | 'denied';
  */
 export interface DirectorySettings {
   options?: OptionsChange[];
-  require?: AccessRule;
+  /** Authentication and authorization directives (AuthType, Require, WSGIAuthUserScript, ...). */
+  auth?: AuthLayer;
   directoryIndex?: string[];
   /** SetHandler; null is SetHandler None. */
   setHandler?: string | null;
@@ -101,7 +114,9 @@ export interface DirectorySettings {
 /** The settings that apply to one request once everything is merged. */
 export interface ResolvedSettings {
   options: OptionFlags;
-  require: AccessRule;
+  auth: ResolvedAuth;
+  /** What access control a request here needs, decided once per settings object; null: none. */
+  access: AccessPolicy | null;
   directoryIndex: string[];
   setHandler: string | null;
   addHandlers: Record<string, string>;
@@ -177,6 +192,14 @@ export interface VirtualHostConfig {
   settings: DirectorySettings;
   /** Sections of the main server first, then the virtual host's own. */
   sections: Section[];
+  /** SSLEngine On with its certificate: connections to this virtual host's addresses use TLS. */
+  tls?: TlsConfig | null;
+  /** SSLOptions +StdEnvVars (start-server --ssl-environment): SSL_* variables for the applications. */
+  sslEnvironment?: boolean;
+  /** start-server --https-only: plain HTTP requests are redirected to this HTTPS port (0: the one bound). */
+  httpsRedirectPort?: number | null;
+  /** start-server --hsts-policy: the Strict-Transport-Security header of HTTPS responses. */
+  hstsPolicy?: string | null;
 }
 
 export interface ProcessGroupConfig {
@@ -246,6 +269,27 @@ export interface LimitsConfig {
   requestFieldSize: number;
   /** Request bodies up to this size are read whole before the request is dispatched. */
   bufferedBodySize: number;
+  /** MaxRequestWorkers (--max-clients): client connections open at once; more are closed at once. */
+  maxConnections: number;
+  /** ListenBacklog: connections the kernel queues before the front end accepts them. */
+  listenBacklog: number;
+}
+
+/**
+ * One stage of RequestReadTimeout (mod_reqtimeout): `timeout` seconds, extended by a second
+ * for every `minRate` bytes received, up to `maxTimeout` seconds (0: no maximum).
+ */
+export interface ReadTimeoutStage {
+  timeout: number;
+  maxTimeout: number;
+  minRate: number;
+}
+
+/** RequestReadTimeout; a null stage is off. */
+export interface RequestReadTimeouts {
+  handshake: ReadTimeoutStage | null;
+  header: ReadTimeoutStage | null;
+  body: ReadTimeoutStage | null;
 }
 
 export interface TimeoutsConfig {
@@ -255,6 +299,8 @@ export interface TimeoutsConfig {
   keepAliveTimeout: number;
   /** MaxKeepAliveRequests; 0 = unlimited. */
   maxKeepAliveRequests: number;
+  /** RequestReadTimeout: how long, and how slowly, a client may send a request head and body. */
+  requestRead: RequestReadTimeouts;
 }
 
 /** Interpreter-wide settings (WSGIPython*, WSGIRestrict*). */
@@ -298,12 +344,15 @@ export interface ServerConfig {
   shutdownTimeout: number;
   /** Warnings found while reading the configuration (reported at start). */
   warnings: string[];
+  /** WSGISlowRequests: log requests slower than this many seconds; absent or null = off. */
+  slowRequests?: number | null;
 }
 
 /** Apache's and mod_wsgi's defaults for per-directory settings. */
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   options: { indexes: false, followSymlinks: true, execCgi: false },
-  require: 'granted',
+  auth: DEFAULT_AUTH,
+  access: null,
   directoryIndex: ['index.html'],
   setHandler: null,
   addHandlers: {},

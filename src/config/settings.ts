@@ -1,3 +1,5 @@
+import { accessPolicyFor } from '../auth/policy';
+import { mergeAuth } from '../auth/merge';
 import { DEFAULT_SETTINGS, type DirectorySettings, type OptionFlags, type ResolvedSettings } from './model';
 
 /**
@@ -18,7 +20,7 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.options !== undefined) {
       for (const change of layer.options) out.options = applyOptions(out.options, change.set, change.add, change.remove);
     }
-    if (layer.require !== undefined) out.require = layer.require;
+    if (layer.auth !== undefined) out.auth = mergeAuth(out.auth, layer.auth);
     if (layer.directoryIndex !== undefined) out.directoryIndex = layer.directoryIndex;
     if (layer.setHandler !== undefined) out.setHandler = layer.setHandler;
     if (layer.addHandlers !== undefined) Object.assign(out.addHandlers, layer.addHandlers);
@@ -44,6 +46,7 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.trustedProxies !== undefined) out.trustedProxies = layer.trustedProxies;
     if (layer.restrictProcess !== undefined) out.restrictProcess = layer.restrictProcess;
   }
+  out.access = accessPolicyFor(out.auth, out.scriptReloading);
   return out;
 }
 

@@ -1,6 +1,8 @@
 import type { LogTarget, ProcessGroupConfig, ServerConfig } from './model';
 import { defaultProcessGroup } from './defaults';
 import { VERSION } from '../paths';
+import { renderAccessSection } from './write-auth-config';
+import { formatRequestReadTimeout } from './request-read-timeout';
 
 /**
  * Writes a configuration as an Apache-style file that `wsgi-host serve -f` reads back into the
@@ -14,7 +16,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     `# Run it with: wsgi-host serve -f THIS_FILE`,
     '',
     `ServerRoot ${quote(config.serverRoot)}`,
-    ...config.listeners.map((l) => `Listen ${l.host === '' ? '' : l.host.includes(':') ? `[${l.host}]:` : `${l.host}:`}${l.port}`),
+    ...config.listeners.map((l) => `Listen ${l.host === '' ? '' : l.host.includes(':') ? `[${l.host}]:` : `${l.host}:`}${l.port}${l.tls != null ? ' https' : ''}`),
     `ServerName ${quote(main.serverName)}`,
     `DocumentRoot ${quote(main.documentRoot)}`,
     `ErrorLog ${logPath(main.errorLog)}`,
@@ -28,12 +30,19 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     `LimitRequestFields ${config.limits.requestFields}`,
     `LimitRequestFieldSize ${config.limits.requestFieldSize}`,
     `GracefulShutdownTimeout ${config.shutdownTimeout}`,
+    `RequestReadTimeout ${formatRequestReadTimeout(config.timeouts.requestRead)}`,
+    `MaxRequestWorkers ${config.limits.maxConnections}`,
   ];
   if (main.settings.limitRequestBody !== undefined) lines.push(`LimitRequestBody ${main.settings.limitRequestBody}`);
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
+  if (config.user !== null) lines.push(`User ${quote(config.user)}`);
+  if (config.group !== null) lines.push(`Group ${quote(config.group)}`);
   if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
+  if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.map(headerName).join(' ')}`);
+  if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
+  if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
@@ -53,11 +62,27 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
     ].filter((o) => o !== '');
     lines.push(`WSGIScriptAlias ${alias.urlPrefix || '/'} ${quote(alias.target)} ${options.join(' ')}`.trimEnd());
   }
+  for (const section of main.sections) lines.push('', ...renderAccessSection(section, quote));
   for (const group of config.processGroups) {
     for (const preload of group.preload) {
       if (main.scriptAliases.some((a) => a.target === preload.script && a.processGroup === group.name && a.applicationGroup === (preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup))) continue;
       lines.push(`WSGIImportScript ${quote(preload.script)} process-group=${quote(group.name)} application-group=${quote(preload.applicationGroup === '' ? '%{GLOBAL}' : preload.applicationGroup)}`);
     }
+  }
+  for (const listener of config.listeners) {
+    if (listener.tls == null) continue;
+    if (main.httpsRedirectPort != null || main.hstsPolicy != null) throw new Error('--https-only and --hsts-policy cannot be written as a configuration file (they need mod_rewrite and mod_headers); leave them out of --setup-only');
+    lines.push(
+      '',
+      `<VirtualHost *:${listener.port}>`,
+      `  ServerName ${quote(main.serverName)}`,
+      '  SSLEngine On',
+      `  SSLCertificateFile ${quote(listener.tls.certificateFile)}`,
+      `  SSLCertificateKeyFile ${quote(listener.tls.keyFile)}`,
+      ...(listener.tls.chainFile !== null ? [`  SSLCertificateChainFile ${quote(listener.tls.chainFile)}`] : []),
+      ...(main.sslEnvironment === true ? ['  SSLOptions +StdEnvVars'] : []),
+      '</VirtualHost>',
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -102,6 +127,15 @@ function daemonProcess(group: ProcessGroupConfig): string {
   if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
   if (group.reloadOnChanges) options.push('reload-on-changes=On');
   return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
+}
+
+/** HTTP_X_REQUEST_ID -> X-Request-Id. */
+function headerName(key: string): string {
+  return key
+    .replace(/^HTTP_/, '')
+    .split('_')
+    .map((w) => w.charAt(0) + w.slice(1).toLowerCase())
+    .join('-');
 }
 
 function logPath(target: LogTarget): string {

@@ -34,6 +34,9 @@ export interface EnvironContext {
   applicationGroup: string;
   callableObject: string;
   passAuthorization: boolean;
+  /** REMOTE_USER and AUTH_TYPE, when the server authenticated the request (bytes as latin-1 strings). */
+  remoteUser: string | null;
+  authType: string | null;
   /** WSGIMapHEADToGET On. */
   mapHeadToGet: boolean;
   requestId: string;
@@ -42,6 +45,8 @@ export interface EnvironContext {
   queueStart: number;
   /** Variables from SetEnv/PassEnv: they come first, so the CGI keys win over them (as in Apache). */
   extra?: Record<string, string>;
+  /** WSGITrustedProxyHeaders' work: the header fields to pass, and entries that replace CGI keys. */
+  proxied?: { rawHeaders: readonly string[]; overrides: string } | null;
 }
 
 /**
@@ -76,7 +81,7 @@ const K = Object.fromEntries(
     'mod_wsgi.process_group', 'mod_wsgi.application_group', 'mod_wsgi.callable_object', 'mod_wsgi.request_handler',
     'mod_wsgi.handler_script', 'mod_wsgi.script_name', 'mod_wsgi.path_info', 'mod_wsgi.listener_host',
     'mod_wsgi.listener_port', 'mod_wsgi.server_pid', 'mod_wsgi.request_id', 'mod_wsgi.connection_id',
-    'mod_wsgi.request_start', 'mod_wsgi.queue_start',
+    'mod_wsgi.request_start', 'mod_wsgi.queue_start', 'REMOTE_USER', 'AUTH_TYPE',
   ].map((k) => [k, mLatin1(k)]),
 ) as Record<string, string>;
 
@@ -142,7 +147,7 @@ function extraPart(extra: Record<string, string> | undefined): string {
 }
 
 /** Encodes the request's header fields as HTTP_* entries; repeated fields are joined with ", " as Apache joins them. */
-function headersPart(raw: string[], passAuthorization: boolean): string {
+function headersPart(raw: readonly string[], passAuthorization: boolean): string {
   // Parallel arrays: a request has few fields, and the encoded keys come from the cache, so the
   // repeat check compares references.
   const keys: string[] = [];
@@ -178,7 +183,8 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
   const text =
     mSmallTuple(2) + mInt(flags) + M_DICT_START +
     extraPart(ctx.extra) +
-    headersPart(req.rawHeaders, ctx.passAuthorization) +
+    headersPart(ctx.proxied != null ? ctx.proxied.rawHeaders : req.rawHeaders, ctx.passAuthorization) +
+    (ctx.remoteUser !== null ? K['REMOTE_USER'] + mLatin1(ctx.remoteUser) + K['AUTH_TYPE'] + mLatin1(ctx.authType ?? '') : '') +
     K['REQUEST_METHOD'] + mLatin1(method) +
     K['SCRIPT_NAME'] + mStr(ctx.scriptName) +
     K['PATH_INFO'] + mStr(ctx.pathInfo) +
@@ -194,6 +200,7 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
     K['mod_wsgi.request_id'] + mLatin1(ctx.requestId) +
     K['mod_wsgi.request_start'] + mFloat(ctx.requestStart) +
     K['mod_wsgi.queue_start'] + mFloat(ctx.queueStart) +
+    (ctx.proxied != null ? ctx.proxied.overrides : '') +
     M_DICT_END;
   const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + text.length + (bodyEnd ? FRAME_HEADER_SIZE : 0));
   writeFrameHeader(out, 0, ToWorker.Head, text.length);

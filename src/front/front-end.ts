@@ -1,21 +1,31 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig, ResolvedSettings, ServerConfig, VirtualHostConfig } from '../config/model';
 import { resolveSettings } from '../config/settings';
+import { accessRequestFor, type AccessControl } from '../auth/access-control';
 import type { ProcessGroup } from '../groups/process-group';
 import type { AccessLog } from '../log/access-log';
 import { nowMicros } from '../log/apache-time';
 import type { ErrorLog } from '../log/error-log';
+import type { OpsMonitor } from '../ops/monitor';
+import { adoptTrustedRequestId, ID_PREFIX } from '../ops/request-id';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
-import { existingPrefix, handlerFor } from './handlers';
+import { ClientReadTimeouts } from './client-timeouts';
+import { limitChunkedBody, transferCodingProblem } from './body-framing';
+import { existingPrefix, handlerFor, type FoundPath } from './handlers';
+import { httpsOnly } from './https-only';
+import { sslEnvironment } from './ssl-environment';
+import { tlsOptionsFor } from './tls';
 import { parseHost } from './host-header';
 import { clientOf, type RequestRecord } from './request-record';
 import { scanHead } from './request-head';
 import { parseTarget } from './request-path';
 import { settingsLayers } from './sections';
 import { serveStatic } from './static-files';
-import { translate } from './translate';
+import { translate, type Translation } from './translate';
 import { VirtualHostTable } from './virtual-hosts';
 import { startWsgiRequest, type RoutedRequest, type WsgiTarget } from './wsgi-request';
 
@@ -31,6 +41,8 @@ export interface FrontEndOptions {
   serverSoftware: string;
   /** The logs each virtual host writes to. */
   sites: { logsFor(vhost: VirtualHostConfig): SiteLogs };
+  /** Runs Require, AuthType and the mod_wsgi auth hooks where the settings ask for them. */
+  access: AccessControl;
 }
 
 /** A bound listener and the virtual hosts that answer on it. */
@@ -38,7 +50,7 @@ interface Listener {
   config: ListenerConfig;
   server: http.Server;
   /** The actual bound address (the port may have been chosen by the OS). */
-  address: { host: string; port: number } | null;
+  address: { host: string; port: number; tls: boolean } | null;
 }
 
 /** Per connection: requests not yet answered, and what to do when the parser rejects input. */
@@ -54,7 +66,7 @@ interface InFlight {
 
 let connectionCounter = 0;
 let requestCounter = 0;
-const idPrefix = Date.now().toString(36);
+const idPrefix = ID_PREFIX;
 
 /**
  * The HTTP front end: accepts connections, parses and checks requests, picks the virtual host
@@ -72,10 +84,18 @@ export class FrontEnd {
 
   private config: ServerConfig;
   private vhostTable: VirtualHostTable;
+  /** Status page, metrics, request statistics and the slow-request log; null when none is configured. */
+  ops: OpsMonitor | null = null;
+  private readonly readTimeouts: ClientReadTimeouts;
+  private lastDropLogged = 0;
 
   constructor(private readonly options: FrontEndOptions) {
     this.config = options.config;
     this.vhostTable = new VirtualHostTable(options.config.mainServer, options.config.virtualHosts);
+    this.readTimeouts = new ClientReadTimeouts(options.config.timeouts.requestRead, {
+      headerTimedOut: (socket, sentNothing) => this.headerTimedOut(socket, sentNothing),
+      bodyTimedOut: (socket) => this.bodyTimedOut(socket),
+    });
   }
 
   /** Requests being served now. */
@@ -83,7 +103,7 @@ export class FrontEnd {
     return this.active;
   }
 
-  get boundAddresses(): { host: string; port: number }[] {
+  get boundAddresses(): { host: string; port: number; tls: boolean }[] {
     return this.listeners.flatMap((l) => (l.address === null ? [] : [l.address]));
   }
 
@@ -117,6 +137,7 @@ export class FrontEnd {
       }
     }
     for (const listener of kept) applyTimeouts(listener.server, config);
+    this.readTimeouts.update(config.timeouts.requestRead);
     this.listeners.splice(0, this.listeners.length, ...kept, ...opened);
     this.config = config;
     this.vhostTable = new VirtualHostTable(config.mainServer, config.virtualHosts);
@@ -125,7 +146,7 @@ export class FrontEnd {
 
   private async openListener(listenerConfig: ListenerConfig, config: ServerConfig): Promise<Listener> {
     const limits = config.limits;
-    const server = http.createServer({
+    const options: http.ServerOptions = {
       // The Host check is ours (with a log line and our error page).
       requireHostHeader: false,
       // Room for the largest head the LimitRequest* directives allow; each limit is then
@@ -134,7 +155,9 @@ export class FrontEnd {
       // Timeouts on the whole request would cut long uploads; idle time is bounded per socket.
       requestTimeout: 0,
       noDelay: true,
-    });
+    };
+    const tlsOptions = tlsOptionsFor(listenerConfig, config);
+    const server: http.Server = tlsOptions === null ? http.createServer(options) : https.createServer({ ...options, ...tlsOptions });
     applyTimeouts(server, config);
     // A client that sends its requests and then half-closes (printf ... | nc) still gets every
     // answer, as from Apache; Node's default would abort them.
@@ -144,15 +167,21 @@ export class FrontEnd {
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
+    if (tlsOptions === null) server.on('connection', (socket: net.Socket) => this.readTimeouts.track(socket));
+    else {
+      server.on('secureConnection', (socket: net.Socket) => this.readTimeouts.track(socket));
+      server.on('tlsClientError', (err: Error, socket: net.Socket) => this.options.sites.logsFor(this.config.mainServer).errorLog.log('ssl', 'info', `AH02008: SSL library error in handshake: ${err.message}`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }));
+    }
+    server.on('drop', () => this.connectionDropped());
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
         reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; choose another --port (Listen).` : err.code === 'EACCES' ? `No permission to listen on ${where}; ports below 1024 need root.` : `Cannot listen on ${where}: ${err.message}`));
       });
-      server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port }, () => resolve());
+      server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port, backlog: config.limits.listenBacklog }, () => resolve());
     });
     const bound = server.address();
-    if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port };
+    if (bound !== null && typeof bound === 'object') listener.address = { host: bound.address, port: bound.port, tls: tlsOptions !== null };
     return listener;
   }
 
@@ -176,6 +205,12 @@ export class FrontEnd {
     });
   }
 
+  /** Open client connections on every listener. */
+  async connectionCount(): Promise<number> {
+    const counts = await Promise.all(this.listeners.map((l) => new Promise<number>((resolve) => l.server.getConnections((err, n) => resolve(err ? 0 : n)))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   closeAllConnections(): void {
     for (const listener of this.listeners) listener.server.closeAllConnections();
   }
@@ -188,7 +223,7 @@ export class FrontEnd {
         localPort: socket.localPort ?? 0,
         remoteAddress: stripV4Mapped(socket.remoteAddress ?? ''),
         remotePort: socket.remotePort ?? 0,
-        scheme: 'http',
+        scheme: (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
         id: `${idPrefix}-c${(++connectionCounter).toString(36)}`,
       };
       this.connections.set(socket, info);
@@ -207,11 +242,14 @@ export class FrontEnd {
       status: 200,
       bytesSent: 0,
       remoteUser: null,
+      authType: null,
       env: {},
+      timing: null,
     };
     this.active++;
     if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
     const socket = req.socket;
+    this.readTimeouts.headParsed(socket, req);
     let flight = this.inFlight.get(socket);
     if (flight === undefined) {
       const created: InFlight = {
@@ -234,7 +272,10 @@ export class FrontEnd {
       if (!res.writableFinished) record.onClientClose?.();
       this.active--;
       owner.count--;
-      if (owner.count === 0 && owner.pendingError !== null) owner.pendingError();
+      if (owner.count === 0) {
+        if (owner.pendingError !== null) owner.pendingError();
+        else this.readTimeouts.idle(socket);
+      }
       if (this.active === 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
@@ -242,10 +283,11 @@ export class FrontEnd {
       }
       if (!res.writableFinished && record.status < 400 && !res.headersSent) record.status = 499;
       for (const accessLog of site.accessLogs) accessLog.log(record, serverName, socket.bytesWritten - bytesAtStart);
+      if (this.ops !== null) this.ops.requestEnded(record, site.errorLog);
     });
 
     const fail = (status: number, why: string, level: 'info' | 'error' = 'info'): void => {
-      site.errorLog.log('core', level, why, { client: clientOf(record) });
+      site.errorLog.log('core', level, why, { client: clientOf(record), requestId: record.id });
       sendErrorPage(record, status);
     };
 
@@ -265,6 +307,9 @@ export class FrontEnd {
     const host = hostHeader === undefined ? null : parseHost(hostHeader);
     if (hostHeader !== undefined && host === null) return fail(400, `Client sent malformed Host header: ${hostHeader}`);
     if (hostHeader === undefined && req.httpVersion === '1.1') return fail(400, 'Client sent HTTP/1.1 request without hostname (see RFC 9112 section 3.2)');
+    // After the Host check, as in Apache's read_request.
+    const coding = head.transferEncoding !== undefined ? transferCodingProblem(head.transferEncoding) : null;
+    if (coding !== null) return fail(coding.status, `AH02539: client sent unknown Transfer-Encoding (${coding.codings}): ${req.url ?? ''}`);
 
     const connection = record.connection;
     const vhost = this.vhostTable.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
@@ -272,6 +317,9 @@ export class FrontEnd {
     serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
     const requestPort = host?.port ?? connection.localPort;
+    if (vhost.httpsRedirectPort != null || vhost.hstsPolicy != null) {
+      if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;
+    }
 
     const translation = translate(vhost, target.path);
     if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
@@ -282,7 +330,18 @@ export class FrontEnd {
     const settings = this.settingsFor(vhost, target.path, filePath);
     // Shared, not copied: nothing changes a request's environment after this point.
     record.env = settings.env;
-    if (settings.require === 'denied') return fail(403, `AH01630: client denied by server configuration: ${filePath}`, 'error');
+    if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
+    if (vhost.sslEnvironment === true && connection.scheme === 'https') record.env = sslEnvironment(socket as TLSSocket, settings.env);
+    if (head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
+      const limit = settings.limitRequestBody;
+      limitChunkedBody(req, limit, (received) => {
+        site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
+        const bodyFailed = owner.bodyFailed;
+        owner.bodyFailed = null;
+        if (bodyFailed !== null) bodyFailed(413);
+        else sendErrorPage(record, 413);
+      });
+    }
 
     const routed: RoutedRequest = {
       record,
@@ -298,6 +357,19 @@ export class FrontEnd {
       hooks: owner,
       fail,
     };
+    const access = settings.access;
+    if (access !== null) {
+      this.options.access.check(access, accessRequestFor(routed, translation, found, target.path, filePath), () => this.route(config, routed, translation, found, target.path));
+      return;
+    }
+    this.route(config, routed, translation, found, target.path);
+  }
+
+  /** Hands a request that may proceed to its WSGI script, handler or the static files. */
+  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string): void {
+    const { record, settings, fail } = routed;
+    // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
+    if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
     const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware);
 
     if (translation.kind === 'wsgi') {
@@ -317,7 +389,7 @@ export class FrontEnd {
     const handler = found !== null && found.isFile ? handlerFor(settings, found.path) : settings.setHandler;
     if (handler !== null && handler !== 'default-handler') {
       const script = found !== null && found.isFile ? found : null;
-      const scriptUrl = script !== null ? target.path.slice(0, target.path.length - script.pathInfo.length) : target.path;
+      const scriptUrl = script !== null ? urlPath.slice(0, urlPath.length - script.pathInfo.length) : urlPath;
       if (handler === 'wsgi-script' || handler === 'application/x-httpd-wsgi') {
         if (script === null) return fail(404, `WSGI0135: Target WSGI script not found or unable to stat: ${translation.filePath}`, 'error');
         if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.path}`, 'error');
@@ -406,6 +478,37 @@ export class FrontEnd {
     answer();
   }
 
+  /** RequestReadTimeout's header stage ran out (mod_reqtimeout's AH01382). */
+  private headerTimedOut(socket: net.Socket, sentNothing: boolean): void {
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('reqtimeout', 'info', 'AH01382: Request header read timeout', { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    // A client that sent nothing gets nothing back, as from Apache; one that began gets 408.
+    if (sentNothing || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = errorPageBody(408);
+    socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  }
+
+  /** RequestReadTimeout's body stage ran out: the request fails with 408, as when its body is malformed. */
+  private bodyTimedOut(socket: net.Socket): void {
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('reqtimeout', 'info', 'AH01382: Request body read timeout', { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    const flight = this.inFlight.get(socket);
+    const bodyFailed = flight?.bodyFailed ?? null;
+    if (flight !== undefined) flight.bodyFailed = null;
+    if (bodyFailed !== null) bodyFailed(408);
+    else socket.destroy();
+  }
+
+  /** MaxRequestWorkers reached: Node closed a new connection at once. Logged at most once a minute. */
+  private connectionDropped(): void {
+    const now = Date.now();
+    if (now - this.lastDropLogged < 60_000) return;
+    this.lastDropLogged = now;
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('mpm_event', 'error', `AH00484: server reached MaxRequestWorkers setting (${this.config.limits.maxConnections} open connections), consider raising the MaxRequestWorkers setting (--max-clients); new connections are closed until some end`);
+  }
+
   /** CONNECT: this is not a forward proxy. */
   private onConnectMethod(req: http.IncomingMessage, socket: net.Socket): void {
     this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
@@ -416,30 +519,17 @@ export class FrontEnd {
 }
 
 /**
- * The status for a request the parser refused, as Apache would give it: 431 for oversized
- * headers; 501 for a transfer coding it does not know; 400 for the rest, including chunked not
- * last and Content-Length with Transfer-Encoding (smuggling attempts).
+ * The status for a request the parser refused, as Apache 2.4 gives it: 431 for a head larger
+ * than any the LimitRequest* directives allow; 400 for the rest, including a Transfer-Encoding
+ * whose last coding is not chunked (RFC 9112 section 6.3: the body's length cannot be known)
+ * and Content-Length with Transfer-Encoding (smuggling attempts).
  */
-function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
-  if (err.code === 'HPE_INVALID_TRANSFER_ENCODING' && err.rawPacket !== undefined) {
-    const head = err.rawPacket.toString('latin1').split('\r\n\r\n')[0]!;
-    const codings: string[] = [];
-    let hasLength = false;
-    for (const line of head.split('\r\n').slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon < 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      if (name === 'transfer-encoding') codings.push(...line.slice(colon + 1).split(',').map((c) => c.trim().toLowerCase()));
-      if (name === 'content-length') hasLength = true;
-    }
-    if (!hasLength && !codings.includes('chunked')) return 501;
-  }
-  return 400;
+function clientErrorStatus(err: NodeJS.ErrnoException): number {
+  return err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
 }
 
-
 function applyTimeouts(server: http.Server, config: ServerConfig): void {
+  server.maxConnections = config.limits.maxConnections;
   server.keepAliveTimeout = config.timeouts.keepAliveTimeout * 1000;
   server.headersTimeout = Math.max(config.timeouts.socket, 1) * 1000;
   // MaxKeepAliveRequests (0 is unlimited, as in Apache).

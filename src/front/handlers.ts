@@ -25,7 +25,13 @@ export function handlerFor(settings: ResolvedSettings, filePath: string): string
  * walk does: the longest existing prefix of the path within `root` (a file, or a directory).
  * Null if not even `root` exists.
  */
-export function existingPrefix(filePath: string, root: string): { path: string; pathInfo: string; isFile: boolean } | null {
+export interface FoundPath {
+  path: string;
+  pathInfo: string;
+  isFile: boolean;
+}
+
+export function existingPrefix(filePath: string, root: string): FoundPath | null {
   const rootNormal = path.resolve(root);
   let candidate = path.resolve(filePath);
   let pathInfo = '';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestTiming } from '../ops/request-stats';
 import type { ConnectionInfo } from './environ';
 
 /**
@@ -9,16 +10,22 @@ export interface RequestRecord {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly connection: ConnectionInfo;
-  readonly id: string;
+  /** The request id (Apache's log id, mod_wsgi.request_id): made here, or a trusted proxy's X-Request-Id. */
+  id: string;
   /** Epoch microseconds when the request line arrived (approximately: when Node parsed it). */
   readonly startMicros: number;
   /** Final status sent (the access log's %>s). */
   status: number;
   /** Body bytes sent (the access log's %b). */
   bytesSent: number;
+  /** Who the request was authenticated as (REMOTE_USER, the access log's %u); bytes as a latin-1 string. */
   remoteUser: string | null;
+  /** How (AUTH_TYPE): 'Basic' or 'Digest', once authenticated. */
+  authType: string | null;
   /** Environment variables set for the request (%{VAR}e). */
   env: Record<string, string>;
+  /** Queue and application timings, recorded when the status page, metrics or logs need them. */
+  timing: RequestTiming | null;
   /** Called when the response closes before it finished (the client went away). */
   onClientClose?: () => void;
 }

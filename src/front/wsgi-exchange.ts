@@ -1,6 +1,6 @@
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
-import type { SlotTenant, ThreadSlot } from '../groups/thread-slot';
+import type { SlotTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
@@ -108,6 +108,12 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     if (this.state !== 'queued') return;
     this.state = 'running';
     this.slot = slot;
+    const timing = this.record.timing;
+    if (timing !== null) {
+      timing.queuedAt = this.queuedAt;
+      timing.beganAt = performance.now();
+      timing.pid = slot.pid;
+    }
     slot.assign(this);
     this.startTimers();
     const body = this.body;
@@ -133,6 +139,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   queueTimedOut(): void {
     if (this.state !== 'queued') return;
     this.state = 'done';
+    if (this.record.timing !== null) this.record.timing.queuedAt = this.queuedAt;
     this.log('error', `WSGI0084: Queue timeout expired for WSGI daemon process '${this.ctx.groupName}'.`);
     if (!this.clientGone) sendErrorPage(this.record, 504);
   }
@@ -481,6 +488,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.clearTimers();
     this.state = 'done';
     this.slot = null;
+    if (this.record.timing !== null) this.record.timing.appEndedAt = performance.now();
   }
 
   /** Ends the worker's part: terminates the request stream, gives the thread back. */
@@ -550,14 +558,28 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     }
   }
 
+  /** What this request is doing on its thread (the status page asks). */
+  activity(): ThreadActivity {
+    const record = this.record;
+    return {
+      method: record.req.method ?? '',
+      url: record.req.url ?? '',
+      client: clientOf(record),
+      requestId: record.id,
+      since: record.timing !== null && record.timing.beganAt !== 0 ? record.timing.beganAt : record.startMicros / 1000 - performance.timeOrigin,
+      reading: this.bodyFlowing && !this.requestStreamEnded,
+    };
+  }
+
   // -- logging -----------------------------------------------------------------------------
 
-  private logContext(): { pid?: number; tid?: number; client: string } {
+  private logContext(): { pid?: number; tid?: number; client: string; requestId: string } {
     const slot = this.slot;
-    return slot !== null ? { pid: slot.pid, tid: slot.tid, client: clientOf(this.record) } : { client: clientOf(this.record) };
+    const record = this.record;
+    return slot !== null ? { pid: slot.pid, tid: slot.tid, client: clientOf(record), requestId: record.id } : { client: clientOf(record), requestId: record.id };
   }
 
   private log(level: 'error' | 'warn' | 'info', message: string): void {
-    this.ctx.errorLog.log('wsgi', level, message, { client: clientOf(this.record) });
+    this.ctx.errorLog.log('wsgi', level, message, { client: clientOf(this.record), requestId: this.record.id });
   }
 }

@@ -3,6 +3,7 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { ErrorLog } from '../log/error-log';
 import { HeadFlags } from '../protocol/frames';
 import { encodeRequestHead, expandApplicationGroup, type ConnectionInfo } from './environ';
+import { proxyEnviron } from './proxy-headers';
 import type { RequestRecord } from './request-record';
 import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
 
@@ -74,6 +75,8 @@ export function startWsgiRequest(
     return fail(500, `WSGI0151: Daemon process called '${groupName}' cannot be accessed by this WSGI application: ${t.scriptPath}`, 'error');
   }
 
+  if (group.stats !== null) record.timing = group.stats.startTiming();
+
   const transferEncoding = r.transferEncoding;
   const contentLengthHeader = r.contentLength;
   let body: BodyPlan;
@@ -122,11 +125,14 @@ export function startWsgiRequest(
       }),
       callableObject: t.callableObject ?? settings.callableObject,
       passAuthorization: t.passAuthorization ?? settings.passAuthorization,
+      remoteUser: record.remoteUser,
+      authType: record.authType,
       mapHeadToGet: settings.mapHeadToGet === 'on',
       requestId: record.id,
       requestStart: now,
       queueStart: now,
       extra: record.env,
+      proxied: settings.trustedProxyHeaders.length > 0 ? proxyEnviron(req.rawHeaders, settings.trustedProxyHeaders, settings.trustedProxies, connection.remoteAddress, connection.scheme) : null,
     },
     (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0) | (settings.enableSendfile ? HeadFlags.Sendfile : 0),
     body.kind === 'none',

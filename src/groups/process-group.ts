@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { CREDENTIALS_ENV, credentialsForWorker, runningAsRoot, type Credentials } from '../privileges';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -9,6 +10,7 @@ import { isLogLevel } from '../log/error-log';
 import { FrameDecoder, FromWorker, ProtocolError } from '../protocol/frames';
 import { PYTHON_RUNTIME_DIR } from '../paths';
 import { DeadlineWatch } from '../util/deadline-watch';
+import type { GroupStats } from '../ops/request-stats';
 import { Dispatcher, type Dispatchable } from './dispatcher';
 import { ResponseRegion } from './response-region';
 import { WorkerProcess, type ProcessHost } from './worker-process';
@@ -39,6 +41,8 @@ export interface GroupEnvironment {
   index: number;
   /** Interpreter-wide settings the workers need (WSGIRestrictSignal and the like). */
   workerSettings?: Record<string, unknown>;
+  /** user=/group= (or User/Group): who the processes run as, when the server can switch users (root). */
+  credentials?: Credentials | null;
 }
 
 /** A restart or recycle, for the log and the status page. */
@@ -48,8 +52,11 @@ export interface RestartRecord {
   reason: string;
 }
 
+// Started by root for another user, the process first becomes that user (supplementary groups,
+// group, user: as mod_wsgi's daemon processes do), before any application code can run.
 const BOOTSTRAP =
-  'import sys; sys.path.insert(0, sys.argv.pop(1)); from wsgi_host.worker import main; main()';
+  `import os, sys\nc = os.environ.pop('${CREDENTIALS_ENV}', None)\nif c:\n    u, g, n = c.split(':', 2)\n    os.setgroups(os.getgrouplist(n, int(g))); os.setgid(int(g)); os.setuid(int(u))\n` +
+  'sys.path.insert(0, sys.argv.pop(1)); from wsgi_host.worker import main; main()';
 
 /**
  * A process group (WSGIDaemonProcess): spawns its Python processes, keeps them running, replaces
@@ -76,6 +83,10 @@ export class ProcessGroup implements ProcessHost {
   private stopping = false;
   /** Restarts and recycles with their reasons (newest last). */
   readonly restarts: RestartRecord[] = [];
+  /** How many restarts there have been for each reason, since the group started. */
+  readonly restartTotals = new Map<string, number>();
+  /** Request statistics, kept when the status page, metrics or slow-request log need them. */
+  stats: GroupStats | null = null;
 
   constructor(
     readonly config: ProcessGroupConfig,
@@ -206,6 +217,7 @@ export class ProcessGroup implements ProcessHost {
 
   private record(proc: WorkerProcess, reason: string): void {
     this.restarts.push({ at: Date.now(), pid: proc.pid, reason });
+    this.restartTotals.set(reason, (this.restartTotals.get(reason) ?? 0) + 1);
     if (this.restarts.length > 100) this.restarts.shift();
   }
 
@@ -259,6 +271,9 @@ export class ProcessGroup implements ProcessHost {
       server.listen(this.socketPath, () => {
         try {
           fs.chmodSync(this.socketPath, 0o600);
+          // The group's user connects to it; nobody else can (the directory is theirs alone too).
+          const who = this.env.credentials;
+          if (who != null && runningAsRoot()) fs.chownSync(this.socketPath, who.uid, who.gid);
         } catch {
           // the private directory already protects it
         }
@@ -285,7 +300,8 @@ export class ProcessGroup implements ProcessHost {
       pythonPath: cfg.pythonPath,
       home: cfg.home,
       preload: cfg.preload,
-      displayName: cfg.displayName,
+      // Without display-name, mod_wsgi's %{GROUP} form, so every daemon process can be told apart in ps.
+      displayName: cfg.displayName ?? `(wsgi:${cfg.name})`,
       umask: cfg.umask,
       cpuPriority: cfg.cpuPriority,
       memoryLimit: cfg.memoryLimit,
@@ -299,6 +315,12 @@ export class ProcessGroup implements ProcessHost {
     const environment: NodeJS.ProcessEnv = { ...process.env, ...cfg.environment, WSGI_HOST_WORKER: JSON.stringify(workerConfig) };
     if (cfg.lang !== null) environment['LANG'] = cfg.lang;
     if (cfg.locale !== null) environment['LC_ALL'] = cfg.locale;
+    const who = this.env.credentials;
+    if (who != null) {
+      // As mod_wsgi sets them for a daemon process's user.
+      Object.assign(environment, { HOME: who.home, USER: who.name, LOGNAME: who.name, USERNAME: who.name });
+      if (runningAsRoot()) environment[CREDENTIALS_ENV] = credentialsForWorker(who);
+    }
     const child = spawn(cfg.python, [...cfg.interpreterFlags, '-c', BOOTSTRAP, PYTHON_RUNTIME_DIR], {
       cwd: cfg.home ?? process.cwd(),
       env: environment,

@@ -12,6 +12,20 @@ export interface SlotTenant {
   onSlotLost(reason: string): void;
   /** The connection can take more bytes after a write returned false. */
   onSlotDrain(): void;
+  /** What the request is doing, for the status page. */
+  activity?(): ThreadActivity;
+}
+
+/** What a busy thread is doing, as the status page shows it. */
+export interface ThreadActivity {
+  method: string;
+  url: string;
+  client: string;
+  requestId: string;
+  /** performance.now() when the request got the thread. */
+  since: number;
+  /** The request body is still arriving from the client. */
+  reading: boolean;
 }
 
 export interface SlotOwner {
@@ -62,6 +76,11 @@ export class ThreadSlot {
 
   get busy(): boolean {
     return this.tenant !== null;
+  }
+
+  /** The request running on this thread, if any (for the status page). */
+  get occupant(): SlotTenant | null {
+    return this.tenant;
   }
 
   get closed(): boolean {

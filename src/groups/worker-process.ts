@@ -87,6 +87,11 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return this.slots.size;
   }
 
+  /** The connected threads in thread order (for the status page). */
+  get threadSlots(): ThreadSlot[] {
+    return [...this.slots].sort((a, b) => a.thread - b.thread);
+  }
+
   /** Resident memory in bytes, from /proc (0 if it cannot be read). */
   residentBytes(): number {
     try {

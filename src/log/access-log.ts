@@ -1,6 +1,7 @@
 import { accessLogTime, nowMicros } from './apache-time';
 import type { LineSink } from './sink';
 import type { RequestRecord } from '../front/request-record';
+import { JSON_LOG_FORMAT, jsonLogLine } from './json-log-format';
 
 /** Apache's predefined LogFormat nicknames. */
 export const LOG_FORMAT_NICKNAMES: Record<string, string> = {
@@ -9,6 +10,8 @@ export const LOG_FORMAT_NICKNAMES: Record<string, string> = {
   vhost_combined: '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
   referer: '%{Referer}i -> %U',
   agent: '%{User-Agent}i',
+  /** wsgi-host's JSON lines (json-log-format.ts): the nickname stands for itself. */
+  json: JSON_LOG_FORMAT,
 };
 
 /** What a format directive reads when the request is done. */
@@ -108,7 +111,8 @@ function simpleDirective(letter: string): Piece | null {
     case 'P':
       return () => String(process.pid);
     case 'L':
-      return (r) => r.record.id;
+      // A trusted proxy's id is visible ASCII, but may hold a quote or backslash.
+      return (r) => escapeLogItem(r.record.id);
     case 'X':
       return (r) => (r.record.res.destroyed && !r.record.res.writableFinished ? 'X' : r.record.res.getHeader('connection') === 'close' ? '-' : '+');
     case '%':
@@ -144,6 +148,7 @@ function argumentDirective(letter: string, arg: string): Piece | null {
 /** Compiles an Apache LogFormat string (or nickname) into a function; throws LogFormatError. */
 export function compileLogFormat(format: string): (r: LoggedRequest) => string {
   const source = LOG_FORMAT_NICKNAMES[format] ?? format;
+  if (source === JSON_LOG_FORMAT) return jsonLogLine;
   const pieces: Piece[] = [];
   let literal = '';
   for (let i = 0; i < source.length; i++) {

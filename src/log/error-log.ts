@@ -18,10 +18,12 @@ export interface LogContext {
   tid?: number;
   /** "ip:port" of the client. */
   client?: string;
+  /** The id of the request the line is about (Apache's %L). */
+  requestId?: string;
 }
 
 /**
- * An Apache-format error log: "[time] [module:level] [pid N:tid N] [client ip:port] message",
+ * An Apache-format error log: "[time] [module:level] [pid N:tid N] [request_id ID] [client ip:port] message",
  * filtered by LogLevel with per-module overrides (LogLevel warn wsgi:info).
  */
 export class ErrorLog {
@@ -52,6 +54,7 @@ export class ErrorLog {
     const tid = context.tid ?? pid;
     const prefix =
       `[${errorLogTime(nowMicros())}] [${module}:${level}] [pid ${pid}:tid ${tid}] ` +
+      (context.requestId ? `[request_id ${context.requestId}] ` : '') +
       (context.client ? `[client ${context.client}] ` : '');
     for (const line of message.split('\n')) {
       if (line.length > 0) this.sink.write(prefix + line);

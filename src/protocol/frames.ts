@@ -33,6 +33,8 @@ export const enum ToWorker {
    * (the worker may close it now), 0 if the worker must send the bytes itself.
    */
   FileTaken = 0x06,
+  /** An auth hook call (access, user or group script), on a hook process's thread. Payload: JSON. */
+  AuthCall = 0x07,
   /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
   Shutdown = 0x20,
   /** Control connection: write the Python stack of every thread to the log. Payload: why (UTF-8). */
@@ -72,6 +74,8 @@ export const enum FromWorker {
    * The worker waits for FileTaken before closing it.
    */
   ResponseFile = 0x19,
+  /** The outcome of an auth hook call. Payload: JSON. */
+  AuthResult = 0x1a,
   /** First frame on every connection: JSON {token, pid, role, thread}. */
   Hello = 0x30,
   /** Control connection: the process has finished starting (and preloading) and takes requests. */

@@ -52,9 +52,22 @@ describe('wsgi-host start-server', () => {
   it('--help lists every option', () => {
     const { status, stdout } = run(['start-server', '--help']);
     assert.equal(status, 0);
-    for (const flag of ['--host', '--port', '--processes', '--threads', '--python', '--python-path', '--callable-object', '--mount-point', '--queue-timeout', '--socket-prefix', '--log-level', '--access-log', '--log-to-terminal', '--pass-authorization', '--chunked-request']) {
+    for (const flag of ['--host', '--port', '--processes', '--threads', '--python', '--python-path', '--callable-object', '--mount-point', '--queue-timeout', '--socket-prefix', '--log-level', '--access-log', '--log-to-terminal', '--pass-authorization', '--chunked-request', '--server-status', '--server-metrics', '--slow-requests', '--trust-proxy-header', '--trust-proxy']) {
       assert.match(stdout, new RegExp(`^  ${flag}\\b`, 'm'), flag);
     }
+  });
+
+  it('--help says json is an --access-log-format', () => {
+    assert.match(run(['start-server', '--help']).stdout, /--access-log-format FORMAT .*\bjson\b/);
+  });
+
+  it('rejects a --trust-proxy that is not an address or subnet, and a negative --slow-requests', () => {
+    const proxy = run(['start-server', '--trust-proxy', 'proxy.example.com']);
+    assert.equal(proxy.status, 2);
+    assert.match(proxy.stderr, /--trust-proxy takes an IP address or subnet: "proxy\.example\.com" is not an IP address/);
+    const slow = run(['start-server', '--slow-requests', '-1']);
+    assert.equal(slow.status, 2);
+    assert.match(slow.stderr, /--slow-requests/);
   });
 
   it('--help and the README\'s options table list exactly the options the parser knows, with their defaults', () => {

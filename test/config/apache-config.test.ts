@@ -272,10 +272,11 @@ describe('core directives: the model fields they set', () => {
       refuse(['Listen 8080', 'Listen *:8080'], 'Listen *:8080', 'Listen', /Cannot define multiple Listeners on the same IP:port/);
     });
 
-    it('refuses a protocol other than http, as unsupported', () => {
-      refuse(['Listen 8080', 'Listen 8443 https'], 'Listen 8443', 'Listen', /protocol "https" is not supported \(only http\)\. Remove it, or run with --skip-unsupported/);
-      const site = loaded(['Listen 8080', 'Listen 8443 https'], { skipUnsupported: true });
-      warned(site, 'Listen 8443', 'Listen', /protocol "https" is not supported.*ignored because of --skip-unsupported/);
+    it('accepts http and https as the protocol; refuses others as unsupported', () => {
+      assert.deepEqual(clean(['Listen 8080', 'Listen 8443 https']).config.listeners, [{ host: '', port: 8080 }, { host: '', port: 8443 }]);
+      refuse(['Listen 8080', 'Listen 8443 ftp'], 'Listen 8443', 'Listen', /protocol "ftp" is not supported \(http, or https with SSLEngine On in the virtual hosts on the port\)\. Remove it, or run with --skip-unsupported/);
+      const site = loaded(['Listen 8080', 'Listen 8443 ftp'], { skipUnsupported: true });
+      warned(site, 'Listen 8443', 'Listen', /protocol "ftp" is not supported.*ignored because of --skip-unsupported/);
       assert.deepEqual(site.config.listeners, [{ host: '', port: 8080 }]);
     });
 
@@ -433,24 +434,20 @@ describe('core directives: the model fields they set', () => {
   });
 
   describe('Require and AllowOverride', () => {
-    it('"Require all granted" and "Require all denied" set the access rule of the section', () => {
-      assert.equal(clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings.require, 'granted');
-      assert.equal(clean(at('section', 'Require all Denied')).config.mainServer.sections[0]!.settings.require, 'denied');
-      assert.equal(clean([L, ...LOC('Require all denied')]).config.mainServer.sections[0]!.settings.require, 'denied');
+    it('"Require all granted" and "Require all denied" become the section\'s requirements', () => {
+      const line = (arg: string) => ({ kind: 'container', op: 'any', negate: false, merged: false, children: [{ kind: 'require', provider: 'all', args: [arg], negate: false }] });
+      assert.deepEqual(clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings.auth?.require, line('granted'));
+      assert.deepEqual(clean(at('section', 'Require all Denied')).config.mainServer.sections[0]!.settings.auth?.require, line('denied'));
+      assert.deepEqual(clean([L, ...LOC('Require all denied')]).config.mainServer.sections[0]!.settings.auth?.require, line('denied'));
+      assert.equal(resolveSettings([clean(at('section', 'Require all granted')).config.mainServer.sections[0]!.settings]).access, null, 'granted to all: nothing to check per request');
+      assert.equal(resolveSettings([clean(at('section', 'Require all denied')).config.mainServer.sections[0]!.settings]).access?.fixed, 'denied');
     });
-
-    for (const form of ['valid-user', 'user alice', 'group admins', 'ip 10.0.0.0/8', 'host example.com', 'wsgi-group staff', 'all', 'all granted extra', 'not ip 10.0.0.1']) {
-      it(`"Require ${form}" is refused clearly (and only warned about with --skip-unsupported)`, () => {
-        refuse(at('section', `Require ${form}`), 'Require', 'Require', new RegExp(`"Require ${form}": only "Require all granted" and "Require all denied" are supported`));
-        const site = loaded(at('section', `Require ${form}`), { skipUnsupported: true });
-        warned(site, 'Require', 'Require', /ignored because of --skip-unsupported/);
-        assert.equal(site.config.mainServer.sections[0]!.settings.require, undefined);
-      });
-    }
 
     it('several Require lines in one section are alternatives (an implicit <RequireAny>)', () => {
       const { config } = clean([L, ...DIR('Require all granted', 'Require all denied')]);
-      assert.equal(resolveSettings([config.mainServer.sections[0]!.settings]).require, 'granted');
+      assert.equal(resolveSettings([config.mainServer.sections[0]!.settings]).access, null);
+      const denied = clean([L, ...DIR('Require all denied', 'Require all denied')]).config;
+      assert.equal(resolveSettings([denied.mainServer.sections[0]!.settings]).access?.fixed, 'denied');
     });
 
     it('AllowOverride None is quiet; anything else warns that .htaccess files are not read', () => {
@@ -601,8 +598,8 @@ describe('core directives: the model fields they set', () => {
 
   describe('timeouts and limits', () => {
     it('Timeout, KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests; Apache\'s defaults without them', () => {
-      assert.deepEqual(clean([L]).config.timeouts, { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100 });
-      assert.deepEqual(clean([L, 'Timeout 30', 'KeepAlive Off', 'KeepAliveTimeout 2.5', 'MaxKeepAliveRequests 0']).config.timeouts, { socket: 30, keepAlive: false, keepAliveTimeout: 2.5, maxKeepAliveRequests: 0 });
+      assert.deepEqual(clean([L]).config.timeouts, { socket: 60, keepAlive: true, keepAliveTimeout: 5, maxKeepAliveRequests: 100, requestRead: { handshake: null, header: { timeout: 20, maxTimeout: 40, minRate: 500 }, body: { timeout: 20, maxTimeout: 0, minRate: 500 } } });
+      assert.deepEqual(clean([L, 'Timeout 30', 'KeepAlive Off', 'KeepAliveTimeout 2.5', 'MaxKeepAliveRequests 0']).config.timeouts, { socket: 30, keepAlive: false, keepAliveTimeout: 2.5, maxKeepAliveRequests: 0, requestRead: { handshake: null, header: { timeout: 20, maxTimeout: 40, minRate: 500 }, body: { timeout: 20, maxTimeout: 0, minRate: 500 } } });
     });
 
     it('bad values are errors', () => {
@@ -615,11 +612,49 @@ describe('core directives: the model fields they set', () => {
 
     it('LimitRequestBody is per directory; LimitRequestFields/FieldSize/Line are server-wide', () => {
       for (const level of LEVELS) assert.equal(ownSettings(clean(at(level, 'LimitRequestBody 1000')).config, level).limitRequestBody, 1000);
-      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1048576 });
-      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 1048576 });
+      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1048576, maxConnections: 8192, listenBacklog: 511 });
+      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 1048576, maxConnections: 8192, listenBacklog: 511 });
       refuse([L, 'LimitRequestBody lots'], 'LimitRequestBody', 'LimitRequestBody', /needs a number, not "lots"/);
       refuse([L, 'LimitRequestFields -1'], 'LimitRequestFields', 'LimitRequestFields', /needs a number, not "-1"/);
       refuse([L, 'LimitRequestLine x'], 'LimitRequestLine', 'LimitRequestLine', /needs a number of at least 1, not "x"/);
+    });
+
+    it('RequestReadTimeout sets the stages it names; mod_reqtimeout\'s defaults for the others; 0 turns a stage off', () => {
+      const r = clean([L, 'RequestReadTimeout header=10-30,MinRate=1000 body=0']).config.timeouts.requestRead;
+      assert.deepEqual(r, { handshake: null, header: { timeout: 10, maxTimeout: 30, minRate: 1000 }, body: null });
+      assert.deepEqual(clean([L, 'RequestReadTimeout body=5']).config.timeouts.requestRead.header, { timeout: 20, maxTimeout: 40, minRate: 500 });
+      assert.deepEqual(clean([L, '<IfModule reqtimeout_module>', 'RequestReadTimeout handshake=5 header=7', '</IfModule>']).config.timeouts.requestRead.handshake, { timeout: 5, maxTimeout: 0, minRate: 0 });
+    });
+
+    it('RequestReadTimeout: bad stages, ranges and rates are errors at their line', () => {
+      refuse([L, 'RequestReadTimeout header=20-40,MinRate=500 request=5'], 'RequestReadTimeout', 'RequestReadTimeout', /unknown parameter "request=5": use handshake=, header= or body=/);
+      refuse([L, 'RequestReadTimeout header=20-10,MinRate=500'], 'RequestReadTimeout', 'RequestReadTimeout', /the maximum timeout must be larger than the initial timeout/);
+      refuse([L, 'RequestReadTimeout header=20-40'], 'RequestReadTimeout', 'RequestReadTimeout', /a timeout range needs MinRate=BYTES/);
+      refuse([L, 'RequestReadTimeout body=soon'], 'RequestReadTimeout', 'RequestReadTimeout', /"body=soon" is not of the form body=SECONDS\[-MAXSECONDS\]\[,MinRate=BYTES\]/);
+      refuse([L, ...VH('RequestReadTimeout body=5')], 'RequestReadTimeout', 'RequestReadTimeout', /per virtual host is not supported/);
+    });
+
+    it('SSLEngine On in a <VirtualHost> takes its certificate files, or the main server\'s', () => {
+      const { config } = clean([L, 'Listen 8443 https', 'SSLCertificateFile main.crt', 'SSLCertificateKeyFile main.key', '<VirtualHost *:8443>', 'ServerName a.test', 'SSLEngine On', '</VirtualHost>', '<VirtualHost *:8443>', 'ServerName b.test', 'SSLEngine On', 'SSLCertificateFile b.crt', 'SSLCertificateKeyFile b.key', 'SSLCertificateChainFile chain.pem', '</VirtualHost>']);
+      const [a, b] = config.virtualHosts;
+      assert.equal(a!.tls?.certificateFile, path.join(path.dirname(config.configFile!), 'main.crt'));
+      assert.equal(a!.tls?.keyFile, path.join(path.dirname(config.configFile!), 'main.key'));
+      assert.equal(b!.tls?.certificateFile, path.join(path.dirname(config.configFile!), 'b.crt'));
+      assert.equal(b!.tls?.chainFile, path.join(path.dirname(config.configFile!), 'chain.pem'));
+      assert.equal(config.mainServer.tls, undefined);
+    });
+
+    it('SSLEngine On without a certificate, or outside a <VirtualHost>, is an error at its line', () => {
+      refuse([L, '<VirtualHost *:8443>', 'SSLEngine On', '</VirtualHost>'], 'SSLEngine', 'SSLEngine', /SSLEngine On needs SSLCertificateFile/);
+      refuse([L, 'SSLEngine On'], 'SSLEngine', 'SSLEngine', /not allowed at server level/);
+      refuse([L, '<VirtualHost *:8443>', 'SSLEngine maybe', '</VirtualHost>'], 'SSLEngine', 'SSLEngine', /takes On or Off/);
+    });
+
+    it('MaxRequestWorkers (and MaxClients) cap open connections; ListenBacklog sets the backlog', () => {
+      assert.equal(clean([L, 'MaxRequestWorkers 150']).config.limits.maxConnections, 150);
+      assert.equal(clean([L, 'MaxClients 40']).config.limits.maxConnections, 40);
+      assert.equal(clean([L, 'ListenBacklog 100']).config.limits.listenBacklog, 100);
+      refuse([L, 'MaxRequestWorkers 0'], 'MaxRequestWorkers', 'MaxRequestWorkers', /needs a number of at least 1, not "0"/);
     });
 
     it('refuses Timeout and the other server-wide limits in a <VirtualHost> as unsupported, and never lets them leak', () => {
@@ -1153,7 +1188,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     refuse([L, 'RewriteEngine On'], 'RewriteEngine', 'RewriteEngine', /mod_rewrite is not provided by wsgi-host/);
     refuse([L, 'ScriptAlias /cgi-bin/ /srv/cgi/'], 'ScriptAlias', 'ScriptAlias', /CGI is not provided by wsgi-host; use WSGIScriptAlias/);
     refuse([L, 'WSGIDispatchScript /srv/dispatch.py'], 'WSGIDispatchScript', 'WSGIDispatchScript', /WSGIDispatchScript is not supported/);
-    refuse([L, ...DIR('AuthType Basic')], 'AuthType', 'AuthType', /authentication comes in a later version/);
+    refuse([L, ...DIR('AuthBasicProvider dbm')], 'AuthBasicProvider', 'AuthBasicProvider', /the 'dbm' authentication provider is not provided by wsgi-host/);
     warned(loaded([L, 'Header set X-A b'], { skipUnsupported: true }), 'Header', 'Header', /mod_headers is not supported yet/);
   });
 
@@ -1167,7 +1202,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
       'ServerSignature Off',
       'TraceEnable Off',
       'HostnameLookups Off',
-      'MaxRequestWorkers 150',
+      'StartServers 4',
       'WSGISocketRotation Off',
       'WSGILazyInitialization On',
       L,
@@ -1193,14 +1228,14 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     assert.equal(config.mainServer.aliases.length, 1);
   });
 
-  for (const section of ['Limit GET POST', 'LimitExcept GET', 'RequireAny', 'RequireAll', 'If "%{HTTPS} == \'on\'"', 'Proxy *']) {
+  for (const section of ['Limit GET POST', 'LimitExcept GET', 'If "%{HTTPS} == \'on\'"', 'Proxy *']) {
     const name = section.split(' ')[0]!;
     it(`<${name}> is an unsupported section: an error, or a warning with --skip-unsupported`, () => {
       const lines = [L, ...DIR(`<${section}>`, '  Require all granted', `</${name}>`)];
       refuse(lines, `<${name}`, `<${name}>`, new RegExp(`^<${name}> sections are not supported by wsgi-host\\. Remove it`));
       const site = loaded(lines, { skipUnsupported: true });
       warned(site, `<${name}`, `<${name}>`, /sections are not supported.*--skip-unsupported/);
-      assert.equal(site.config.mainServer.sections[0]!.settings.require, undefined, 'nothing inside is applied');
+      assert.equal(site.config.mainServer.sections[0]!.settings.auth, undefined, 'nothing inside is applied');
     });
   }
 
@@ -1213,7 +1248,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
     assert.equal(config.mainServer.sections.length, 1);
     assert.deepEqual(dir.files.map((f) => [f.kind, f.path, f.pattern?.source ?? null, f.settings]), [
       ['files', '*.wsgi', null, { setHandler: 'wsgi-script' }],
-      ['files', '\\.py$', '\\.py$', { require: 'denied' }],
+      ['files', '\\.py$', '\\.py$', { auth: { require: { kind: 'container', op: 'any', negate: false, merged: false, children: [{ kind: 'require', provider: 'all', args: ['denied'], negate: false }] } } }],
     ]);
   });
 
@@ -1586,7 +1621,9 @@ describe('per-request settings layers: settingsLayers + resolveSettings', () => 
     assert.equal(r.scriptReloading, true);
     assert.deepEqual(r.directoryIndex, ['index.html']);
     assert.deepEqual(r.options, { indexes: false, followSymlinks: true, execCgi: false });
-    assert.equal(r.require, 'granted');
+    assert.equal(r.auth.require, null, 'no requirements: everything is granted');
+    assert.equal(r.auth.authType, null);
+    assert.equal(r.access, null);
     assert.equal(r.restrictProcess, null);
   });
 });

@@ -75,7 +75,7 @@ describe('the example Apache + mod_wsgi site, run unchanged', () => {
   it('writes each virtual host\'s requests and application output to its own logs', async () => {
     await get(server, 'www.example.test', '/log-me');
     await get(server, 'api.example.test', '/v1/items');
-    await waitForFileLine(path.join(logs, 'www-error.log'), /\[wsgi:error\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] www served \/log-me/);
+    await waitForFileLine(path.join(logs, 'www-error.log'), /\[wsgi:error\] \[pid \d+:tid \d+\] \[request_id [^\]]+\] \[client 127\.0\.0\.1:\d+\] www served \/log-me/);
     await waitForFileLine(path.join(logs, 'api-error.log'), /\[wsgi:error\] .*\[client 127\.0\.0\.1:\d+\] api served items/);
     await waitForFileLine(path.join(logs, 'www-access.log'), /"GET \/log-me HTTP\/1\.1" 200 \d+ "-" "-" \d+$/);
     await waitForFileLine(path.join(logs, 'api-access.log'), /"GET \/v1\/items HTTP\/1\.1" 200 \d+ "-" "-"$/);

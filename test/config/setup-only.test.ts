@@ -18,7 +18,7 @@ import { renderApacheConfig } from '../../src/config/write-apache-config';
  * Fields that legitimately differ, and are left out of the comparison:
  *  - configFile: null when configured from flags, the file when read from one (used for reloads).
  *  - mainServer.id: a label for messages ("localhost:8000" vs "main server").
- *  - origin of script aliases and process groups: a file:line only exists for a file.
+ *  - origin of script aliases, sections and process groups: a file:line only exists for a file.
  *  - importScripts: the file lists preloads as directives (WSGIImportScript, or WSGIScriptAlias with
  *    both group options); the flags model keeps them on the group only. group.preload is compared.
  *  - Where the process/application group of the mount is written: the file names them with
@@ -53,6 +53,7 @@ function roundTrip(argv: string[]): RoundTrip {
   const dir = path.join(tmp, `run-${++count}`);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'app.wsgi'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  fs.writeFileSync(path.join(dir, 'auth hooks.wsgi'), 'def check_password(environ, user, password):\n    return None\n');
   const { values, positionals } = parseFlags([...argv, '--server-root', path.join(dir, 'server-root'), 'app.wsgi'], START_SERVER_FLAGS);
   const flags = configFromStartServerFlags(values, positionals, dir);
   // renderApacheConfig writes ServerRoot, which must be an existing directory (start-server creates it).
@@ -77,6 +78,7 @@ function comparable(config: ServerConfig): unknown {
     user: config.user,
     group: config.group,
     shutdownTimeout: config.shutdownTimeout,
+    slowRequests: config.slowRequests ?? null,
     python: { ...config.python, defaultInterpreter: null },
     virtualHosts: config.virtualHosts,
     mainServer: {
@@ -89,7 +91,7 @@ function comparable(config: ServerConfig): unknown {
       moduleLogLevels: main.moduleLogLevels,
       accessLogs: main.accessLogs,
       aliases: main.aliases,
-      sections: main.sections,
+      sections: main.sections.map((section) => ({ ...section, origin: null })),
       addresses: main.addresses,
       settings,
       scriptAliases: main.scriptAliases.map((a) => ({
@@ -118,7 +120,11 @@ const FLAG_SETS: string[][] = [
   ['--processes', '2', '--threads', '3', '--mount-point', '/app', '--pass-authorization', '--chunked-request', '--limit-request-body', '1000', '--queue-timeout', '10', '--python-path', 'X', '--access-log', '--log-level', 'info'],
   ['--host', '127.0.0.1', '--port', '8123', '--server-name', 'app.example', '--log-to-terminal', '--access-log', '--access-log-format', 'combined', '--callable-object', 'app', '--keep-alive-timeout', '7', '--socket-timeout', '30', '--log-directory', 'logs', '--socket-prefix', 'run/wsgi', '--python', '/opt/venv/bin/python3', '--mount-point', '/deep/mount/'],
   ['--host', '::1', '--port', '0', '--access-log', '--access-log-format', '%h "%r" %>s %{User-Agent}i \\ %D', '--working-directory', 'work', '--python-path', 'lib', '--python-path', '/abs/lib'],
+  ['--auth-user-script', 'auth hooks.wsgi', '--auth-group-script', 'auth hooks.wsgi', '--auth-group', 'site admins', '--host-access-script', 'auth hooks.wsgi'],
+  ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
+  ['--server-status', '--server-metrics', '--slow-requests', '2.5', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.0/8', '--trust-proxy', '::1', '--access-log', '--access-log-format', 'json'],
   ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
+  ['--header-timeout', '10', '--header-max-timeout', '20', '--header-min-rate', '100', '--body-timeout', '0', '--max-clients', '50', '--trust-proxy-header', 'X-Forwarded-For', '--trust-proxy-header', 'X-Forwarded-Proto', '--trust-proxy', '10.0.0.0/8'],
 ];
 
 describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () => {
@@ -177,6 +183,20 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
 
   it('keeps --host localhost as the address to bind', () => {
     assertSameModel(roundTrip(['--host', 'localhost']));
+  });
+
+  it('writes the status and metrics locations, the slow-request threshold and the trusted proxy settings', () => {
+    const run = roundTrip(['--server-status', '--server-metrics', '--slow-requests', '0', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.1']);
+    assertSameModel(run);
+    assert.match(run.text, /^<Location \/server-status>\n    SetHandler server-status\n    Require local\n<\/Location>$/m);
+    assert.match(run.text, /^<Location \/server-metrics>\n    SetHandler server-metrics\n    Require local\n<\/Location>$/m);
+    assert.match(run.text, /^WSGISlowRequests 0$/m);
+    assert.match(run.text, /^WSGITrustedProxyHeaders X-Request-Id$/m);
+    assert.match(run.text, /^WSGITrustedProxies 10\.0\.0\.1$/m);
+    const config = run.result.config!;
+    assert.equal(config.slowRequests, 0);
+    assert.deepEqual(config.mainServer.settings.trustedProxyHeaders, ['HTTP_X_REQUEST_ID']);
+    assert.deepEqual(config.mainServer.sections.map((s) => [s.path, s.settings.setHandler]), [['/server-status', 'server-status'], ['/server-metrics', 'server-metrics']]);
   });
 
   it('keeps the interpreter named by --python', () => {

@@ -294,7 +294,7 @@ describe('Django site mounted at /site (DEBUG off, 2 processes x 3 threads)', { 
     const first = lines.findIndex((l) => /\[wsgi:error\] .*ERROR django\.request: Internal Server Error: \/site\/boom\/$/.test(l));
     assert.ok(first >= 0 && first < last, 'django.request logs "Internal Server Error: /site/boom/" before the traceback');
     const traceback = lines.slice(first, last + 1);
-    for (const line of traceback) assert.match(line, /^\[[^\]]+\] \[wsgi:error\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] /, line);
+    for (const line of traceback) assert.match(line, /^\[[^\]]+\] \[wsgi:error\] \[pid \d+:tid \d+\] \[request_id [^\]]+\] \[client 127\.0\.0\.1:\d+\] /, line);
     assert.ok(traceback.some((l) => l.endsWith('Traceback (most recent call last):')));
     assert.ok(traceback.some((l) => /File ".*test\/apps\/django_site\/testsite\/views\.py", line \d+, in boom$/.test(l)));
   });

@@ -238,7 +238,7 @@ describe('Flask application mounted at /flask (2 processes x 4 threads)', { skip
     const logged = lines.findIndex((l) => /\[wsgi:error\] .*ERROR in app: Exception on \/boom \[GET\]/.test(l));
     assert.ok(logged >= 0 && logged < last, 'Flask logs "Exception on /boom [GET]" before the traceback');
     const traceback = lines.slice(logged, last + 1);
-    for (const line of traceback) assert.match(line, /^\[[^\]]+\] \[wsgi:error\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] /, line);
+    for (const line of traceback) assert.match(line, /^\[[^\]]+\] \[wsgi:error\] \[pid \d+:tid \d+\] \[request_id [^\]]+\] \[client 127\.0\.0\.1:\d+\] /, line);
     assert.ok(traceback.some((l) => l.endsWith('Traceback (most recent call last):')));
     assert.ok(traceback.some((l) => /File ".*test\/apps\/flask_app\/app\.py", line \d+, in boom$/.test(l)));
   });

@@ -128,7 +128,9 @@ function startServer(): Promise<void> {
       status: 200,
       bytesSent: 0,
       remoteUser: null,
+      authType: null,
       env: {},
+      timing: null,
     };
     let resolveDone!: () => void;
     const entry: Served = { record, doneCount: 0, whenDone: new Promise((resolve) => (resolveDone = resolve)) };

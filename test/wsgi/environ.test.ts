@@ -137,9 +137,9 @@ describe('environ at the root mount', () => {
     assert.equal(env['HTTP_CONTENT_LENGTH'], undefined);
   });
 
-  it('never passes Authorization or Proxy by default (mod_wsgi default, httpoxy)', async () => {
+  it('passes Authorization by default, as mod_wsgi-express does (WSGIPassAuthorization On); never Proxy (httpoxy) or Proxy-Authorization', async () => {
     const env = await getJson<Environ>(`${server.get().url}/`, { headers: { Authorization: 'Basic dTpw', Proxy: 'http://evil', 'Proxy-Authorization': 'x' } });
-    assert.equal(env['HTTP_AUTHORIZATION'], undefined);
+    assert.equal(env['HTTP_AUTHORIZATION'], 'Basic dTpw');
     assert.equal(env['HTTP_PROXY'], undefined);
     assert.equal(env['HTTP_PROXY_AUTHORIZATION'], undefined);
   });
@@ -163,7 +163,7 @@ describe('environ at the root mount', () => {
 });
 
 describe('environ under a mount point', () => {
-  const server = serverFixture([app('environ.wsgi'), '--mount-point', '/app/', '--pass-authorization', '--threads', '1']);
+  const server = serverFixture([app('environ.wsgi'), '--mount-point', '/app/', '--pass-authorization=off', '--threads', '1']);
   before(server.start);
   after(server.stop);
 
@@ -181,9 +181,10 @@ describe('environ under a mount point', () => {
     assert.equal((await request(`${base}/`)).status, 404);
   });
 
-  it('passes HTTP_AUTHORIZATION with --pass-authorization', async () => {
+  it('withholds HTTP_AUTHORIZATION with --pass-authorization=off (WSGIPassAuthorization Off)', async () => {
     const env = await getJson<Environ>(`${server.get().url}/app/`, { headers: { Authorization: 'Basic dTpw' } });
-    assert.equal(env['HTTP_AUTHORIZATION'], 'Basic dTpw');
+    assert.equal(env['HTTP_AUTHORIZATION'], undefined);
+    assert.equal(env['REMOTE_USER'], undefined, 'the server authenticated no one');
   });
 
   it('is single-threaded and single-process when so configured', async () => {

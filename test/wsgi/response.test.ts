@@ -84,7 +84,7 @@ describe('responses', () => {
     assert.equal(res.status, 500);
     assert.doesNotMatch(res.text, /raise-before-boom/);
     await server.get().waitForLog(/\[wsgi:error\].*WSGI0174: \[script .*response\.wsgi\] RuntimeError exception raised processing WSGI script '.*response\.wsgi' for main interpreter of daemon process '[^']+'\./);
-    await server.get().waitForLog(/\[wsgi:error\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] RuntimeError: raise-before-boom/);
+    await server.get().waitForLog(/\[wsgi:error\] \[pid \d+:tid \d+\] \[request_id [^\]]+\] \[client 127\.0\.0\.1:\d+\] RuntimeError: raise-before-boom/);
     await server.get().waitForLog(/Traceback \(most recent call last\):/);
   });
 
@@ -222,7 +222,7 @@ describe('responses', () => {
 
   it('sends print() and wsgi.errors output to the error log with the request\'s client, a line at a time', async () => {
     await get('/print');
-    await server.get().waitForLog(/\[wsgi:error\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] printed-line-one$/);
+    await server.get().waitForLog(/\[wsgi:error\] \[pid \d+:tid \d+\] \[request_id [^\]]+\] \[client 127\.0\.0\.1:\d+\] printed-line-one$/);
     await server.get().waitForLog(/\[client 127\.0\.0\.1:\d+\] errors-line$/);
     // Partial lines are flushed when the request ends.
     await server.get().waitForLog(/\[client 127\.0\.0\.1:\d+\] printed-partial$/);
