@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readingTheResults } from './reading';
 import { RECIPES } from './servers';
 import { backgroundText, cpuSplitText, markdownTable, notesOf, shapeText } from './report';
 import type { RunResult } from './results';
@@ -25,6 +26,8 @@ export function renderDocs(run: RunResult, rawFile: string): string {
   out.push(`- Rounds: ${s.rounds} x ${s.seconds} s per server and workload (interleaved), ${s.warmupSeconds} s warm-up after start, per-connection pass ${s.fairnessSeconds > 0 ? `${s.fairnessSeconds} s` : 'skipped'}`);
   out.push(`- Workloads: ${s.workloads.join(', ')}; servers: ${s.servers.join(', ')}`);
   out.push(`- Raw results: \`${path.relative(ROOT, rawFile)}\` (git-ignored)`, '');
+  const reading = readingTheResults(run);
+  if (reading.length > 0) out.push(...reading, '');
   out.push('## Machine', '');
   out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores, ${m.memory} RAM`);
   out.push(`- Kernel: ${m.kernel}; OS: ${m.os}`);
