@@ -41,6 +41,7 @@ export function defaultProcessGroup(name: string, python: string): ProcessGroupC
     environment: {},
     preload: [],
     reloadOnChanges: false,
+    applicationGroups: 'sub-interpreters',
     origin: null,
   };
 }
