@@ -489,6 +489,28 @@ WSGIScriptAlias /g {{APPS}}/appgroups.wsgi application-group=%{GLOBAL}
   });
 });
 
+describe('application groups: a Python without sub-interpreters', () => {
+  it('falls back to a process of its own per application group, and says so in the start-up log', async () => {
+    // The .pth hides the private module, as in a Python built without it.
+    const site = await new Site().start(`
+WSGIDaemonProcess site processes=1 threads=2 python-executable={{PYTHON}} python-path={{APPS}}/no-subinterpreters-site
+WSGIProcessGroup site
+WSGIScriptAlias /a {{APPS}}/appgroups.wsgi
+WSGIScriptAlias /g {{APPS}}/appgroups.wsgi application-group=%{GLOBAL}
+`);
+    try {
+      await site.waitLog(/\[wsgi:warn\] .*Daemon process group 'site' runs each application group other than %\{GLOBAL\} in a process of its own, not a sub-interpreter: this Python \(3\.\d+\.\d+\) has no sub-interpreter support/);
+      const a = await site.json('/a/set?value=apple');
+      const g = await site.json('/g/');
+      assert.notEqual(a.pid, g.pid);
+      assert.equal(g.sys_value, null);
+      assert.equal(a.application_group, `localhost:${site.port}|/a`);
+    } finally {
+      await site.stop();
+    }
+  });
+});
+
 describe('application groups: stopping', () => {
   it('a process with sub-interpreters exits cleanly when stopped', async () => {
     const site = await new Site().start(`
