@@ -258,7 +258,8 @@ export class Dispatcher {
    */
   private provide(lane: Lane): void {
     const pools = lane.pools;
-    for (const pool of pools) if (pool.creating) return;
+    // One start at a time per group (a process that stopped accepting will not serve it anyway).
+    for (const pool of pools) if (pool.creating && pool.process.accepting) return;
     let best: ProcessSlots | null = null;
     for (const process of this.processes) {
       if (!process.accepting || !process.spareThreads || (best !== null && process.active >= best.active)) continue;
