@@ -211,6 +211,39 @@ WSGIScriptAlias /b {{APPS}}/appgroups.wsgi
   });
 });
 
+describe('application groups: several processes', () => {
+  it('adds an application group\'s interpreter to another process when the processes that have one are busy', async () => {
+    const site = await new Site().start(`
+WSGIDaemonProcess site processes=2 threads=1 python-executable={{PYTHON}}
+WSGIProcessGroup site
+WSGIScriptAlias /a {{APPS}}/appgroups.wsgi
+WSGIScriptAlias /idle {{APPS}}/appgroups.wsgi
+`);
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((site.log().match(/Daemon process 'site' \(pid=\d+\) is ready/g)?.length ?? 0) < 2) {
+        if (Date.now() > deadline) throw new Error(`both processes not ready\n${site.log()}`);
+        await sleep(50);
+      }
+      const idle = await site.json('/idle/');
+      const idleAgain = await site.json('/idle/');
+      assert.equal(idleAgain.interpreter, idle.interpreter, 'an idle application group stays in one process');
+      const first = request(site.url('/a/hold?name=A1'));
+      await site.waitMarker('A1.started');
+      const second = request(site.url('/a/hold?name=A2'));
+      await site.waitMarker('A2.started');
+      fs.writeFileSync(site.marker('A1.release'), '');
+      fs.writeFileSync(site.marker('A2.release'), '');
+      const [a1, a2] = [JSON.parse((await first).text) as Whoami, JSON.parse((await second).text) as Whoami];
+      assert.notEqual(a1.pid, a2.pid, 'the second request ran in the other process, in an interpreter created there for it');
+      assert.equal(a1.application_group, a2.application_group);
+      assert.equal(site.log().split('\n').filter((l) => l.includes(`Creating sub-interpreter 'localhost:${site.port}|/a'`)).length, 2);
+    } finally {
+      await site.stop();
+    }
+  });
+});
+
 describe('application groups: a C extension that refuses sub-interpreters (numpy)', () => {
   it('fails with 500 and the ImportError in the error log in a sub-interpreter; the same application under %{GLOBAL} works', async () => {
     execFileSync(PYTHON, ['-c', 'import numpy'], { stdio: 'pipe' }); // python3-numpy (.ci/run installs it)
