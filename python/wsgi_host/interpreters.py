@@ -16,10 +16,8 @@ an interpreter is a control connection and its threads' connections.
 
 import json
 import os
-import subprocess
 import sys
 import threading
-import traceback
 
 from .protocol import ConnectionClosed, frame, INTERPRETER_FAILED, LOG_ERR, LOG_INFO
 
@@ -151,6 +149,7 @@ class InterpreterHost(object):
             else:
                 self._start_process(interp)
         except Exception:
+            import traceback
             self._failed(interp, traceback.format_exc())
         return interp
 
@@ -183,8 +182,7 @@ class InterpreterHost(object):
             try:
                 interpreter_id = backend.create()
             except Exception as exc:
-                interp.failure = 'Unable to create a sub-interpreter: %s' % ''.join(
-                    traceback.format_exception_only(type(exc), exc)).strip()
+                interp.failure = 'Unable to create a sub-interpreter: %s: %s' % (type(exc).__name__, exc)
             else:
                 self._ids.append(interpreter_id)
                 self.created_sub_interpreter = True
@@ -200,6 +198,7 @@ class InterpreterHost(object):
         _start_thread(lambda: self._watch_start(interp, read_end), 'wsgi-interp-start')
 
     def _start_process(self, interp):
+        import subprocess  # only this fallback starts processes
         worker = self.worker
         read_end, write_end = os.pipe()
         config = dict(worker.config, applicationGroup=interp.name, readyFd=write_end, role='interpreter',

@@ -5,7 +5,6 @@ __file__ set to the path and __mtime__ to its modification time, so two mounts o
 module. A failed load caches nothing: the next request tries again.
 """
 
-import hashlib
 import os
 import sys
 import threading
@@ -14,12 +13,18 @@ import types
 
 from .protocol import LOG_ERR
 
+try:
+    # CPython's own md5: hashlib would load OpenSSL (megabytes of resident memory) for one hash.
+    from _md5 import md5 as _md5
+except ImportError:
+    from hashlib import md5 as _md5
+
 NOT_FOUND = 404
 SERVER_ERROR = 500
 
 
 def module_name(path):
-    return '_mod_wsgi_' + hashlib.md5(path.encode('utf-8', 'surrogateescape')).hexdigest()
+    return '_mod_wsgi_' + _md5(path.encode('utf-8', 'surrogateescape')).hexdigest()
 
 
 class ScriptLoader(object):

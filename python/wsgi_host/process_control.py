@@ -2,7 +2,6 @@
 title, signals, the heartbeat the front end uses to detect a stuck interpreter, and the
 --reload-on-changes monitor."""
 
-import ctypes
 import os
 import resource
 import signal
@@ -69,11 +68,20 @@ def set_process_title(title):
             mem.write(data + b'\0' * (room - len(data)))
     except (OSError, ValueError, IndexError):
         pass
+    short = title.encode('utf-8', 'replace')[:15]
     try:
+        # Writing comm is prctl(PR_SET_NAME) without loading ctypes (and libffi) into every worker.
+        with open('/proc/self/comm', 'wb', buffering=0) as comm:
+            comm.write(short)
+        return
+    except OSError:
+        pass
+    try:
+        import ctypes
         libc = ctypes.CDLL(None)
         PR_SET_NAME = 15
-        libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.encode('utf-8', 'replace')[:15]), 0, 0, 0)
-    except (OSError, AttributeError):
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(short), 0, 0, 0)
+    except (OSError, AttributeError, ImportError):
         pass
 
 
@@ -177,5 +185,6 @@ def start_reload_monitor(worker, interval=1.0):
 
 def interrupt_thread(ident, exception):
     """Raises `exception` in the thread `ident` at its next Python instruction (interrupt-timeout)."""
+    import ctypes  # only here: most processes never interrupt a thread
     count = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception))
     return count == 1

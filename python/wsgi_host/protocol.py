@@ -4,6 +4,9 @@ Mirrors src/protocol/frames.ts byte for byte: one type byte, a 4-byte big-endian
 then the payload. Each worker thread owns one UNIX stream connection.
 """
 
+import collections
+import mmap
+import os
 import socket
 import struct
 import threading
@@ -15,6 +18,9 @@ HEADER_SIZE = HEADER.size
 HEAD = 0x01
 BODY = 0x02
 BODY_END = 0x03
+REGION_RELEASED = 0x04
+REGION_ACCEPTED = 0x05
+FILE_TAKEN = 0x06
 SHUTDOWN = 0x20
 DUMP_STACKS = 0x21
 INTERRUPT = 0x22
@@ -28,6 +34,8 @@ RESPONSE_FAIL = 0x14
 LOG = 0x15
 WANT_BODY = 0x16
 RELOAD = 0x17
+RESPONSE_BODY_SHARED = 0x18
+RESPONSE_FILE = 0x19
 HELLO = 0x30
 READY = 0x31
 RESTART = 0x32
@@ -37,6 +45,7 @@ INTERPRETER_FAILED = 0x34
 # Head flags set by the front end.
 FLAG_BODY_ON_REQUEST = 1  # the body is sent only after WANT_BODY
 FLAG_SCRIPT_RELOADING = 2  # WSGIScriptReloading On: check the script for changes first
+FLAG_SENDFILE = 4  # WSGIEnableSendfile On: the front end may send a wsgi.file_wrapper's file itself
 
 # Log levels carried in LOG frames (Apache's severities).
 LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
@@ -48,6 +57,17 @@ MAX_BODY_FRAME = 256 * 1024
 # Below this size a frame is sent as one joined buffer; above it, header and payload go out with
 # one scatter-gather call instead of copying the payload.
 _JOIN_LIMIT = 32 * 1024
+
+# Body pieces larger than this go through the thread's shared region (when the front end has
+# it open) instead of the socket: the front end reads a socket 64 KiB at a time, a region in one go.
+SHARED_THRESHOLD = 32 * 1024
+# Each of the region's two halves holds one piece in flight.
+REGION_HALF = 1024 * 1024
+SHARED_FRAME = struct.Struct('>BIII')
+# RESPONSE_FILE: the file's descriptor in this process, the offset and the length to send.
+FILE_FRAME = struct.Struct('>BIIQQ')
+# Files are read in pieces of this size where the front end cannot send them itself.
+FILE_PIECE = 256 * 1024
 
 RESPONSE_END_FRAME = HEADER.pack(RESPONSE_END, 0)
 WANT_BODY_FRAME = HEADER.pack(WANT_BODY, 0)
@@ -63,12 +83,43 @@ def frame(kind, payload=b''):
     return HEADER.pack(kind, len(payload)) + payload
 
 
+class ResponseRegion(object):
+    """A serving thread's shared response region: a memory file (memfd) the front end opens
+    through /proc, in two halves so one piece can be written while the other is read."""
+
+    __slots__ = ('fd', 'size', 'map')
+
+    def __init__(self):
+        self.fd = os.memfd_create('wsgi-host-response', os.MFD_CLOEXEC)
+        try:
+            self.size = 2 * REGION_HALF
+            os.ftruncate(self.fd, self.size)
+            self.map = mmap.mmap(self.fd, self.size)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    @classmethod
+    def create(cls):
+        """A region, or None where memfd is not available (not Linux, or too old a kernel) or
+        WSGI_HOST_RESPONSE_REGION=off turns it off (everything then goes through the socket)."""
+        if not hasattr(os, 'memfd_create') or os.environ.get('WSGI_HOST_RESPONSE_REGION') == 'off':
+            return None
+        try:
+            return cls()
+        except OSError:
+            return None
+
+    def describe(self):
+        return {'fd': self.fd, 'size': self.size}
+
+
 class Connection(object):
     """One UNIX stream connection to the front end, owned by one thread."""
 
-    __slots__ = ('sock', 'reader', 'closed', 'lock')
+    __slots__ = ('sock', 'reader', 'closed', 'lock', 'region', 'region_ok', 'outstanding', 'next_half', 'pending')
 
-    def __init__(self, path):
+    def __init__(self, path, region=None):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.connect(path)
@@ -80,9 +131,102 @@ class Connection(object):
         # Sends come from the serving thread, but also from any thread the application writes
         # wsgi.errors or print() from; whole frames must not interleave.
         self.lock = threading.Lock()
+        self.region = region
+        # The front end says (REGION_ACCEPTED) whether it could open the region.
+        self.region_ok = False
+        # Region halves holding pieces the front end has not released yet (0, 1 or 2).
+        self.outstanding = 0
+        self.next_half = 0
+        # Frames read while waiting for a release, to be returned by read_frame in order.
+        self.pending = collections.deque()
 
     def read_frame(self):
-        """Returns (type, payload); raises ConnectionClosed at end of stream."""
+        """Returns (type, payload); raises ConnectionClosed at end of stream. Region bookkeeping
+        frames are handled here and never returned."""
+        if self.pending:
+            return self.pending.popleft()
+        while True:
+            kind, payload = self._read_frame()
+            if kind == REGION_RELEASED:
+                self.outstanding -= 1
+            elif kind == REGION_ACCEPTED:
+                self.region_ok = True
+            else:
+                return kind, payload
+
+    def shared_frames(self, data, prefix=b''):
+        """Puts `data` (bytes or memoryview) in the shared region and returns the frames that
+        announce it, after `prefix` (frames that must go first); waits for the front end to
+        release a half when both are in use."""
+        view = memoryview(data)
+        total = len(view)
+        frames = [prefix] if prefix else []
+        region_map = self.region.map
+        for start in range(0, total, REGION_HALF):
+            part = view[start:start + REGION_HALF]
+            if self.outstanding >= 2:
+                if frames:
+                    self.send(b''.join(frames))
+                    frames = []
+                self._wait_for_release()
+            offset = self.next_half * REGION_HALF
+            length = len(part)
+            region_map[offset:offset + length] = part
+            self.next_half ^= 1
+            self.outstanding += 1
+            frames.append(SHARED_FRAME.pack(RESPONSE_BODY_SHARED, 8, offset, length))
+        return b''.join(frames)
+
+    def shared_frames_from_file(self, fd, offset, length, prefix=b''):
+        """As shared_frames, for `length` bytes of file `fd` from `offset`, read straight into the
+        region. Returns (frames, bytes read): fewer than `length` if the file is shorter."""
+        frames = [prefix] if prefix else []
+        region_map = self.region.map
+        done = 0
+        while done < length:
+            if self.outstanding >= 2:
+                if frames:
+                    self.send(b''.join(frames))
+                    frames = []
+                self._wait_for_release()
+            start = self.next_half * REGION_HALF
+            want = min(REGION_HALF, length - done)
+            with memoryview(region_map) as whole:
+                with whole[start:start + want] as target:
+                    got = os.preadv(fd, [target], offset + done)
+            if got <= 0:
+                break
+            self.next_half ^= 1
+            self.outstanding += 1
+            frames.append(SHARED_FRAME.pack(RESPONSE_BODY_SHARED, 8, start, got))
+            done += got
+        return b''.join(frames), done
+
+    def wait_for(self, wanted):
+        """Reads until a frame of kind `wanted` arrives and returns its payload; other frames are
+        kept for read_frame."""
+        while True:
+            kind, payload = self._read_frame()
+            if kind == wanted:
+                return payload
+            if kind == REGION_RELEASED:
+                self.outstanding -= 1
+            elif kind == REGION_ACCEPTED:
+                self.region_ok = True
+            else:
+                self.pending.append((kind, payload))
+
+    def _wait_for_release(self):
+        while self.outstanding >= 2:
+            kind, payload = self._read_frame()
+            if kind == REGION_RELEASED:
+                self.outstanding -= 1
+            elif kind == REGION_ACCEPTED:
+                self.region_ok = True
+            else:
+                self.pending.append((kind, payload))
+
+    def _read_frame(self):
         read = self.reader.read
         try:
             header = read(HEADER_SIZE)

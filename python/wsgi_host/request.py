@@ -2,13 +2,16 @@
 response loop, following PEP 3333 and mod_wsgi's checks and messages."""
 
 import marshal
+import os
 import re
+import stat
 import sys
 import time
 
 from . import protocol
 from .protocol import (HEADER, BODY, BODY_END, RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FAIL,
-                       RESPONSE_END_FRAME, WANT_BODY_FRAME, RELOAD_FRAME, FLAG_BODY_ON_REQUEST,
+                       RESPONSE_END_FRAME, WANT_BODY_FRAME, RELOAD_FRAME, FLAG_BODY_ON_REQUEST, SHARED_THRESHOLD,
+                       FLAG_SENDFILE, FILE_FRAME, FILE_PIECE, FILE_TAKEN, RESPONSE_FILE,
                        ConnectionClosed, LOG_ERR, LOG_INFO)
 
 _BAD_NAME = re.compile("[^!#$%&'*+\\-.^_`|~0-9A-Za-z]").search
@@ -32,13 +35,17 @@ class RequestTimeout(BaseException):
 
 
 class Input(object):
-    """wsgi.input: the request body, streamed from the front end as the application reads it."""
+    """wsgi.input: the request body, streamed from the front end as the application reads it.
 
-    __slots__ = ('_req', '_buf', '_error')
+    Holds the body chunk being read and a position in it, so a read that a chunk can satisfy
+    costs one slice (or nothing, when it wants the whole chunk) rather than buffer copies."""
+
+    __slots__ = ('_req', '_chunk', '_pos', '_error')
 
     def __init__(self, req):
         self._req = req
-        self._buf = bytearray()
+        self._chunk = b''
+        self._pos = 0
         self._error = False
 
     def _check(self, what):
@@ -47,17 +54,26 @@ class Input(object):
         if self._error:
             raise OSError('mod_wsgi request data read error: input is already in error state')
 
-    def _fill(self):
-        """Appends the next chunk of the body to the buffer; False at the end of the body."""
+    def _next_chunk(self):
+        """Makes the next chunk of the body current; False at the end of the body."""
         try:
             chunk = self._req.next_body_chunk()
         except ConnectionClosed:
             self._error = True
             raise OSError('mod_wsgi request data read error: client connection closed')
-        if not chunk:
-            return False
-        self._buf += chunk
-        return True
+        self._chunk = chunk
+        self._pos = 0
+        return bool(chunk)
+
+    def _take(self, count):
+        """Up to `count` bytes from the current chunk (count < 0: all of it)."""
+        chunk = self._chunk
+        pos = self._pos
+        end = len(chunk) if count < 0 else min(len(chunk), pos + count)
+        self._pos = end
+        if pos == 0 and end == len(chunk):
+            return chunk
+        return chunk[pos:end]
 
     def read(self, size=-1):
         self._check('read() called on')
@@ -65,21 +81,24 @@ class Input(object):
             size = -1
         else:
             size = size.__index__()
-        buf = self._buf
-        if size < 0:
-            while self._fill():
-                pass
-            data = bytes(buf)
-            del buf[:]
-            return data
         if size == 0:
             self._req.want_body()
             return b''
-        while len(buf) < size and self._fill():
-            pass
-        data = bytes(buf[:size])
-        del buf[:size]
-        return data
+        if len(self._chunk) - self._pos >= size > 0:
+            return self._take(size)
+        parts = []
+        wanted = size
+        while True:
+            if self._pos < len(self._chunk):
+                part = self._take(wanted)
+                parts.append(part)
+                if wanted > 0:
+                    wanted -= len(part)
+                    if wanted == 0:
+                        break
+            elif not self._next_chunk():
+                break
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
     def readline(self, size=-1):
         self._check('readline() called on')
@@ -87,25 +106,27 @@ class Input(object):
             size = -1
         else:
             size = size.__index__()
-        buf = self._buf
-        start = 0
+        if size == 0:
+            return b''
+        parts = []
+        wanted = size
         while True:
-            end = buf.find(b'\n', start)
-            if end >= 0:
-                end += 1
+            chunk = self._chunk
+            pos = self._pos
+            if pos < len(chunk):
+                limit = len(chunk) if wanted < 0 else min(len(chunk), pos + wanted)
+                newline = chunk.find(b'\n', pos, limit)
+                part = self._take((newline + 1 if newline >= 0 else limit) - pos)
+                parts.append(part)
+                if newline >= 0:
+                    break
+                if wanted > 0:
+                    wanted -= len(part)
+                    if wanted == 0:
+                        break
+            elif not self._next_chunk():
                 break
-            if 0 <= size <= len(buf):
-                end = size
-                break
-            start = len(buf)
-            if not self._fill():
-                end = len(buf)
-                break
-        if 0 <= size < end:
-            end = size
-        data = bytes(buf[:end])
-        del buf[:end]
-        return data
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
     def readlines(self, hint=-1):
         self._check('readlines() called on')
@@ -396,25 +417,32 @@ class Request(object):
     def _output(self, data):
         head = self._take_head()
         data = self._clip(data)
-        if len(data) <= 32768:
+        conn = self.conn
+        if len(data) <= SHARED_THRESHOLD:
             if data:
-                self.conn.send(head + HEADER.pack(RESPONSE_BODY, len(data)) + data)
+                conn.send(head + HEADER.pack(RESPONSE_BODY, len(data)) + data)
             elif head:
-                self.conn.send(head)
+                conn.send(head)
+            return
+        if conn.region_ok:
+            conn.send(conn.shared_frames(data, head))
             return
         if head:
-            self.conn.send(head)
-        self.conn.send_frame(RESPONSE_BODY, data)
+            conn.send(head)
+        conn.send_frame(RESPONSE_BODY, data)
 
     def _prepare_tail(self, last=b''):
         """Readies the rest of a successful response (head if still pending, the last bytes of
         body) to go out with the end frame once close() has been called."""
         head = self._take_head(self.sent + len(last) if not self.head_sent else -1)
         last = self._clip(last)
-        if len(last) > 32768:
+        if len(last) > SHARED_THRESHOLD:
+            conn = self.conn
+            if conn.region_ok:
+                return conn.shared_frames(last, head) + RESPONSE_END_FRAME
             if head:
-                self.conn.send(head)
-            self.conn.send_frame(RESPONSE_BODY, last)
+                conn.send(head)
+            conn.send_frame(RESPONSE_BODY, last)
             return RESPONSE_END_FRAME
         if last:
             return head + HEADER.pack(RESPONSE_BODY, len(last)) + last + RESPONSE_END_FRAME
@@ -430,8 +458,11 @@ class Request(object):
         failure = 0
         try:
             result = app(environ, self.start_response)
-            if type(result) in (list, tuple):
+            kind = type(result)
+            if kind is list or kind is tuple:
                 tail = self._send_sequence(result)
+            elif kind is FileWrapper:
+                tail = self._send_file(result)
             else:
                 tail = self._send_iterable(result)
         except (ConnectionClosed, ClientGone):
@@ -499,6 +530,46 @@ class Request(object):
                 output(item)
         return self._prepare_tail()
 
+    def _send_file(self, wrapper):
+        """wsgi.file_wrapper over a regular file, as mod_wsgi sends one: from the file's current
+        position to its end (or to the declared Content-Length), with a Content-Length added
+        when none was declared. With WSGIEnableSendfile the front end reads the file itself and
+        this thread is done at once; otherwise the file is read in large pieces, straight into
+        the shared region when there is one."""
+        source = _file_source(wrapper)
+        if source is None:
+            return self._send_iterable(wrapper)
+        fd, offset, length = source
+        head = self._take_head(self.sent + length)
+        if self.content_length >= 0:
+            length = min(length, max(0, self.content_length - self.sent))
+        conn = self.conn
+        if self.environ['REQUEST_METHOD'] == 'HEAD' or length == 0:
+            self.sent += length
+            return head + RESPONSE_END_FRAME
+        if self.flags & FLAG_SENDFILE:
+            conn.send(head + FILE_FRAME.pack(RESPONSE_FILE, FILE_FRAME.size - HEADER.size, fd, offset, length))
+            head = b''
+            # The file must stay open until the front end has its own descriptor for it.
+            if conn.wait_for(FILE_TAKEN) == b'\x01':
+                self.sent += length
+                return RESPONSE_END_FRAME
+        if conn.region_ok:
+            frames, done = conn.shared_frames_from_file(fd, offset, length, head)
+            self.sent += done
+            return frames + RESPONSE_END_FRAME
+        if head:
+            conn.send(head)
+        done = 0
+        while done < length:
+            data = os.pread(fd, min(FILE_PIECE, length - done), offset + done)
+            if not data:
+                break
+            conn.send_frame(RESPONSE_BODY, data)
+            done += len(data)
+        self.sent += done
+        return RESPONSE_END_FRAME
+
     def reject_stale(self):
         """The application's code here is out of date: the front end runs the request in a fresh
         process instead (nothing of it has been read or answered yet)."""
@@ -541,6 +612,21 @@ class Request(object):
             self.environ = None
         if conn.closed:
             raise ConnectionClosed()
+
+
+def _file_source(wrapper):
+    """(descriptor, offset, length to its end) of a file wrapper's regular file, or None when it
+    wraps something else (a socket, a pipe, a file-like object without a descriptor)."""
+    filelike = wrapper.filelike
+    try:
+        fd = filelike.fileno()
+        offset = filelike.tell()
+        info = os.fstat(fd)
+    except Exception:
+        return None
+    if not stat.S_ISREG(info.st_mode) or not isinstance(fd, int) or not isinstance(offset, int) or offset < 0:
+        return None
+    return fd, offset, max(0, info.st_size - offset)
 
 
 def _checked_status(status):

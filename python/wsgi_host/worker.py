@@ -16,16 +16,15 @@ import os
 import sys
 import threading
 import time
-import traceback
 import types
 
 from . import __version__, MOD_WSGI_VERSION
 from . import process_control
 from .loader import ScriptLoader
 from .interpreters import InterpreterHost, report_start
-from .protocol import (Connection, ConnectionClosed, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
-                       DUMP_STACKS, INTERRUPT, CREATE_INTERPRETER, RESTART, HEARTBEAT_FRAME, HEADER,
-                       LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
+from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG,
+                       SHUTDOWN, DUMP_STACKS, INTERRUPT, CREATE_INTERPRETER, RESTART, HEARTBEAT_FRAME,
+                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -99,14 +98,17 @@ class Worker(object):
         else:
             header = ("WSGI0174: [script %s] %s exception raised processing WSGI script '%s' for %s."
                       % (script, name, script, context))
+        import traceback  # imported on first use: most processes never log an exception
         text = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         sink(LOG_ERR, header + '\n' + text.rstrip('\n'))
 
     # -- serving ------------------------------------------------------------------------------
 
-    def hello(self, role, thread):
+    def hello(self, role, thread, region=None):
         info = {'token': self.token, 'pid': os.getpid(), 'role': role, 'thread': thread,
                 'tid': threading.get_native_id(), 'applicationGroup': self.application_group}
+        if region is not None:
+            info['region'] = region.describe()
         return frame(HELLO, json.dumps(info).encode('ascii'))
 
     def flush_thread_output(self, request):
@@ -155,11 +157,13 @@ class Worker(object):
         does so when a client goes away mid-request)."""
         self.current.partials = {}
         self.thread_idents[index] = threading.get_ident()
+        # Made once per thread: it outlives reconnections, as the thread does.
+        region = ResponseRegion.create()
         failures = 0
         while not self.stopping:
             try:
-                conn = Connection(self.socket_path)
-                conn.send(self.hello('request', index))
+                conn = Connection(self.socket_path, region)
+                conn.send(self.hello('request', index, region))
             except (OSError, ConnectionClosed):
                 failures += 1
                 if failures > 50:
@@ -181,6 +185,9 @@ class Worker(object):
                 kind, payload = conn.read_frame()
                 if kind != HEAD:
                     return served  # out of step with the front end: start afresh
+                # The front end sends a head only once it has taken everything the previous
+                # response left in the shared region.
+                conn.outstanding = 0
                 served += 1
                 request = Request(self, conn, payload)
                 environ = request.environ
@@ -260,6 +267,7 @@ class Worker(object):
             self.start_serving_threads()
             self.control.send(frame(READY))
         except BaseException:
+            import traceback
             report_start(ready_fd, False, traceback.format_exc())
             return
         report_start(ready_fd, True)
@@ -329,6 +337,7 @@ class Worker(object):
                 os._exit(status)
 
     def dump_stacks(self, reason):
+        import traceback
         frames = sys._current_frames()
         names = dict((t.ident, t.name) for t in threading.enumerate())
         group = self.application_group
@@ -482,6 +491,7 @@ def main():
     except (ConnectionClosed, SystemExit):
         pass
     except BaseException:
+        import traceback
         traceback.print_exc()
         status = 1
     worker.finish(status)
@@ -499,6 +509,7 @@ def serve_application_group(raw_config):
         configure_path(config)
         worker = Worker(config)
     except BaseException:
+        import traceback
         report_start(ready_fd, False, traceback.format_exc())
         return
     worker.serve_application_group(ready_fd, own_process=False)

@@ -161,7 +161,13 @@ const OPTIONS: Record<string, Apply> = {
   'send-buffer-size': transportOnly("option 'send-buffer-size' has no effect in wsgi-host: worker connections use the system's buffer sizes"),
   'receive-buffer-size': transportOnly("option 'receive-buffer-size' has no effect in wsgi-host: worker connections use the system's buffer sizes"),
   'header-buffer-size': transportOnly("option 'header-buffer-size' has no effect in wsgi-host: response heads are framed, so there is no header line buffer"),
-  'response-buffer-size': transportOnly("option 'response-buffer-size' has no effect in wsgi-host: the front end passes response data on as it arrives, with flow control"),
+  'response-buffer-size': (group, value) => {
+    const n = Number(value);
+    // mod_wsgi's floor; sizes below it would make every large response wait on its client.
+    if (value.trim() === '' || !Number.isInteger(n) || n < 65536) return `needs a size in bytes of at least 65536, not "${value}"`;
+    group.responseBufferSize = n;
+    return null;
+  },
   'response-flush-delay': transportOnly("option 'response-flush-delay' has no effect in wsgi-host: the front end passes response data on as it arrives"),
   'socket-user': transportOnly("option 'socket-user' has no effect in wsgi-host: worker processes connect to the front end's private socket directory"),
   'server-metrics': transportOnly("option 'server-metrics' has no effect in wsgi-host: metrics come from the front end (server-status, server-metrics)"),

@@ -1,5 +1,12 @@
 import type { LimitsConfig, ProcessGroupConfig, PythonSettings, TimeoutsConfig, VirtualHostConfig } from './model';
 
+/**
+ * A response up to this size never keeps a worker thread waiting for a slow client; larger ones
+ * are relayed with flow control. mod_wsgi 6.0.2 uses 8 MiB for its flush threshold; wsgi-host
+ * holds this much per slow response in memory, so it is smaller.
+ */
+export const DEFAULT_RESPONSE_BUFFER_SIZE = 1024 * 1024;
+
 /** A process group with WSGIDaemonProcess's defaults (mod_wsgi 6). */
 export function defaultProcessGroup(name: string, python: string): ProcessGroupConfig {
   return {
@@ -19,6 +26,7 @@ export function defaultProcessGroup(name: string, python: string): ProcessGroupC
     group: null,
     umask: null,
     queueTimeout: 0,
+    responseBufferSize: DEFAULT_RESPONSE_BUFFER_SIZE,
     shutdownTimeout: 5,
     gracefulTimeout: 15,
     evictionTimeout: 0,
@@ -84,7 +92,7 @@ export function defaultPythonSettings(): PythonSettings {
 
 /** Apache's LimitRequest* defaults. */
 export function defaultLimits(): LimitsConfig {
-  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 64 * 1024 };
+  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1024 * 1024 };
 }
 
 /** Apache's Timeout and KeepAlive defaults. */

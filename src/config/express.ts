@@ -4,7 +4,7 @@ import type { FlagSpec, FlagValues } from '../cli/flags';
 import { isLogLevel } from '../log/error-log';
 import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
-import { defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
+import { DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { LogLevelName, LogTarget, ServerConfig } from './model';
 
 /**
@@ -37,6 +37,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'maximum-rss', kind: 'string', placeholder: 'BYTES', help: 'Replace a process (gracefully) once its resident memory passes this size, e.g. 512M; 0 is never.', defaultText: '0' },
   { name: 'memory-limit', kind: 'string', placeholder: 'BYTES', help: 'Limit a process\'s data memory (RLIMIT_DATA), e.g. 1G; 0 is no limit.', defaultText: '0' },
   { name: 'cpu-time-limit', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Replace a process once it has used this much CPU time; 0 is no limit.', defaultText: '0' },
+  { name: 'response-buffer-size', kind: 'string', placeholder: 'BYTES', help: 'How much of a response the front end holds for a slow client before the worker thread waits for it (at least 64K).', defaultText: '1M' },
   { name: 'preload', kind: 'boolean', help: 'Import the application when each process starts, before it takes requests (default: on its first request).' },
   { name: 'reload-on-changes', kind: 'boolean', help: 'Restart a process when the file of any module it imported changes (for development).' },
   { name: 'disable-reloading', kind: 'boolean', help: 'Do not restart processes when the WSGI script changes (WSGIScriptReloading Off).' },
@@ -48,9 +49,10 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'access-log-format', kind: 'string', placeholder: 'FORMAT', help: 'Apache LogFormat string, or common, combined, vhost_combined.', defaultText: 'common' },
   { name: 'log-to-terminal', kind: 'boolean', help: 'Error log to standard error, access log to standard output.' },
   { name: 'pass-authorization', kind: 'boolean', help: 'Pass the Authorization header to the application as HTTP_AUTHORIZATION (WSGIPassAuthorization On).' },
+  { name: 'enable-sendfile', kind: 'boolean', help: 'Let the front end send the file of a wsgi.file_wrapper response itself, freeing the worker thread at once (WSGIEnableSendfile On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
-  { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open.', defaultText: '2' },
+  { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open; 0 turns keep-alive off. There is no cap on requests per connection.', defaultText: '2' },
   { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
   { name: 'setup-only', kind: 'string', placeholder: 'DIR', help: 'Do not start: write the equivalent configuration file to DIR/httpd.conf, for `wsgi-host serve -f`.' },
   { name: 'help', kind: 'boolean', help: 'Show this help and exit.' },
@@ -112,6 +114,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     cpuTimeLimit: seconds('cpu-time-limit', 0),
     maximumRss: sizeFlag(values, 'maximum-rss'),
     memoryLimit: sizeFlag(values, 'memory-limit'),
+    responseBufferSize: responseBufferFlag(values),
     reloadOnChanges: values['reload-on-changes'] === true,
     preload: values['preload'] === true ? [{ script, applicationGroup: '' }] : [],
   });
@@ -139,6 +142,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     settings: {
       limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
       chunkedRequest: values['chunked-request'] === true,
+      enableSendfile: values['enable-sendfile'] === true,
       scriptReloading: values['disable-reloading'] !== true,
     },
   });
@@ -175,6 +179,13 @@ function sizeFlag(values: FlagValues, name: string): number {
   const match = /^(\d+)([kKmMgG]?)$/.exec(text.trim());
   if (match === null) throw new ExpressConfigError(`--${name} needs a size in bytes such as 536870912 or 512M, not "${text}"`);
   return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
+}
+
+function responseBufferFlag(values: FlagValues): number {
+  if (values['response-buffer-size'] === undefined) return DEFAULT_RESPONSE_BUFFER_SIZE;
+  const size = sizeFlag(values, 'response-buffer-size');
+  if (size < 65536) throw new ExpressConfigError(`--response-buffer-size must be at least 65536 bytes (64K), not "${values['response-buffer-size'] as string}"`);
+  return size;
 }
 
 function normalizeMountPoint(value: string): string {

@@ -202,6 +202,11 @@ export interface ProcessGroupConfig {
   umask: number | null;
   /** Seconds a request may wait for a free thread before it is answered 504. 0 = forever. */
   queueTimeout: number;
+  /**
+   * response-buffer-size: bytes of a response the front end holds for a slow client before the
+   * worker thread has to wait for it.
+   */
+  responseBufferSize: number;
   /** Seconds a process is given to finish its requests when it is stopped. */
   shutdownTimeout: number;
   gracefulTimeout: number;

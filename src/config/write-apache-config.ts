@@ -33,6 +33,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.chunkedRequest !== undefined) lines.push(`WSGIChunkedRequest ${main.settings.chunkedRequest ? 'On' : 'Off'}`);
   if (main.settings.passAuthorization !== undefined) lines.push(`WSGIPassAuthorization ${main.settings.passAuthorization ? 'On' : 'Off'}`);
   if (main.settings.scriptReloading !== undefined) lines.push(`WSGIScriptReloading ${main.settings.scriptReloading ? 'On' : 'Off'}`);
+  if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');
@@ -93,6 +94,7 @@ function daemonProcess(group: ProcessGroupConfig): string {
     ['cpuTimeLimit', 'cpu-time-limit'],
     ['maximumRss', 'maximum-rss'],
     ['memoryLimit', 'memory-limit'],
+    ['responseBufferSize', 'response-buffer-size'],
   ];
   for (const [key, name] of numeric) {
     if (group[key] !== defaults[key]) options.push(`${name}=${String(group[key])}`);

@@ -4,9 +4,12 @@ import type { SlotTenant, ThreadSlot } from '../groups/thread-slot';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
+import { openWorkerFile, sendWorkerFile } from './worker-file';
 import { clientOf, type RequestRecord } from './request-record';
 
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
+const FILE_TAKEN_FRAME = encodeFrame(ToWorker.FileTaken, Buffer.from([1]));
+const FILE_NOT_TAKEN_FRAME = encodeFrame(ToWorker.FileTaken, Buffer.from([0]));
 
 /** Response headers the front end owns: it decides the framing of the response itself. */
 const HOP_BY_HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -30,13 +33,19 @@ export interface ExchangeContext {
   requestTimedOut(slot: ThreadSlot): void;
   /** Checks the deadlines of running requests. */
   deadlines: DeadlineWatch;
+  /**
+   * How much response data may wait in the front end for a slow client before the worker is
+   * made to wait (response-buffer-size): below it the worker's thread moves on to its next
+   * request while the front end finishes the delivery.
+   */
+  responseBufferBytes: number;
 }
 
 /** How the request body reaches the worker. */
 export type BodyPlan =
   | { kind: 'none' }
-  /** Read whole before dispatch; goes out with the head in one write. */
-  | { kind: 'buffered'; body: Buffer }
+  /** Read whole before dispatch (as the pieces it arrived in); goes out with the head in one write. */
+  | { kind: 'buffered'; pieces: Buffer[]; length: number }
   /**
    * Streamed once the application first reads wsgi.input, so a request can still be run
    * elsewhere until then (script reloading); with Expect: 100-continue, that is also when the
@@ -60,6 +69,16 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   private bodyFlowing = false;
   private waitingForSlotDrain = false;
   private waitingForClientDrain = false;
+  /** Shared-region pieces passed on but not yet released to the worker (held while the client catches up). */
+  private heldRegionPieces = 0;
+  /** Shared-region pieces passed on whose release goes out once the current read is processed. */
+  private unreleasedRegionPieces = 0;
+  /** Stops the file being sent for the worker (WSGIEnableSendfile), while one is. */
+  private stopFile: (() => void) | null = null;
+  /** Body pieces that came after the file, sent once it is. */
+  private afterFile: Buffer[] = [];
+  /** The worker finished while its file was still being sent: end the response after it. */
+  private endAfterFile = false;
   /** Content-Length the application declared, or -1. */
   private declaredLength = -1;
   /** WSGIErrorOverride replaced the application's response: its body frames are dropped. */
@@ -102,12 +121,9 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
         return;
       case 'buffered': {
         this.requestStreamEnded = true;
-        const out = Buffer.allocUnsafe(this.head.length + FRAME_HEADER_SIZE + body.body.length + BODY_END_FRAME.length);
-        this.head.copy(out, 0);
-        writeFrameHeader(out, this.head.length, ToWorker.Body, body.body.length);
-        body.body.copy(out, this.head.length + FRAME_HEADER_SIZE);
-        BODY_END_FRAME.copy(out, out.length - BODY_END_FRAME.length);
-        slot.write(out);
+        const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+        writeFrameHeader(header, 0, ToWorker.Body, body.length);
+        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME]);
         return;
       }
       case 'on-demand':
@@ -249,6 +265,12 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       case FromWorker.ResponseBody:
         this.onResponseBody(payload);
         return;
+      case FromWorker.ResponseBodyShared:
+        this.onSharedResponseBody(payload);
+        return;
+      case FromWorker.ResponseFile:
+        this.onResponseFile(payload);
+        return;
       case FromWorker.ResponseEnd:
         this.finish(true);
         return;
@@ -333,21 +355,122 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
 
   private onResponseBody(payload: Buffer): void {
     if (this.overridden) return;
+    if (this.stopFile !== null) {
+      this.afterFile.push(payload);
+      return;
+    }
     this.record.bytesSent += payload.length;
-    if (!this.record.res.write(payload) && !this.waitingForClientDrain) {
+    const res = this.record.res;
+    // Past response-buffer-size, stop taking more from the worker until the client catches up.
+    if (!res.write(payload) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
       this.waitingForClientDrain = true;
       this.slot?.pauseReading();
-      this.record.res.once('drain', () => {
+      res.once('drain', () => {
         this.waitingForClientDrain = false;
-        this.slot?.resumeReading();
+        const slot = this.slot;
+        if (slot === null) return;
+        slot.resumeReading();
+        this.releaseHeldRegionPieces(slot);
       });
     }
   }
 
-  private finish(ok: boolean): void {
+  /** A body piece the worker left in its shared region: copied out, passed on, then released. */
+  private onSharedResponseBody(payload: Buffer): void {
+    const slot = this.slot!;
+    const region = slot.region;
+    const offset = payload.length === 8 ? payload.readUInt32BE(0) : -1;
+    const length = payload.length === 8 ? payload.readUInt32BE(4) : -1;
+    if (region === null || !region.contains(offset, length)) {
+      this.log('error', `Daemon process '${this.ctx.groupName}' announced a shared response piece the front end cannot read; dropping the request.`);
+      this.abandon(502, 'protocol error');
+      return;
+    }
+    let piece: Buffer;
+    try {
+      piece = region.read(offset, length);
+    } catch (err) {
+      this.log('error', `Reading a shared response piece from daemon process '${this.ctx.groupName}' failed: ${(err as Error).message}; dropping the request.`);
+      this.abandon(502, 'region read failed');
+      return;
+    }
+    this.onResponseBody(piece);
+    if (this.state !== 'running') return;
+    // The piece is the front end's now; the worker may reuse its half of the region unless the
+    // client is behind, in which case that is the worker's signal to wait.
+    if (this.waitingForClientDrain) {
+      this.heldRegionPieces++;
+    } else if (this.unreleasedRegionPieces++ === 0) {
+      // Released after the rest of this read is processed: when the response ends in it, the
+      // next request's head releases the region instead, and the worker is not woken twice.
+      process.nextTick(() => this.releaseRegionPieces());
+    }
+  }
+
+  /** The worker hands over a file to send (WSGIEnableSendfile); the front end takes it if it can open it. */
+  private onResponseFile(payload: Buffer): void {
+    const slot = this.slot!;
+    if (payload.length !== 20) {
+      this.log('error', `Daemon process '${this.ctx.groupName}' sent a malformed file frame; dropping the request.`);
+      this.abandon(502, 'protocol error');
+      return;
+    }
+    const workerFd = payload.readUInt32BE(0);
+    const offset = Number(payload.readBigUInt64BE(4));
+    const length = Number(payload.readBigUInt64BE(12));
+    const fd = this.overridden || this.stopFile !== null ? null : openWorkerFile(slot.pid, workerFd);
+    slot.write(fd !== null ? FILE_TAKEN_FRAME : FILE_NOT_TAKEN_FRAME);
+    if (fd === null) return;
     const res = this.record.res;
+    this.stopFile = sendWorkerFile(fd, offset, length, {
+      write: (piece) => {
+        this.record.bytesSent += piece.length;
+        return res.write(piece);
+      },
+      onceDrained: (resume) => res.once('drain', resume),
+      done: () => this.fileSent(),
+      failed: (err) => {
+        this.stopFile = null;
+        this.log('error', `Reading the file of a wsgi.file_wrapper response failed: ${err.message}; the response is cut short.`);
+        cutResponse(res);
+      },
+    });
+  }
+
+  private fileSent(): void {
+    this.stopFile = null;
+    const rest = this.afterFile;
+    this.afterFile = [];
+    for (const piece of rest) this.onResponseBody(piece);
+    if (this.endAfterFile) this.endResponse();
+  }
+
+  private releaseRegionPieces(): void {
+    const count = this.unreleasedRegionPieces;
+    this.unreleasedRegionPieces = 0;
+    if (count > 0 && this.state === 'running') this.slot?.releaseRegion(count);
+  }
+
+  private releaseHeldRegionPieces(slot: ThreadSlot): void {
+    if (this.heldRegionPieces > 0) {
+      slot.releaseRegion(this.heldRegionPieces);
+      this.heldRegionPieces = 0;
+    }
+  }
+
+  private finish(ok: boolean): void {
     this.releaseSlot();
     if (!ok || this.overridden) return;
+    if (this.stopFile !== null) {
+      // The thread is free; the response ends once the front end has sent the file.
+      this.endAfterFile = true;
+      return;
+    }
+    this.endResponse();
+  }
+
+  private endResponse(): void {
+    const res = this.record.res;
     const short = this.declaredLength >= 0 && this.record.bytesSent < this.declaredLength && this.record.req.method !== 'HEAD';
     if (short) {
       // The client was promised more bytes than the application produced: close the connection
@@ -375,8 +498,13 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.endRequestStream();
     const slot = this.slot;
     this.finishRunning();
-    if (this.waitingForClientDrain) slot?.resumeReading();
-    slot?.release();
+    if (slot === null) return;
+    // The response is complete in the front end, so the thread is free however slow the client;
+    // its region is free too: the worker takes its next request's head as the release of all of it.
+    this.heldRegionPieces = 0;
+    this.unreleasedRegionPieces = 0;
+    if (this.waitingForClientDrain) slot.resumeReading();
+    slot.release();
   }
 
   /**
@@ -387,6 +515,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   private abandon(status: number, why: string): void {
     const slot = this.slot;
     this.finishRunning();
+    this.dropFile();
     slot?.cut(why);
     sendErrorPage(this.record, status);
   }
@@ -394,6 +523,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   onSlotLost(reason: string): void {
     if (this.state !== 'running') return;
     this.finishRunning();
+    this.dropFile();
     if (this.clientGone) return;
     if (!this.record.res.headersSent) {
       this.log('error', `WSGI0146: Daemon process '${this.ctx.groupName}' closed connection before sending complete response headers (${reason}).`);
@@ -404,9 +534,18 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     }
   }
 
+  /** Stops sending the worker's file, if one is being sent. */
+  private dropFile(): void {
+    const stop = this.stopFile;
+    this.stopFile = null;
+    this.afterFile = [];
+    stop?.();
+  }
+
   private onClientClose(): void {
     if (this.record.res.writableFinished) return;
     this.clientGone = true;
+    this.dropFile();
     if (this.state === 'queued') {
       this.ctx.withdrawn();
       return;

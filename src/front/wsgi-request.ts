@@ -87,7 +87,7 @@ export function startWsgiRequest(
     if (settings.limitRequestBody > 0 && length > settings.limitRequestBody) {
       return fail(413, `Requested content-length of ${length} is larger than the configured limit of ${settings.limitRequestBody}`);
     }
-    if (!r.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', body: Buffer.alloc(0) };
+    if (!r.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', pieces: [], length: 0 };
     else body = { kind: 'on-demand', expectContinue: r.expectContinue };
   } else {
     body = { kind: 'none' };
@@ -129,21 +129,24 @@ export function startWsgiRequest(
       queueStart: now,
       extra: record.env,
     },
-    (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0),
+    (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0) | (settings.enableSendfile ? HeadFlags.Sendfile : 0),
     body.kind === 'none',
   );
   const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket);
 
   if (body.kind === 'buffered') {
-    // Small bodies are read whole first: the worker thread then never waits on a slow client,
-    // and head and body reach it in one write.
-    const chunks: Buffer[] = [];
+    // Bodies up to the limit are read whole first: the worker thread then never waits on a slow
+    // client, and head and body reach it in one write.
+    const buffered = body;
     hooks.onBodyFailure((status) => fail(status, 'The request body was malformed or cut short; the request was not run.'));
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('data', (chunk: Buffer) => {
+      buffered.pieces.push(chunk);
+      buffered.length += chunk.length;
+    });
     req.on('end', () => {
       hooks.onBodyFailure(null);
       if (record.res.destroyed) return;
-      group.submit(new WsgiExchange(context, record, head, { kind: 'buffered', body: Buffer.concat(chunks) }, applicationGroup));
+      group.submit(new WsgiExchange(context, record, head, buffered, applicationGroup));
     });
     return;
   }
@@ -184,6 +187,7 @@ function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride:
       interruptTimeoutMs: groupConfig.interruptTimeout * 1000,
       requestTimedOut: (slot) => group.requestTimedOut(slot),
       deadlines: group.deadlines,
+      responseBufferBytes: groupConfig.responseBufferSize,
     };
     byOptions.set(key, context);
   }

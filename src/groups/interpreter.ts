@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
 import type { SlotPool } from './dispatcher';
+import type { ResponseRegion } from './response-region';
 import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
 import type { WorkerProcess } from './worker-process';
 
@@ -56,8 +57,8 @@ export class Interpreter implements SlotPool, SlotOwner {
     return this.process.applicationGroupsInProcesses ? `process of application group '${this.applicationGroup}'` : `sub-interpreter '${this.applicationGroup}'`;
   }
 
-  attachThread(socket: net.Socket, thread: number, tid: number): ThreadSlot {
-    const slot = new ThreadSlot(this, socket, thread, tid);
+  attachThread(socket: net.Socket, thread: number, tid: number, region: ResponseRegion | null): ThreadSlot {
+    const slot = new ThreadSlot(this, socket, thread, tid, region);
     this.slots.add(slot);
     const processState = this.process.state;
     if (processState === 'ready' || processState === 'starting') {

@@ -11,6 +11,7 @@ import { PYTHON_RUNTIME_DIR } from '../paths';
 import { DeadlineWatch } from '../util/deadline-watch';
 import { Dispatcher, type Dispatchable } from './dispatcher';
 import type { Interpreter } from './interpreter';
+import { ResponseRegion } from './response-region';
 import type { ThreadSlot } from './thread-slot';
 import { WorkerProcess, type ProcessHost, type ReadyInfo } from './worker-process';
 
@@ -30,6 +31,8 @@ interface HelloMessage {
   tid: number;
   /** The application group of the interpreter the connection belongs to ('' or absent: the main one). */
   applicationGroup?: string;
+  /** The thread's shared response region: a file descriptor in the worker and its size. */
+  region?: { fd: number; size: number };
 }
 
 export interface GroupEnvironment {
@@ -476,7 +479,9 @@ export class ProcessGroup implements ProcessHost {
         deliver = proc.attachInterpreter(socket, applicationGroup, hello.pid);
       } else {
         socket.setNoDelay(true);
-        const slot = proc.attachThread(socket, hello.thread, hello.tid, applicationGroup);
+        // The thread's own process: the daemon process, or an application group's process of its own.
+        const region = hello.region === undefined ? null : ResponseRegion.open(hello.pid, hello.region.fd, hello.region.size);
+        const slot = proc.attachThread(socket, hello.thread, hello.tid, applicationGroup, region);
         deliver = (t, p) => slot.deliver(t, p);
       }
     };

@@ -1,4 +1,9 @@
 import type * as net from 'node:net';
+import { encodeFrame, ToWorker } from '../protocol/frames';
+import type { ResponseRegion } from './response-region';
+
+const REGION_RELEASED_FRAME = encodeFrame(ToWorker.RegionReleased);
+const REGION_ACCEPTED_FRAME = encodeFrame(ToWorker.RegionAccepted);
 
 /** What runs on a slot: the front-end half of one request. */
 export interface SlotTenant {
@@ -39,12 +44,16 @@ export class ThreadSlot {
     readonly thread: number,
     /** The thread's native id, for log lines. */
     readonly tid: number,
+    /** Where the thread leaves large response pieces, if the front end could open it. */
+    readonly region: ResponseRegion | null = null,
   ) {
+    if (region !== null) socket.write(REGION_ACCEPTED_FRAME);
     socket.on('drain', () => this.tenant?.onSlotDrain());
     socket.on('error', (err) => {
       this.lossReason ??= err.message;
     });
     socket.on('close', () => {
+      region?.close();
       const tenant = this.tenant;
       this.tenant = null;
       this.owner.slotClosed(this, tenant, this.lossReason);
@@ -107,6 +116,15 @@ export class ThreadSlot {
     return this.socket.write(data);
   }
 
+  /** Writes buffers in one system call without joining them. */
+  writeAll(buffers: Buffer[]): boolean {
+    this.socket.cork();
+    let ok = true;
+    for (const buffer of buffers) ok = this.socket.write(buffer);
+    this.socket.uncork();
+    return ok;
+  }
+
   /** Writes a frame header and its payload in one system call without copying the payload. */
   writeFrame(header: Buffer, payload: Buffer): boolean {
     this.socket.cork();
@@ -114,6 +132,11 @@ export class ThreadSlot {
     const ok = this.socket.write(payload);
     this.socket.uncork();
     return ok;
+  }
+
+  /** Tells the thread that `count` of its shared response pieces have been passed on. */
+  releaseRegion(count: number): void {
+    for (let i = 0; i < count; i++) this.socket.write(REGION_RELEASED_FRAME);
   }
 
   pauseReading(): void {

@@ -6,6 +6,7 @@ import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/
 import type { LogContext } from '../log/error-log';
 import type { ProcessSlots } from './dispatcher';
 import { Interpreter } from './interpreter';
+import type { ResponseRegion } from './response-region';
 import type { SlotTenant, ThreadSlot } from './thread-slot';
 
 /**
@@ -164,9 +165,9 @@ export class WorkerProcess implements ProcessSlots {
     return (type, payload) => this.onControlFrame(type, payload);
   }
 
-  attachThread(socket: net.Socket, thread: number, tid: number, applicationGroup: string): ThreadSlot {
+  attachThread(socket: net.Socket, thread: number, tid: number, applicationGroup: string, region: ResponseRegion | null): ThreadSlot {
     const interp = applicationGroup === '' ? this.main : this.interpreterFor(applicationGroup);
-    return interp.attachThread(socket, thread, tid);
+    return interp.attachThread(socket, thread, tid, region);
   }
 
   /** The control connection of an application group's interpreter. */

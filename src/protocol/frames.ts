@@ -20,6 +20,19 @@ export const enum ToWorker {
   Body = 0x02,
   /** The request body is complete; also ends the request stream when the body was cut short by the response ending. */
   BodyEnd = 0x03,
+  /**
+   * The oldest ResponseBodyShared piece has been copied out and passed on: its half of the
+   * connection's response region may be written again. No payload. A Head frame releases every
+   * piece of the previous response (the front end sends one only after taking them all).
+   */
+  RegionReleased = 0x04,
+  /** Sent once, right after HELLO: the front end has opened this connection's response region. */
+  RegionAccepted = 0x05,
+  /**
+   * The answer to ResponseFile: one byte, 1 if the front end opened the file and will send it
+   * (the worker may close it now), 0 if the worker must send the bytes itself.
+   */
+  FileTaken = 0x06,
   /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
   Shutdown = 0x20,
   /** Control connection: write the Python stack of every thread to the log. Payload: why (UTF-8). */
@@ -51,10 +64,21 @@ export const enum FromWorker {
   /** The process's code is out of date (its script changed): run this request in a fresh process. */
   Reload = 0x17,
   /**
-   * First frame on every connection: JSON {token, pid, role, thread, tid, applicationGroup}. Roles:
-   * 'control' (the process, and its main interpreter), 'interpreter' (the control connection of
-   * another application group's interpreter), 'request' (a serving thread of the interpreter of
-   * applicationGroup).
+   * A piece of the response body left in the connection's shared response region rather than
+   * sent through the socket. Payload: offset and length, each a 4-byte big-endian integer.
+   */
+  ResponseBodyShared = 0x18,
+  /**
+   * WSGIEnableSendfile: the rest of the body is part of a regular file the worker has open.
+   * Payload: its descriptor in the worker (4 bytes), offset and length (8 bytes each), big-endian.
+   * The worker waits for FileTaken before closing it.
+   */
+  ResponseFile = 0x19,
+  /**
+   * First frame on every connection: JSON {token, pid, role, thread, tid, applicationGroup, region?}.
+   * Roles: 'control' (the process, and its main interpreter), 'interpreter' (the control
+   * connection of another application group's interpreter), 'request' (a serving thread of the
+   * interpreter of applicationGroup).
    */
   Hello = 0x30,
   /**
@@ -77,6 +101,8 @@ export const enum HeadFlags {
   BodyOnRequest = 1,
   /** WSGIScriptReloading On: the worker checks the script for changes before running it. */
   ScriptReloading = 2,
+  /** WSGIEnableSendfile On: the worker may hand a wsgi.file_wrapper's file to the front end. */
+  Sendfile = 4,
 }
 
 /** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */

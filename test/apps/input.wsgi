@@ -46,8 +46,9 @@ def input_app(environ, start_response):
         # Streams a large body in blocks, never holding it whole.
         digest = hashlib.sha256()
         total = 0
+        n = int(query.get('n', ['65536'])[0])
         while True:
-            block = stream.read(65536)
+            block = stream.read(n)
             if not block:
                 break
             digest.update(block)
@@ -55,6 +56,24 @@ def input_app(environ, start_response):
         result['length'] = total
         result['sha256'] = digest.hexdigest()
         result['maxrss_kb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    elif mode == 'hashlines':
+        # readline(size) across the body's pieces: hash of all lines, and how many ended in a newline.
+        size = int(query.get('size', ['-1'])[0])
+        digest = hashlib.sha256()
+        total = 0
+        newlines = 0
+        while True:
+            line = stream.readline(size)
+            if not line:
+                break
+            assert b'\n' not in line[:-1], 'a line holds a newline before its end'
+            assert size < 0 or len(line) <= size, 'a line is longer than readline(size) allows'
+            newlines += line.endswith(b'\n')
+            digest.update(line)
+            total += len(line)
+        result['length'] = total
+        result['sha256'] = digest.hexdigest()
+        result['newlines'] = newlines
     elif mode == 'ignore':
         result['ignored'] = True
     result['content_length'] = environ.get('CONTENT_LENGTH')

@@ -193,8 +193,17 @@ def application(environ, start_response):
         return pattern(size)
     if path == '/file-wrapper':
         f = open(query['path'], 'rb')
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        if 'seek' in query:
+            f.seek(int(query['seek']))
+        headers = [('Content-Type', 'application/octet-stream')]
+        if 'length' in query:
+            headers.append(('Content-Length', query['length']))
+        start_response('200 OK', headers)
         return environ['wsgi.file_wrapper'](f, 8192)
+    if path == '/file-wrapper-bytesio':
+        import io
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](io.BytesIO(b'from-memory-' * 1000), 4096)
     if path == '/big-single':
         size = int(query['size'])
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])

@@ -5,7 +5,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { app, CLI, request, sleep, startServer } from '../helpers/server';
+import { START_SERVER_FLAGS } from '../../src/config/express';
+import { app, CLI, request, ROOT, sleep, startServer } from '../helpers/server';
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -53,6 +54,25 @@ describe('wsgi-host start-server', () => {
     assert.equal(status, 0);
     for (const flag of ['--host', '--port', '--processes', '--threads', '--python', '--python-path', '--callable-object', '--mount-point', '--queue-timeout', '--socket-prefix', '--log-level', '--access-log', '--log-to-terminal', '--pass-authorization', '--chunked-request']) {
       assert.match(stdout, new RegExp(`^  ${flag}\\b`, 'm'), flag);
+    }
+  });
+
+  it('--help and the README\'s options table list exactly the options the parser knows, with their defaults', () => {
+    const { stdout } = run(['start-server', '--help']);
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const from = readme.indexOf('| Option |', readme.indexOf('### `start-server` options'));
+    const rows = readme.slice(from, readme.indexOf('\n\n', from)).split('\n').slice(2);
+    const documented = new Map<string, string>();
+    for (const row of rows) {
+      const cells = row.split(' | ');
+      const name = /^\| `--([a-z-]+)/.exec(row)?.[1];
+      if (name !== undefined) documented.set(name, cells[cells.length - 1]!.replace(/ \|$/, '').replace(/`/g, '').trim());
+    }
+    const known = START_SERVER_FLAGS.map((f) => f.name).filter((name) => name !== 'help');
+    assert.deepEqual([...documented.keys()].sort(), [...known].sort(), 'README options table vs the flag table');
+    for (const flag of START_SERVER_FLAGS) {
+      assert.match(stdout, new RegExp(`^  --${flag.name}\\b`, 'm'), `--help shows --${flag.name}`);
+      if (flag.defaultText !== undefined) assert.equal(documented.get(flag.name), flag.defaultText.replace(/`/g, ''), `README's default for --${flag.name}`);
     }
   });
 

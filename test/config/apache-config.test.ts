@@ -615,8 +615,8 @@ describe('core directives: the model fields they set', () => {
 
     it('LimitRequestBody is per directory; LimitRequestFields/FieldSize/Line are server-wide', () => {
       for (const level of LEVELS) assert.equal(ownSettings(clean(at(level, 'LimitRequestBody 1000')).config, level).limitRequestBody, 1000);
-      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 65536 });
-      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 65536 });
+      assert.deepEqual(clean([L]).config.limits, { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1048576 });
+      assert.deepEqual(clean([L, 'LimitRequestFields 50', 'LimitRequestFieldSize 4000', 'LimitRequestLine 2000']).config.limits, { requestLine: 2000, requestFields: 50, requestFieldSize: 4000, bufferedBodySize: 1048576 });
       refuse([L, 'LimitRequestBody lots'], 'LimitRequestBody', 'LimitRequestBody', /needs a number, not "lots"/);
       refuse([L, 'LimitRequestFields -1'], 'LimitRequestFields', 'LimitRequestFields', /needs a number, not "-1"/);
       refuse([L, 'LimitRequestLine x'], 'LimitRequestLine', 'LimitRequestLine', /needs a number of at least 1, not "x"/);
@@ -774,9 +774,9 @@ describe('mod_wsgi directives', () => {
       'switch-interval', 'maximum-requests', 'maximum-requests-jitter', 'restart-interval', 'inactivity-timeout', 'request-timeout',
       'interrupt-timeout', 'deadlock-timeout', 'startup-timeout', 'graceful-timeout', 'eviction-timeout', 'shutdown-timeout', 'queue-timeout',
       'socket-timeout', 'cpu-time-limit', 'cpu-priority', 'memory-limit', 'virtual-memory-limit', 'maximum-rss', 'stack-size',
-      'reload-on-changes', 'python-executable', 'application-groups',
+      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups',
     ];
-    const TRANSPORT = ['connect-timeout', 'response-socket-timeout', 'listen-backlog', 'send-buffer-size', 'receive-buffer-size', 'header-buffer-size', 'response-buffer-size', 'response-flush-delay', 'socket-user', 'server-metrics'];
+    const TRANSPORT = ['connect-timeout', 'response-socket-timeout', 'listen-backlog', 'send-buffer-size', 'receive-buffer-size', 'header-buffer-size', 'response-flush-delay', 'socket-user', 'server-metrics'];
     const REFUSED: Record<string, RegExp> = {
       chroot: /option 'chroot' is not supported by wsgi-host \(deprecated in mod_wsgi\); run the server in a container instead/,
       'supplementary-groups': /option 'supplementary-groups' is not supported by wsgi-host yet/,
@@ -786,6 +786,12 @@ describe('mod_wsgi directives', () => {
 
     it('this test covers every option daemon-options.ts knows', () => {
       assert.deepEqual([...APPLIED, ...TRANSPORT, ...Object.keys(REFUSED)].sort(), [...DAEMON_OPTION_NAMES].sort());
+    });
+
+    it('response-buffer-size= is how much of a response the front end holds for a slow client (at least 65536, as mod_wsgi requires)', () => {
+      assert.equal(clean([L, 'WSGIDaemonProcess a response-buffer-size=262144']).config.processGroups[0]!.responseBufferSize, 262144);
+      assert.equal(clean([L, 'WSGIDaemonProcess a']).config.processGroups[0]!.responseBufferSize, 1024 * 1024);
+      refuse([L, 'WSGIDaemonProcess a response-buffer-size=1000'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /response-buffer-size.*at least 65536, not "1000"/);
     });
 
     it('python-executable= (a wsgi-host extension) names the interpreter itself', () => {

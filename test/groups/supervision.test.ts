@@ -125,7 +125,9 @@ describe('dispatching', () => {
   it('drops a queued request whose client reset its connection, without running it', async () => {
     const server = await startServer([app('lifecycle.wsgi'), '--processes', '1', '--threads', '1', '--access-log']);
     try {
-      const blocker = request(`${server.url}/sleep?seconds=0.5`);
+      // Long enough that the abandoned request is still queued when its client resets, however
+      // slow a loaded machine makes the steps below.
+      const blocker = request(`${server.url}/sleep?seconds=3`);
       await sleep(100);
       const socket = net.connect(server.port, '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));

@@ -8,7 +8,7 @@ import { app, getJson, rawExchange, serverFixture } from '../helpers/server';
 type InputResult = Record<string, unknown>;
 
 describe('wsgi.input', () => {
-  const server = serverFixture([app('input.wsgi'), '--threads', '4', '--limit-request-body', '1000000']);
+  const server = serverFixture([app('input.wsgi'), '--threads', '4', '--limit-request-body', '3000000']);
   before(server.start);
   after(server.stop);
   const post = (query: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<InputResult> =>
@@ -38,7 +38,7 @@ describe('wsgi.input', () => {
   });
 
   it('reads a body that is not buffered whole (larger than the buffering threshold)', async () => {
-    const body = Buffer.alloc(300_000, 'z');
+    const body = Buffer.alloc(1_500_000, 'z');
     const result = await post('mode=hash', body);
     assert.equal(result['length'], body.length);
     assert.equal(result['sha256'], createHash('sha256').update(body).digest('hex'));
@@ -83,7 +83,7 @@ describe('wsgi.input', () => {
   });
 
   it('refuses a declared body over LimitRequestBody with 413 before the application runs', async () => {
-    const raw = await rawExchange(server.get().port, 'POST /?mode=read HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\nabc');
+    const raw = await rawExchange(server.get().port, 'POST /?mode=read HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\nabc');
     assert.match(raw.toString('latin1'), /^HTTP\/1\.1 413 /);
   });
 

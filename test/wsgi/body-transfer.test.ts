@@ -1,0 +1,301 @@
+/**
+ * How request and response bodies travel between the front end and the worker threads: bodies
+ * read whole before a thread is given the request, large response pieces through the thread's
+ * shared region, and response-buffer-size keeping threads free of slow clients.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { app, getJson, rawExchange, serverFixture, sleep, type RunningServer } from '../helpers/server';
+
+type Json = Record<string, unknown>;
+
+/** The bytes /download sends: sha256('wsgi-host') * 2048 repeated (see test/apps/response.wsgi). */
+function patternHash(size: number): string {
+  const block = Buffer.concat(Array.from({ length: 2048 }, () => createHash('sha256').update('wsgi-host').digest()));
+  const hash = createHash('sha256');
+  let left = size;
+  while (left > 0) {
+    const n = Math.min(left, block.length);
+    hash.update(block.subarray(0, n));
+    left -= n;
+  }
+  return hash.digest('hex');
+}
+
+function download(url: string): Promise<{ status: number; length: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        const hash = createHash('sha256');
+        let length = 0;
+        res.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          length += chunk.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, length, sha256: hash.digest('hex') }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** Links of the server's open file descriptors that are worker response regions. */
+function openRegions(server: RunningServer): string[] {
+  const dir = `/proc/${server.child.pid!}/fd`;
+  const links: string[] = [];
+  for (const fd of fs.readdirSync(dir)) {
+    try {
+      const target = fs.readlinkSync(`${dir}/${fd}`);
+      if (target.includes('wsgi-host-response')) links.push(target);
+    } catch {
+      // Closed while listing.
+    }
+  }
+  return links;
+}
+
+/** A GET whose response is never read: the client's socket stays open and stalled. */
+function stalledGet(port: number, target: string): net.Socket {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  socket.pause();
+  socket.on('error', () => {});
+  return socket;
+}
+
+/** Resolves with true if `promise` settles within `ms`, false otherwise (it keeps running). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = promise.then(() => true as const);
+  const result = await Promise.race([done, timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+for (const region of ['on', 'off'] as const) {
+  describe(`large responses, shared response region ${region}`, () => {
+    const server = serverFixture([app('response.wsgi'), '--threads', '2'], region === 'off' ? { env: { WSGI_HOST_RESPONSE_REGION: 'off' } } : {});
+    before(server.start);
+    after(server.stop);
+
+    it(region === 'on' ? 'the front end holds each worker thread\'s region open' : 'WSGI_HOST_RESPONSE_REGION=off keeps everything on the socket', async () => {
+      // Threads connect just after their process says it is ready.
+      for (let i = 0; i < 50 && openRegions(server.get()).length < 2; i++) await sleep(100);
+      const regions = openRegions(server.get());
+      if (region === 'on') assert.equal(regions.length, 2, `one region per thread, got ${JSON.stringify(regions)}`);
+      else assert.deepEqual(regions, []);
+    });
+
+    it('a 5 MB response in one piece arrives intact (the region is reused several times over)', async () => {
+      const got = await download(`${server.get().url}/big-single?size=5000000`);
+      assert.equal(got.status, 200);
+      assert.equal(got.length, 5_000_000);
+      assert.equal(got.sha256, createHash('sha256').update(Buffer.alloc(5_000_000, 'x')).digest('hex'));
+    });
+
+    it('a 3 MB response yielded in 64 KiB pieces arrives intact, twice in a row on the same thread', async () => {
+      for (let i = 0; i < 2; i++) {
+        const got = await download(`${server.get().url}/download?size=3000000`);
+        assert.equal(got.length, 3_000_000);
+        assert.equal(got.sha256, patternHash(3_000_000));
+      }
+    });
+
+    it('concurrent large responses on both threads do not mix', async () => {
+      const sizes = [1_500_000, 2_500_001, 700_000, 4_000_000];
+      const results = await Promise.all(sizes.map((size) => download(`${server.get().url}/download?size=${size}`)));
+      results.forEach((got, i) => {
+        assert.equal(got.length, sizes[i]);
+        assert.equal(got.sha256, patternHash(sizes[i]!));
+      });
+    });
+  });
+}
+
+describe('a slow client never holds a worker thread for a response that fits the response buffer', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--response-buffer-size', '32M']);
+  before(server.start);
+  after(server.stop);
+
+  it('the only thread serves others while a client that reads nothing still has 12 MB coming', async () => {
+    // More than the kernel's socket buffers take, so the front end must hold the rest.
+    const stalled = stalledGet(server.get().port, '/big-single?size=12000000');
+    try {
+      await sleep(300);
+      const other = getJson(`${server.get().url}/pid`).catch(() => null);
+      assert.ok(await settlesWithin(other, 15_000), 'a second request was served while the first client read nothing');
+    } finally {
+      stalled.destroy();
+    }
+  });
+});
+
+describe('past response-buffer-size, the worker waits for the client (flow control)', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--response-buffer-size', '64K']);
+  before(server.start);
+  after(server.stop);
+
+  it('the thread stays with the stalled response until that client goes away', async () => {
+    const stalled = stalledGet(server.get().port, '/big-single?size=40000000');
+    await sleep(300);
+    const other = fetch(`${server.get().url}/pid`).then((r) => r.text());
+    const servedWhileStalled = await settlesWithin(other, 1500);
+    stalled.destroy();
+    assert.equal(servedWhileStalled, false, 'the only thread was still sending the 40 MB response');
+    assert.ok(await settlesWithin(other, 15_000), 'once the stalled client left, the thread took the next request');
+  });
+});
+
+describe('request bodies', () => {
+  const server = serverFixture([app('input.wsgi'), '--threads', '1', '--limit-request-body', '0']);
+  before(server.start);
+  after(server.stop);
+  const post = (query: string, body: Buffer): Promise<Json> => getJson(`${server.get().url}/?${query}`, { method: 'POST', body });
+
+  /** Lines of varied lengths, some longer than the reads that cut them. */
+  function lines(size: number): Buffer {
+    const out = Buffer.alloc(size);
+    let line = 0;
+    let next = 0;
+    for (let i = 0; i < size; i++) {
+      if (i === next) {
+        out[i] = 0x0a;
+        line++;
+        next = i + 1 + ((line * 7919) % 3000);
+      } else {
+        out[i] = 0x61 + (i % 26);
+      }
+    }
+    return out;
+  }
+
+  for (const size of [900_000, 3_500_000]) {
+    const how = size <= 1024 * 1024 ? 'read whole before dispatch' : 'streamed as the application reads';
+    it(`read(n) and readline(size) across the pieces of a ${size}-byte body (${how})`, async () => {
+      const body = lines(size);
+      const expected = createHash('sha256').update(body).digest('hex');
+      const reads = await post('mode=hash&n=7777', body);
+      assert.equal(reads['length'], size);
+      assert.equal(reads['sha256'], expected);
+      const byLine = await post('mode=hashlines&size=1000', body);
+      assert.equal(byLine['length'], size);
+      assert.equal(byLine['sha256'], expected);
+      const unlimited = await post('mode=hashlines&size=-1', body);
+      assert.equal(unlimited['sha256'], expected);
+      assert.equal(unlimited['newlines'], body.filter((b) => b === 0x0a).length);
+    });
+  }
+
+  it('a client that sends its body slowly does not hold the only thread: the request runs once the body is in', async () => {
+    const body = lines(500_000);
+    const socket = net.connect(server.get().port, '127.0.0.1');
+    const answer = new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+    });
+    socket.write(`POST /?mode=hash HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, 1000));
+    await sleep(300);
+    const other = getJson(`${server.get().url}/?mode=read`);
+    assert.ok(await settlesWithin(other, 15_000), 'another request was served while the body was still coming');
+    socket.end(body.subarray(1000));
+    const text = await answer;
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.equal((JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Json)['sha256'], createHash('sha256').update(body).digest('hex'));
+  });
+});
+
+/** A file of `size` bytes with a position-dependent pattern, in a fresh directory. */
+function patternFile(size: number): { file: string; content: Buffer; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-file-'));
+  const file = path.join(dir, 'served.bin');
+  const content = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) content[i] = (i * 31 + (i >> 12)) & 0xff;
+  fs.writeFileSync(file, content);
+  return { file, content, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+for (const sendfile of [false, true]) {
+  describe(`wsgi.file_wrapper over a regular file${sendfile ? ', sent by the front end (--enable-sendfile)' : ''}`, () => {
+    const server = serverFixture([app('response.wsgi'), '--threads', '1', ...(sendfile ? ['--enable-sendfile'] : [])]);
+    const data = patternFile(3_000_000);
+    before(server.start);
+    after(async () => {
+      await server.stop();
+      data.cleanup();
+    });
+    const url = (query: string): string => `${server.get().url}/file-wrapper?path=${encodeURIComponent(data.file)}${query}`;
+
+    it('sends the whole file with a Content-Length, as mod_wsgi does', async () => {
+      const res = await fetch(url(''));
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.headers.get('content-length'), '3000000');
+      assert.equal(res.headers.get('transfer-encoding'), null);
+      assert.ok(body.equals(data.content));
+    });
+
+    it('starts at the file\'s current position', async () => {
+      const res = await fetch(url('&seek=1234567'));
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.headers.get('content-length'), String(3_000_000 - 1_234_567));
+      assert.ok(body.equals(data.content.subarray(1_234_567)));
+    });
+
+    it('stops at a declared Content-Length', async () => {
+      const res = await fetch(url('&seek=10&length=100000'));
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.headers.get('content-length'), '100000');
+      assert.ok(body.equals(data.content.subarray(10, 100_010)));
+    });
+
+    it('answers HEAD with the length and no body', async () => {
+      const raw = await rawExchange(server.get().port, `HEAD /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const text = raw.toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.match(text, /\r\nContent-Length: 3000000\r\n/i);
+      assert.ok(text.endsWith('\r\n\r\n'), 'nothing after the head');
+    });
+
+    it('iterates a file-like object that is not a regular file', async () => {
+      const res = await fetch(`${server.get().url}/file-wrapper-bytesio`);
+      assert.equal(await res.text(), 'from-memory-'.repeat(1000));
+    });
+
+    it('serves the same file many times in a row on the one thread', async () => {
+      for (let i = 0; i < 5; i++) {
+        const got = await download(url(''));
+        assert.equal(got.length, 3_000_000);
+      }
+    });
+  });
+}
+
+describe('--enable-sendfile frees the worker thread as soon as it hands the file over', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--response-buffer-size', '64K']);
+  const data = patternFile(40_000_000);
+  before(server.start);
+  after(async () => {
+    await server.stop();
+    data.cleanup();
+  });
+
+  it('another request is served while a client that reads nothing has most of a 40 MB file still to come', async () => {
+    const stalled = stalledGet(server.get().port, `/file-wrapper?path=${encodeURIComponent(data.file)}`);
+    try {
+      await sleep(300);
+      const other = fetch(`${server.get().url}/pid`).then((r) => r.text());
+      assert.ok(await settlesWithin(other, 15_000), 'the only thread was free for another request');
+    } finally {
+      stalled.destroy();
+    }
+  });
+});
