@@ -479,8 +479,11 @@ export class ProcessGroup implements ProcessHost {
         deliver = proc.attachInterpreter(socket, applicationGroup, hello.pid);
       } else {
         socket.setNoDelay(true);
-        // The thread's own process: the daemon process, or an application group's process of its own.
-        const region = hello.region === undefined ? null : ResponseRegion.open(hello.pid, hello.region.fd, hello.region.size);
+        // The region is in the thread's own process: the daemon process, or a process of its own
+        // for an application group, which must be the daemon process's child (a worker may only
+        // point at files of processes it started).
+        const regionPid = proc.isSelfOrChild(hello.pid) ? hello.pid : null;
+        const region = hello.region === undefined || regionPid === null ? null : ResponseRegion.open(regionPid, hello.region.fd, hello.region.size);
         const slot = proc.attachThread(socket, hello.thread, hello.tid, applicationGroup, region);
         deliver = (t, p) => slot.deliver(t, p);
       }

@@ -138,6 +138,17 @@ export class WorkerProcess implements ProcessSlots {
     return pids;
   }
 
+  /** Whether `pid` is this process or a child of it (from /proc). */
+  isSelfOrChild(pid: number): boolean {
+    if (pid === this.pid) return true;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === this.pid;
+    } catch {
+      return false;
+    }
+  }
+
   /** Resident memory in bytes, from /proc, with that of its application groups' own processes (0 if it cannot be read). */
   residentBytes(): number {
     let total = 0;

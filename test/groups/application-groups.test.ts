@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -75,6 +76,18 @@ class Site {
     await this.server?.stop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+/** The digest of what test/apps/response.wsgi's /download?size=N sends. */
+function patternDigest(size: number): string {
+  const block = Buffer.concat(Array.from({ length: 2048 }, () => crypto.createHash('sha256').update('wsgi-host').digest()));
+  const hash = crypto.createHash('sha256');
+  for (let done = 0; done < size; done += block.length) hash.update(block.subarray(0, Math.min(block.length, size - done)));
+  return hash.digest('hex');
 }
 
 function alive(pid: number): boolean {
@@ -156,6 +169,34 @@ WSGIScriptAlias /env {{APPS}}/appgroups.wsgi
     await site.waitLog(`Creating sub-interpreter '${name}' in daemon process 'site'.`);
     await site.waitLog(new RegExp(`The sub-interpreter '${name.replace(/[|.]/g, '\\$&')}' of daemon process 'site' \\(pid=${lazy.pid}\\) is ready with 2 threads`));
     assert.ok(site.log().includes('runs each application group other than %{GLOBAL} in a sub-interpreter of its own'));
+  });
+});
+
+describe('application groups: large bodies', () => {
+  it('streams large uploads and downloads through a sub-interpreter\'s threads intact', async () => {
+    const site = await new Site().start(`
+WSGIDaemonProcess site processes=1 threads=2 python-executable={{PYTHON}}
+WSGIProcessGroup site
+WSGIScriptAlias /r {{APPS}}/response.wsgi
+WSGIScriptAlias /i {{APPS}}/input.wsgi
+`);
+    try {
+      const size = 5 * 1024 * 1024 + 123;
+      for (const route of ['/r/download', '/r/download-chunked']) {
+        const res = await request(site.url(`${route}?size=${size}`));
+        assert.equal(res.status, 200);
+        assert.equal(res.body.length, size);
+        assert.equal(sha256(res.body), patternDigest(size), route);
+      }
+      const upload = crypto.randomBytes(3 * 1024 * 1024 + 7);
+      const res = await request(site.url('/i/?mode=read'), { method: 'POST', body: upload, headers: { 'Content-Type': 'application/octet-stream' } });
+      assert.equal(res.status, 200, res.text);
+      const got = JSON.parse(res.text) as { length: number; sha256: string };
+      assert.deepEqual([got.length, got.sha256], [upload.length, sha256(upload)]);
+      await site.waitLog(`Creating sub-interpreter 'localhost:${site.port}|/r'`);
+    } finally {
+      await site.stop();
+    }
   });
 });
 
@@ -490,6 +531,7 @@ WSGIProcessGroup site
 WSGIScriptAlias /a {{APPS}}/appgroups.wsgi
 WSGIScriptAlias /b {{APPS}}/appgroups.wsgi
 WSGIScriptAlias /g {{APPS}}/appgroups.wsgi application-group=%{GLOBAL}
+WSGIScriptAlias /r {{APPS}}/response.wsgi
 `);
     let pids: number[] = [];
     try {
@@ -512,6 +554,10 @@ WSGIScriptAlias /g {{APPS}}/appgroups.wsgi application-group=%{GLOBAL}
       fs.writeFileSync(site.marker('B.release'), '');
       assert.equal((await holdA).status, 200);
       assert.equal((await holdB).status, 200);
+      // A large response from a process of its own (its shared response region is that process's).
+      const download = await request(site.url('/r/download?size=3000000'));
+      assert.equal(download.status, 200);
+      assert.equal(sha256(download.body), patternDigest(3000000));
     } finally {
       await site.server.stop();
     }
