@@ -17,10 +17,9 @@ import json
 import os
 import sys
 import threading
-import types
 
 from . import __version__, MOD_WSGI_VERSION
-from .loader import module_name
+from .loader import exec_script, module_name
 from .protocol import HEADER, LOG, AUTH_RESULT, LOG_ERR, frame
 
 
@@ -83,29 +82,7 @@ class HookScripts(object):
 
     def _load(self, path, application_group, log):
         context = self._describe_context(application_group)
-        try:
-            with open(path, 'rb') as source_file:
-                source = source_file.read()
-                mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
-            code = compile(source, path, 'exec', dont_inherit=True)
-        except BaseException as exc:
-            log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
-            log_exception(log, exc, path, context)
-            return None
-        name = module_name(path)
-        module = types.ModuleType(name)
-        module.__file__ = path
-        sys.modules[name] = module
-        try:
-            exec(code, module.__dict__)
-        except BaseException as exc:
-            sys.modules.pop(name, None)
-            log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
-            log_exception(log, exc, path, context)
-            return None
-        module = sys.modules.get(name, module)
-        module.__mtime__ = mtime
-        return module
+        return exec_script(path, context, log, lambda exc: log_exception(log, exc, path, context))
 
 
 def _changed(module, path):

@@ -100,35 +100,42 @@ class ScriptLoader(object):
             return None
 
     def _exec_script(self, path, application_group, log, log_exception):
-        """Compiles and runs the script as its module; None (after logging why) if it fails."""
-        context = self._describe_context(application_group)
-        try:
-            with open(path, 'rb') as source_file:
-                source = source_file.read()
-                mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
-            code = compile(source, path, 'exec', dont_inherit=True)
-        except BaseException as exc:
-            log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
-            log_exception(log, exc, path)
-            return None
-        name = module_name(path)
-        module = types.ModuleType(name)
-        module.__file__ = path
-        sys.modules[name] = module
-        try:
-            exec(code, module.__dict__)
-        except SystemExit:
-            sys.modules.pop(name, None)
-            log(LOG_ERR, "WSGI0107: SystemExit exception raised when doing exec of Python script file '%s'."
-                % path)
-            return None
-        except BaseException as exc:
-            sys.modules.pop(name, None)
-            log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
-            log_exception(log, exc, path)
-            return None
-        # The module may have replaced itself in sys.modules, as modules are allowed to.
-        module = sys.modules.get(name, module)
-        module.__mtime__ = mtime
-        self._loaded[path] = module
+        module = exec_script(path, self._describe_context(application_group), log,
+                             lambda exc: log_exception(log, exc, path))
+        if module is not None:
+            self._loaded[path] = module
         return module
+
+
+def exec_script(path, context, log, log_exception):
+    """Compiles and runs a script as its module (_mod_wsgi_ + md5 of the path) with mod_wsgi's
+    messages; the module, or None after logging why not. `log_exception(exc)` logs a traceback."""
+    try:
+        with open(path, 'rb') as source_file:
+            source = source_file.read()
+            mtime = os.fstat(source_file.fileno()).st_mtime_ns // 1000
+        code = compile(source, path, 'exec', dont_inherit=True)
+    except BaseException as exc:
+        log(LOG_ERR, "WSGI0105: Could not read or compile WSGI script '%s' for %s." % (path, context))
+        log_exception(exc)
+        return None
+    name = module_name(path)
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except SystemExit:
+        sys.modules.pop(name, None)
+        log(LOG_ERR, "WSGI0107: SystemExit exception raised when doing exec of Python script file '%s'."
+            % path)
+        return None
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        log(LOG_ERR, "WSGI0109: Unable to execute Python script file '%s'." % path)
+        log_exception(exc)
+        return None
+    # The module may have replaced itself in sys.modules, as modules are allowed to.
+    module = sys.modules.get(name, module)
+    module.__mtime__ = mtime
+    return module

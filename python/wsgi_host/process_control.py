@@ -134,6 +134,23 @@ def start_heartbeat(worker, interval=1.0):
     thread.start()
 
 
+def watch_parent(worker, parent_pid, interval=1.0):
+    """In a process of its own for an application group: ends it if the daemon process that
+    started it is gone (it would otherwise live on, holding the application's resources)."""
+    if not parent_pid:
+        return
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name='wsgi-parent-watch')
+    thread.daemon = True
+    thread.start()
+
+
 def start_reload_monitor(worker, interval=1.0):
     """--reload-on-changes: restarts the process when the file of any imported module changes,
     as mod_wsgi-express's monitor does."""

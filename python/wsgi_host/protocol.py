@@ -25,6 +25,7 @@ AUTH_CALL = 0x07
 SHUTDOWN = 0x20
 DUMP_STACKS = 0x21
 INTERRUPT = 0x22
+CREATE_INTERPRETER = 0x23
 
 # Worker to front end.
 RESPONSE_HEAD = 0x11
@@ -41,6 +42,7 @@ HELLO = 0x30
 READY = 0x31
 RESTART = 0x32
 HEARTBEAT = 0x33
+INTERPRETER_FAILED = 0x34
 
 # Head flags set by the front end.
 FLAG_BODY_ON_REQUEST = 1  # the body is sent only after WANT_BODY

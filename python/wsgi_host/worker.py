@@ -3,8 +3,12 @@
 Started by the front end's supervisor with its settings in the WSGI_HOST_WORKER environment
 variable (JSON). One control connection carries process-level messages and logs; each of the
 `threads` serving threads owns one connection and runs one request at a time on it.
+
+The main interpreter serves application group %{GLOBAL}; each other application group gets an
+interpreter of its own with its own control and serving connections (see interpreters.py).
 """
 
+import atexit
 import io
 import json
 import marshal
@@ -17,12 +21,14 @@ import types
 from . import __version__, MOD_WSGI_VERSION
 from . import process_control
 from .loader import ScriptLoader
-from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG, SHUTDOWN,
-                       DUMP_STACKS, INTERRUPT, RESTART, HEARTBEAT_FRAME, HEADER, LOG_ERR,
-                       LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, AUTH_CALL)
+from .interpreters import InterpreterHost, report_start
+from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG,
+                       SHUTDOWN, DUMP_STACKS, INTERRUPT, CREATE_INTERPRETER, RESTART, HEARTBEAT_FRAME,
+                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, AUTH_CALL)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
+RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Worker(object):
@@ -34,6 +40,10 @@ class Worker(object):
         self.token = config['token']
         self.group = config['group']
         self.threads = int(config['threads'])
+        # The application group this interpreter serves: '' is the main interpreter.
+        self.application_group = config.get('applicationGroup', '')
+        # In the main interpreter: the other application groups' interpreters.
+        self.interpreters = None
         self.control = None
         self.stopping = False
         self.current = threading.local()
@@ -96,7 +106,7 @@ class Worker(object):
 
     def hello(self, role, thread, region=None):
         info = {'token': self.token, 'pid': os.getpid(), 'role': role, 'thread': thread,
-                'tid': threading.get_native_id()}
+                'tid': threading.get_native_id(), 'applicationGroup': self.application_group}
         if region is not None:
             info['region'] = region.describe()
         return frame(HELLO, json.dumps(info).encode('ascii'))
@@ -216,6 +226,7 @@ class Worker(object):
     # -- process ------------------------------------------------------------------------------
 
     def run(self):
+        """The main interpreter of the daemon process."""
         config = self.config
         self.control = Connection(self.socket_path)
         self.control.send(self.hello('control', -1))
@@ -229,17 +240,76 @@ class Worker(object):
             process_control.restrict_signal_registration(self)
         process_control.apply_process_settings(config, self.log)
         process_control.start_heartbeat(self)
-        for path in config.get('preload', ()):
-            started = time.time()
-            if self.loader.preload(path['script'], path.get('applicationGroup', ''), self.log, self.log_exception):
-                self.log(LOG_INFO, "Preloaded WSGI script '%s' in %.3f seconds." % (path['script'], time.time() - started))
+        self.interpreters = InterpreterHost(self, RUNTIME_DIR)
+        # The interpreters of preloaded application groups start (and preload) meanwhile; the
+        # process is ready once they are.
+        starting = [self.interpreters.ensure(name) for name in self.preloaded_groups()]
+        self.preload_scripts()
+        for interp in starting:
+            interp.settled.wait()
         if config.get('reloadOnChanges'):
             process_control.start_reload_monitor(self)
+        self.start_serving_threads()
+        self.control.send(frame(READY, json.dumps(self.interpreters.describe()).encode('ascii')))
+        self.control_loop()
+
+    def serve_application_group(self, ready_fd, own_process):
+        """The serving loop of an application group's interpreter: a sub-interpreter, or where
+        those cannot be used, a process of its own (`own_process`)."""
+        config = self.config
+        try:
+            self.control = Connection(self.socket_path)
+            self.control.send(self.hello('interpreter', -1))
+            install_output_streams(self)
+            install_mod_wsgi_module(self)
+            if own_process:
+                process_control.install_signal_handlers(self)
+                process_control.apply_process_settings(config, self.log)
+                process_control.start_heartbeat(self)
+                process_control.watch_parent(self, config.get('parentPid'))
+            if config.get('restrictSignal', True):
+                process_control.restrict_signal_registration(self)
+            self.preload_scripts()
+            if config.get('reloadOnChanges'):
+                process_control.start_reload_monitor(self)
+            self.start_serving_threads()
+            self.control.send(frame(READY))
+        except BaseException:
+            import traceback
+            report_start(ready_fd, False, traceback.format_exc())
+            return
+        report_start(ready_fd, True)
+        try:
+            self.control_loop()
+        finally:
+            if not own_process:
+                # A sub-interpreter is never finalized (see finish()): run its exit functions now.
+                atexit._run_exitfuncs()
+
+    def preloaded_groups(self):
+        names = []
+        for path in self.config.get('preload', ()):
+            name = path.get('applicationGroup', '')
+            if name and name not in names:
+                names.append(name)
+        return names
+
+    def preload_scripts(self):
+        """WSGIImportScript and preloaded script aliases for this interpreter's application group."""
+        for path in self.config.get('preload', ()):
+            if path.get('applicationGroup', '') != self.application_group:
+                continue
+            started = time.time()
+            if self.loader.preload(path['script'], self.application_group, self.log, self.log_exception):
+                self.log(LOG_INFO, "Preloaded WSGI script '%s' in %.3f seconds." % (path['script'], time.time() - started))
+
+    def start_serving_threads(self):
         for index in range(self.threads):
             thread = threading.Thread(target=self.serve_thread, args=(index,), name='wsgi-%d' % (index + 1))
             thread.daemon = True
             thread.start()
-        self.control.send(frame(READY))
+
+    def control_loop(self):
         try:
             while True:
                 kind, payload = self.control.read_frame()
@@ -247,18 +317,48 @@ class Worker(object):
                     self.dump_stacks(payload.decode('utf-8', 'replace'))
                 elif kind == INTERRUPT:
                     self.interrupt(int(payload))
+                elif kind == CREATE_INTERPRETER and self.interpreters is not None:
+                    self.interpreters.requested(payload.decode('utf-8', 'surrogateescape'))
                 elif kind == SHUTDOWN:
                     break
         except ConnectionClosed:
             pass
+        finally:
+            self.stopping = True
+
+    def finish(self, status):
+        """Ends the main interpreter's process. Once a sub-interpreter exists the process exits
+        without finalizing: CPython aborts a normal exit that leaves sub-interpreters (3.9 - 3.12),
+        and they cannot be destroyed while threads they started are alive. The main interpreter's
+        exit functions still run, as the sub-interpreters' own have when their loops ended."""
         self.stopping = True
+        host = self.interpreters
+        if host is None:
+            return
+        host.shutdown()
+        if host.created_sub_interpreter:
+            try:
+                atexit._run_exitfuncs()
+                for stream in (sys.stdout, sys.stderr):
+                    stream.flush()
+            finally:
+                os._exit(status)
 
     def dump_stacks(self, reason):
         import traceback
         frames = sys._current_frames()
         names = dict((t.ident, t.name) for t in threading.enumerate())
-        lines = ['Stack traces of the threads of daemon process %d (%s):' % (os.getpid(), reason)]
+        group = self.application_group
+        if group:
+            where = "daemon process %d, application group '%s'" % (os.getpid(), group)
+        else:
+            where = 'daemon process %d' % os.getpid()
+        # The frames of every interpreter's threads are listed; each interpreter dumps its own.
+        mine_only = bool(group) or (self.interpreters is not None and self.interpreters.created_sub_interpreter)
+        lines = ['Stack traces of the threads of %s (%s):' % (where, reason)]
         for ident, stack in frames.items():
+            if mine_only and ident not in names:
+                continue
             lines.append('Thread %s (%s):' % (ident, names.get(ident, '?')))
             lines.extend(line.rstrip('\n') for line in traceback.format_stack(stack))
         self.log(LOG_WARNING, '\n'.join(lines))
@@ -344,7 +444,7 @@ def install_mod_wsgi_module(worker):
     module = types.ModuleType('mod_wsgi')
     module.version = MOD_WSGI_VERSION
     module.process_group = worker.group
-    module.application_group = ''
+    module.application_group = worker.application_group
     module.maximum_processes = int(worker.config.get('processes', 1))
     module.threads_per_process = worker.threads
     module.RequestTimeout = RequestTimeout
@@ -386,12 +486,41 @@ def main():
         process_control.set_process_title(config['displayName'])
     configure_path(config)
     worker = Worker(config)
+    if config.get('role') == 'interpreter':
+        # A process of its own for one application group (where sub-interpreters are not used).
+        try:
+            worker.serve_application_group(config.get('readyFd'), own_process=True)
+        except (ConnectionClosed, SystemExit):
+            pass
+        return
+    status = 0
     try:
         worker.run()
-    except ConnectionClosed:
+    except (ConnectionClosed, SystemExit):
         pass
-    except SystemExit:
-        pass
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        status = 1
+    worker.finish(status)
+    if status:
+        sys.exit(status)
+
+
+def serve_application_group(raw_config):
+    """Entry point of a sub-interpreter: serves its application group until the front end closes
+    its control connection."""
+    config = json.loads(raw_config)
+    ready_fd = config.get('readyFd')
+    try:
+        sys.argv = ['mod_wsgi']
+        configure_path(config)
+        worker = Worker(config)
+    except BaseException:
+        import traceback
+        report_start(ready_fd, False, traceback.format_exc())
+        return
+    worker.serve_application_group(ready_fd, own_process=False)
 
 
 if __name__ == '__main__':

@@ -89,6 +89,8 @@ export class HookGroups implements HookCaller {
 class HookCall implements Dispatchable, SlotTenant {
   queuedAt = 0;
   readonly withdrawn = false;
+  /** A hook process group serves one application group in its main interpreter (hooks.py keeps them apart). */
+  readonly applicationGroup = '';
   private slot: ThreadSlot | null = null;
   private timer: NodeJS.Timeout | null = null;
   private done = false;
@@ -119,6 +121,10 @@ class HookCall implements Dispatchable, SlotTenant {
 
   queueTimedOut(): void {
     this.fail(`no auth hook process was free within ${this.timeoutMs / 1000} seconds`);
+  }
+
+  interpreterUnavailable(why: string): void {
+    this.fail(`its interpreter could not be started: ${why}`);
   }
 
   onFrame(type: number, payload: Buffer): void {

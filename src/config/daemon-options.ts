@@ -147,6 +147,13 @@ const OPTIONS: Record<string, Apply> = {
     group.reloadOnChanges = ['on', '1', 'true'].includes(v);
     return null;
   },
+  // A wsgi-host extension: application groups in processes of their own instead of sub-interpreters.
+  'application-groups': (group, value) => {
+    const v = value.toLowerCase();
+    if (v !== 'sub-interpreters' && v !== 'processes') return `takes sub-interpreters or processes, not "${value}"`;
+    group.applicationGroups = v;
+    return null;
+  },
   'stack-size': bytes((g, n) => (g.stackSize = n)),
   'connect-timeout': transportOnly("option 'connect-timeout' has no effect in wsgi-host: the front end holds its connections to worker threads open, so there is no connect to time out"),
   'response-socket-timeout': transportOnly("option 'response-socket-timeout' has no effect in wsgi-host: writes to slow clients are buffered by the front end, not by the worker"),

@@ -49,6 +49,7 @@ export function defaultProcessGroup(name: string, python: string): ProcessGroupC
     environment: {},
     preload: [],
     reloadOnChanges: false,
+    applicationGroups: 'sub-interpreters',
     origin: null,
   };
 }

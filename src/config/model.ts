@@ -257,6 +257,12 @@ export interface ProcessGroupConfig {
   preload: { script: string; applicationGroup: string }[];
   /** Restart when any imported module's file changes (--reload-on-changes). */
   reloadOnChanges: boolean;
+  /**
+   * Where application groups other than %{GLOBAL} run: a sub-interpreter each (mod_wsgi's way,
+   * the default), or a process of their own each (application-groups=processes; also the
+   * fallback where the group's Python cannot run sub-interpreters).
+   */
+  applicationGroups: 'sub-interpreters' | 'processes';
   origin: Origin | null;
 }
 

@@ -94,6 +94,8 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     private readonly record: RequestRecord,
     private readonly head: Buffer,
     private readonly body: BodyPlan,
+    /** The application group (interpreter) it runs in: '' is the main interpreter. */
+    readonly applicationGroup = '',
   ) {
     record.onClientClose = () => this.onClientClose();
   }
@@ -142,6 +144,13 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     if (this.record.timing !== null) this.record.timing.queuedAt = this.queuedAt;
     this.log('error', `WSGI0084: Queue timeout expired for WSGI daemon process '${this.ctx.groupName}'.`);
     if (!this.clientGone) sendErrorPage(this.record, 504);
+  }
+
+  interpreterUnavailable(why: string): void {
+    if (this.state !== 'queued') return;
+    this.state = 'done';
+    this.log('error', why);
+    if (!this.clientGone) sendErrorPage(this.record, 500);
   }
 
   // -- timeouts ----------------------------------------------------------------------------

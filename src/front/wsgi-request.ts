@@ -100,6 +100,13 @@ export function startWsgiRequest(
 
   const now = record.startMicros / 1e6;
   const connection: ConnectionInfo = record.connection;
+  const applicationGroup = expandApplicationGroup(t.applicationGroup ?? settings.applicationGroup, {
+    serverName: vhost.serverName,
+    requestHost: r.requestHost,
+    requestPort: r.requestPort,
+    scriptName: t.scriptName,
+    env: (name) => record.env[name],
+  });
   const head = encodeRequestHead(
     req,
     {
@@ -116,13 +123,7 @@ export function startWsgiRequest(
       pathInfo: t.pathInfo,
       query: r.query,
       processGroup: groupName === EMBEDDED_GROUP ? '' : groupName,
-      applicationGroup: expandApplicationGroup(t.applicationGroup ?? settings.applicationGroup, {
-        serverName: vhost.serverName,
-        requestHost: r.requestHost,
-        requestPort: r.requestPort,
-        scriptName: t.scriptName,
-        env: (name) => record.env[name],
-      }),
+      applicationGroup,
       callableObject: t.callableObject ?? settings.callableObject,
       passAuthorization: t.passAuthorization ?? settings.passAuthorization,
       remoteUser: record.remoteUser,
@@ -151,11 +152,11 @@ export function startWsgiRequest(
     req.on('end', () => {
       hooks.onBodyFailure(null);
       if (record.res.destroyed) return;
-      group.submit(new WsgiExchange(context, record, head, buffered));
+      group.submit(new WsgiExchange(context, record, head, buffered, applicationGroup));
     });
     return;
   }
-  const exchange = new WsgiExchange(context, record, head, body);
+  const exchange = new WsgiExchange(context, record, head, body, applicationGroup);
   if (body.kind !== 'none') {
     hooks.onBodyFailure((status) => exchange.bodyFailed(status));
     req.once('end', () => hooks.onBodyFailure(null));

@@ -7,69 +7,124 @@ export interface Dispatchable {
   begin(slot: ThreadSlot): void;
   /** It waited longer than queue-timeout; it is no longer queued. */
   queueTimedOut(): void;
+  /** No interpreter for its application group could be started; it is no longer queued. */
+  interpreterUnavailable(why: string): void;
   /** True once the request no longer wants a thread (its client left while it was queued). */
   readonly withdrawn: boolean;
   /** performance.now() when it was queued. */
   queuedAt: number;
+  /** The application group it runs in: '' is the main interpreter (%{GLOBAL}). */
+  readonly applicationGroup: string;
 }
 
-/** The free threads of one process, as the dispatcher sees them. */
+/** A daemon process, as the dispatcher sees it. */
+export interface ProcessSlots {
+  /** False while the process is starting or stopping: none of its threads get requests. */
+  readonly accepting: boolean;
+  /** Requests running in the process now, across its interpreters. */
+  readonly active: number;
+  /** Whether it runs fewer requests than it has threads (its limit across interpreters). */
+  readonly spareThreads: boolean;
+  /** Asks the process to start the interpreter of `applicationGroup`; it joins through addPool. */
+  createInterpreter(applicationGroup: string): void;
+}
+
+/** The free threads of one interpreter of one process, as the dispatcher sees them. */
 export interface SlotPool {
   readonly free: ThreadSlot[];
-  /** False while the process is starting or stopping: its threads get no requests. */
+  /** Whether a request can start here now: the interpreter is ready and its process has a thread to spare. */
   readonly accepting: boolean;
-  /** Requests running in the process now. */
+  /** Requests running in its process now. */
   readonly active: number;
+  /** The interpreter is still being started. */
+  readonly creating: boolean;
+  readonly applicationGroup: string;
+  readonly process: ProcessSlots;
+}
+
+/** The requests of one application group and the interpreters that can run them. */
+class Lane {
+  readonly queue = new Deque<Dispatchable>();
+  readonly pools: SlotPool[] = [];
+  /** Where the next search for a free thread starts, so idle processes take turns. */
+  cursor = 0;
+  constructor(readonly name: string) {}
 }
 
 /**
- * Gives each request a free worker thread, or queues it in arrival order until one is free.
- * Among processes with a free thread it picks the one running the fewest requests, so work
- * spreads across processes (and their GILs) before it doubles up within one.
+ * Gives each request a free worker thread of its application group's interpreter, or queues it
+ * in arrival order until one is free. Among processes with a free thread it picks the one running
+ * the fewest requests, so work spreads across processes (and their GILs) before it doubles up
+ * within one. A process runs at most `threads` requests at once across all its interpreters, as
+ * a mod_wsgi daemon process does.
+ *
+ * An application group with no interpreter able to take its request gets one started in a process
+ * with a thread to spare (one at a time per group), so interpreters are created where requests
+ * need them, lazily, as mod_wsgi creates them.
  */
 export class Dispatcher {
-  private readonly queue = new Deque<Dispatchable>();
-  private readonly pools: SlotPool[] = [];
+  private readonly main = new Lane('');
+  private readonly lanes = new Map<string, Lane>([['', this.main]]);
+  private readonly processes: ProcessSlots[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Queued items, withdrawn ones included, and how many of those are withdrawn. */
+  private waiting = 0;
   private withdrawnInQueue = 0;
-  /** Where the next search for a free thread starts, so idle processes take turns. */
-  private cursor = 0;
 
   constructor(private readonly queueTimeoutMs: number) {}
 
   /** Requests waiting for a thread. */
   get queued(): number {
-    return this.queue.length - this.withdrawnInQueue;
+    return this.waiting - this.withdrawnInQueue;
+  }
+
+  addProcess(process: ProcessSlots): void {
+    this.processes.push(process);
+  }
+
+  removeProcess(process: ProcessSlots): void {
+    const at = this.processes.indexOf(process);
+    if (at >= 0) this.processes.splice(at, 1);
+    for (const lane of this.lanes.values()) {
+      for (let i = lane.pools.length - 1; i >= 0; i--) if (lane.pools[i]!.process === process) lane.pools.splice(i, 1);
+    }
   }
 
   addPool(pool: SlotPool): void {
-    this.pools.push(pool);
+    this.laneFor(pool.applicationGroup).pools.push(pool);
   }
 
   removePool(pool: SlotPool): void {
-    const at = this.pools.indexOf(pool);
-    if (at >= 0) this.pools.splice(at, 1);
+    const lane = this.lanes.get(pool.applicationGroup);
+    if (lane === undefined) return;
+    const at = lane.pools.indexOf(pool);
+    if (at >= 0) lane.pools.splice(at, 1);
   }
 
   submit(item: Dispatchable): void {
     item.queuedAt = performance.now();
-    if (this.queue.length === 0) {
-      const slot = this.takeFreeSlot();
+    const lane = item.applicationGroup === '' ? this.main : this.laneFor(item.applicationGroup);
+    if (lane.queue.length === 0) {
+      const slot = this.takeFreeSlot(lane);
       if (slot !== null) {
         item.begin(slot);
         return;
       }
     }
-    this.queue.push(item);
+    lane.queue.push(item);
+    this.waiting++;
     this.armTimer();
+    if (lane !== this.main) this.provide(lane);
   }
 
   /**
-   * Puts a request back at the head of the queue: it was given a thread whose process turned out
+   * Puts a request back at the head of its queue: it was given a thread whose process turned out
    * to be out of date, and it keeps its place in line.
    */
   resubmit(item: Dispatchable): void {
-    this.queue.unshift(item);
+    const lane = this.laneFor(item.applicationGroup);
+    lane.queue.unshift(item);
+    this.waiting++;
     this.armTimer();
     this.pump();
   }
@@ -80,72 +135,163 @@ export class Dispatcher {
   }
 
   /**
-   * Offers free threads to queued requests. Called whenever a thread becomes free or a process
-   * starts accepting.
+   * Offers free threads to queued requests, oldest first across application groups. Called
+   * whenever a thread becomes free, or a process or interpreter starts accepting.
    */
   pump(): void {
-    while (this.queue.length > 0) {
-      const head = this.queue.peek()!;
-      if (head.withdrawn) {
-        this.queue.shift();
-        this.withdrawnInQueue--;
-        continue;
-      }
-      const slot = this.takeFreeSlot();
-      if (slot === null) return;
-      this.queue.shift();
-      head.begin(slot);
+    if (this.waiting === 0) return;
+    if (this.lanes.size === 1) {
+      this.pumpLane(this.main);
+      return;
     }
+    for (;;) {
+      let best: Lane | null = null;
+      let bestAt = 0;
+      for (const lane of this.lanes.values()) {
+        const head = this.headOf(lane);
+        if (head === undefined || (best !== null && head.queuedAt >= bestAt)) continue;
+        if (this.findFreePool(lane) < 0) {
+          if (lane !== this.main) this.provide(lane);
+          continue;
+        }
+        best = lane;
+        bestAt = head.queuedAt;
+      }
+      if (best === null) return;
+      const item = best.queue.shift()!;
+      this.waiting--;
+      item.begin(this.takeFreeSlot(best)!);
+    }
+  }
+
+  /**
+   * The interpreter behind `pool` could not be started (or has gone). Its requests wait for
+   * another interpreter of their group if there is one; otherwise they get `why` as their answer.
+   */
+  interpreterFailed(pool: SlotPool, why: string): void {
+    this.removePool(pool);
+    const lane = this.lanes.get(pool.applicationGroup);
+    if (lane === undefined || lane === this.main) return;
+    if (lane.pools.length > 0) {
+      this.pump();
+      return;
+    }
+    for (let item = lane.queue.shift(); item !== undefined; item = lane.queue.shift()) {
+      this.waiting--;
+      if (item.withdrawn) this.withdrawnInQueue--;
+      else item.interpreterUnavailable(why);
+    }
+    this.lanes.delete(lane.name);
   }
 
   /** Answers every queued request (used when the server stops without a thread for them). */
   drain(answer: (item: Dispatchable) => void): void {
-    for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
-      if (!item.withdrawn) answer(item);
+    for (const lane of this.lanes.values()) {
+      for (let item = lane.queue.shift(); item !== undefined; item = lane.queue.shift()) {
+        if (!item.withdrawn) answer(item);
+      }
     }
+    this.waiting = 0;
     this.withdrawnInQueue = 0;
   }
 
-  private takeFreeSlot(): ThreadSlot | null {
-    const pools = this.pools;
+  private laneFor(name: string): Lane {
+    let lane = this.lanes.get(name);
+    if (lane === undefined) {
+      lane = new Lane(name);
+      this.lanes.set(name, lane);
+    }
+    return lane;
+  }
+
+  /** The lane's first queued request that still wants a thread (withdrawn ones are dropped). */
+  private headOf(lane: Lane): Dispatchable | undefined {
+    for (;;) {
+      const head = lane.queue.peek();
+      if (head === undefined || !head.withdrawn) return head;
+      lane.queue.shift();
+      this.waiting--;
+      this.withdrawnInQueue--;
+    }
+  }
+
+  private pumpLane(lane: Lane): void {
+    for (;;) {
+      const head = this.headOf(lane);
+      if (head === undefined) return;
+      const slot = this.takeFreeSlot(lane);
+      if (slot === null) return;
+      lane.queue.shift();
+      this.waiting--;
+      head.begin(slot);
+    }
+  }
+
+  /** Index in lane.pools of the pool to take a thread from, or -1. */
+  private findFreePool(lane: Lane): number {
+    const pools = lane.pools;
     const count = pools.length;
     let best: SlotPool | null = null;
-    let bestAt = 0;
+    let bestAt = -1;
     for (let n = 0; n < count; n++) {
-      const at = (this.cursor + n) % count;
+      const at = (lane.cursor + n) % count;
       const pool = pools[at]!;
-      if (!pool.accepting || pool.free.length === 0) continue;
+      if (pool.free.length === 0 || !pool.accepting) continue;
       if (best === null || pool.active < best.active) {
         best = pool;
         bestAt = at;
       }
     }
-    if (best === null) return null;
-    this.cursor = (bestAt + 1) % count;
-    return best.free.pop()!;
+    return bestAt;
+  }
+
+  private takeFreeSlot(lane: Lane): ThreadSlot | null {
+    const at = this.findFreePool(lane);
+    if (at < 0) return null;
+    lane.cursor = (at + 1) % lane.pools.length;
+    return lane.pools[at]!.free.pop()!;
+  }
+
+  /**
+   * Starts an interpreter for the lane's application group in a process that has none and has a
+   * thread to spare (the least busy), unless one is being started already.
+   */
+  private provide(lane: Lane): void {
+    const pools = lane.pools;
+    // One start at a time per group (a process that stopped accepting will not serve it anyway).
+    for (const pool of pools) if (pool.creating && pool.process.accepting) return;
+    let best: ProcessSlots | null = null;
+    for (const process of this.processes) {
+      if (!process.accepting || !process.spareThreads || (best !== null && process.active >= best.active)) continue;
+      if (pools.some((pool) => pool.process === process)) continue;
+      best = process;
+    }
+    best?.createInterpreter(lane.name);
   }
 
   private armTimer(): void {
     if (this.timer !== null || this.queueTimeoutMs <= 0) return;
-    const head = this.queue.peek();
-    if (head === undefined) return;
-    const delay = Math.max(0, head.queuedAt + this.queueTimeoutMs - performance.now());
+    let oldest = Infinity;
+    for (const lane of this.lanes.values()) {
+      const head = lane.queue.peek();
+      if (head !== undefined && head.queuedAt < oldest) oldest = head.queuedAt;
+    }
+    if (oldest === Infinity) return;
+    const delay = Math.max(0, oldest + this.queueTimeoutMs - performance.now());
     this.timer = setTimeout(() => this.expire(), delay);
   }
 
   private expire(): void {
     this.timer = null;
     const now = performance.now();
-    while (this.queue.length > 0) {
-      const head = this.queue.peek()!;
-      if (head.withdrawn) {
-        this.queue.shift();
-        this.withdrawnInQueue--;
-        continue;
+    for (const lane of this.lanes.values()) {
+      for (;;) {
+        const head = this.headOf(lane);
+        if (head === undefined || head.queuedAt + this.queueTimeoutMs > now) break;
+        lane.queue.shift();
+        this.waiting--;
+        head.queueTimedOut();
       }
-      if (head.queuedAt + this.queueTimeoutMs > now) break;
-      this.queue.shift();
-      head.queueTimedOut();
     }
     this.armTimer();
   }

@@ -12,8 +12,10 @@ import { PYTHON_RUNTIME_DIR } from '../paths';
 import { DeadlineWatch } from '../util/deadline-watch';
 import type { GroupStats } from '../ops/request-stats';
 import { Dispatcher, type Dispatchable } from './dispatcher';
+import type { Interpreter } from './interpreter';
 import { ResponseRegion } from './response-region';
-import { WorkerProcess, type ProcessHost } from './worker-process';
+import type { ThreadSlot } from './thread-slot';
+import { WorkerProcess, type ProcessHost, type ReadyInfo } from './worker-process';
 
 /** The longest startup-failure back-off. */
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -26,9 +28,11 @@ const WATCH_INTERVAL_MS = 1000;
 interface HelloMessage {
   token: string;
   pid: number;
-  role: 'control' | 'request';
+  role: 'control' | 'interpreter' | 'request';
   thread: number;
   tid: number;
+  /** The application group of the interpreter the connection belongs to ('' or absent: the main one). */
+  applicationGroup?: string;
   /** The thread's shared response region: a file descriptor in the worker and its size. */
   region?: { fd: number; size: number };
 }
@@ -87,6 +91,8 @@ export class ProcessGroup implements ProcessHost {
   readonly restartTotals = new Map<string, number>();
   /** Request statistics, kept when the status page, metrics or slow-request log need them. */
   stats: GroupStats | null = null;
+  /** How the group's processes run application groups, once one has said (logged once). */
+  private applicationGroupMode: string | null = null;
 
   constructor(
     readonly config: ProcessGroupConfig,
@@ -140,9 +146,10 @@ export class ProcessGroup implements ProcessHost {
     this.env.errorLog.log('wsgi', isLogLevel(level) ? level : 'error', text, context);
   }
 
-  processReady(proc: WorkerProcess): void {
+  processReady(proc: WorkerProcess, info: ReadyInfo): void {
     this.startupFailures.delete(proc.number);
     this.log('info', `Daemon process '${this.config.name}' (pid=${proc.pid}) is ready with ${this.config.threads} threads.`);
+    this.noteApplicationGroupMode(info);
     // A replacement is ready: the process it replaces stops taking requests now.
     for (const other of this.procs) {
       if (other !== proc && other.number === proc.number && other.retiring !== null && other.state === 'ready') this.drain(other);
@@ -152,6 +159,40 @@ export class ProcessGroup implements ProcessHost {
 
   slotFreed(): void {
     this.dispatcher.pump();
+  }
+
+  interpreterAdded(interp: Interpreter): void {
+    this.dispatcher.addPool(interp);
+  }
+
+  interpreterReady(interp: Interpreter): void {
+    this.log('info', `The ${interp.describe()} of daemon process '${this.config.name}' (pid=${interp.pid}) is ready with ${this.config.threads} threads.`);
+    this.dispatcher.pump();
+  }
+
+  interpreterGone(interp: Interpreter, why: string | null): void {
+    if (why === null) {
+      this.dispatcher.removePool(interp);
+      this.dispatcher.pump();
+      return;
+    }
+    this.dispatcher.interpreterFailed(
+      interp,
+      `WSGI0087: Unable to acquire ${interp.describe()} for WSGI request handler in daemon process '${this.config.name}'; it could not be started: ${why}`,
+    );
+  }
+
+  /** Says once, at start, how the group's processes run application groups other than %{GLOBAL}. */
+  private noteApplicationGroupMode(info: ReadyInfo): void {
+    const mode = info.applicationGroups;
+    if (mode === undefined || mode === this.applicationGroupMode) return;
+    this.applicationGroupMode = mode;
+    if (mode === 'sub-interpreters') {
+      this.log('info', `Daemon process group '${this.config.name}' runs each application group other than %{GLOBAL} in a sub-interpreter of its own (${info.module ?? 'sub-interpreters'}).`);
+    } else {
+      const chosen = this.config.applicationGroups === 'processes';
+      this.log(chosen ? 'info' : 'warn', `Daemon process group '${this.config.name}' runs each application group other than %{GLOBAL} in a process of its own, not a sub-interpreter: ${info.why ?? 'sub-interpreters are not available'}.`);
+    }
   }
 
   requestDone(proc: WorkerProcess): void {
@@ -165,8 +206,8 @@ export class ProcessGroup implements ProcessHost {
   }
 
   /** A request in `slot`'s process ran past request-timeout and could not be interrupted. */
-  requestTimedOut(slot: { pid: number }): void {
-    for (const proc of this.procs) if (proc.pid === slot.pid) this.replace(proc, 'request_timeout', true);
+  requestTimedOut(slot: ThreadSlot): void {
+    for (const proc of this.procs) if (proc.owns(slot)) this.replace(proc, 'request_timeout', true);
   }
 
   // -- restarts ----------------------------------------------------------------------------
@@ -227,8 +268,9 @@ export class ProcessGroup implements ProcessHost {
     const now = Date.now();
     for (const proc of this.procs) {
       if (proc.state !== 'ready' || proc.retiring !== null) continue;
-      if (cfg.deadlockTimeout > 0 && now - proc.lastHeartbeat > cfg.deadlockTimeout * 1000) {
-        this.log('error', `Daemon process '${cfg.name}' (pid=${proc.pid}) has not run Python code for ${Math.round((now - proc.lastHeartbeat) / 1000)} seconds (deadlock-timeout ${cfg.deadlockTimeout}); killing it.`);
+      const heartbeat = proc.oldestHeartbeat;
+      if (cfg.deadlockTimeout > 0 && now - heartbeat > cfg.deadlockTimeout * 1000) {
+        this.log('error', `Daemon process '${cfg.name}' (pid=${proc.pid}) has not run Python code for ${Math.round((now - heartbeat) / 1000)} seconds (deadlock-timeout ${cfg.deadlockTimeout}); killing it.`);
         this.record(proc, 'deadlock_timeout');
         proc.retiring = 'deadlock_timeout';
         this.spawn(proc.number);
@@ -295,6 +337,8 @@ export class ProcessGroup implements ProcessHost {
       processNumber: number,
       processes: cfg.processes,
       threads: cfg.threads,
+      applicationGroups: cfg.applicationGroups,
+      pythonFlags: cfg.interpreterFlags,
       multiprocess: cfg.multiprocess,
       runOnce: cfg.threads === 1 && cfg.maximumRequests === 1,
       pythonPath: cfg.pythonPath,
@@ -330,10 +374,11 @@ export class ProcessGroup implements ProcessHost {
       detached: true,
     });
     const limit = cfg.maximumRequests > 0 ? cfg.maximumRequests + (cfg.maximumRequestsJitter > 0 ? randomInt(cfg.maximumRequestsJitter + 1) : 0) : 0;
-    const proc = new WorkerProcess(this, number, token, child, limit);
+    const proc = new WorkerProcess(this, number, token, child, limit, cfg.threads);
     this.procs.add(proc);
     this.byToken.set(token, proc);
-    this.dispatcher.addPool(proc);
+    this.dispatcher.addProcess(proc);
+    this.dispatcher.addPool(proc.main);
     this.log('info', `Starting process '${cfg.name}' (pid=${child.pid ?? '?'}) with threads=${cfg.threads}.`);
 
     for (const stream of [child.stdout, child.stderr]) {
@@ -384,7 +429,7 @@ export class ProcessGroup implements ProcessHost {
     const description = failure ?? proc.exited(code, signal);
     if (failure !== undefined) proc.exited(null, null);
     this.byToken.delete(proc.token);
-    this.dispatcher.removePool(proc);
+    this.dispatcher.removeProcess(proc);
     this.procs.delete(proc);
     proc.settle();
     if (this.stopping || planned) {
@@ -445,14 +490,23 @@ export class ProcessGroup implements ProcessHost {
       }
       if (hello.role === 'control') {
         deliver = proc.attachControl(socket);
+        return;
+      }
+      if (proc.state === 'draining') {
+        socket.destroy();
+        return;
+      }
+      const applicationGroup = hello.applicationGroup ?? '';
+      if (hello.role === 'interpreter') {
+        deliver = proc.attachInterpreter(socket, applicationGroup, hello.pid);
       } else {
-        if (proc.state === 'draining') {
-          socket.destroy();
-          return;
-        }
         socket.setNoDelay(true);
-        const region = hello.region === undefined ? null : ResponseRegion.open(proc.pid, hello.region.fd, hello.region.size);
-        const slot = proc.attachThread(socket, hello.thread, hello.tid, region);
+        // The region is in the thread's own process: the daemon process, or a process of its own
+        // for an application group, which must be the daemon process's child (a worker may only
+        // point at files of processes it started).
+        const regionPid = proc.isSelfOrChild(hello.pid) ? hello.pid : null;
+        const region = hello.region === undefined || regionPid === null ? null : ResponseRegion.open(regionPid, hello.region.fd, hello.region.size);
+        const slot = proc.attachThread(socket, hello.thread, hello.tid, applicationGroup, region);
         deliver = (t, p) => slot.deliver(t, p);
       }
     };

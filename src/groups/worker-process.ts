@@ -4,9 +4,10 @@ import * as os from 'node:os';
 import type * as net from 'node:net';
 import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
 import type { LogContext } from '../log/error-log';
-import type { SlotPool } from './dispatcher';
+import type { ProcessSlots } from './dispatcher';
+import { Interpreter } from './interpreter';
 import type { ResponseRegion } from './response-region';
-import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
+import type { SlotTenant, ThreadSlot } from './thread-slot';
 
 /**
  * starting: spawned, not yet ready. ready: takes requests. draining: takes no new requests and
@@ -20,14 +21,30 @@ export interface ProcessHost {
   log(level: 'error' | 'warn' | 'info' | 'debug', message: string, context?: LogContext): void;
   /** A log record the process sent (an exception, print() output outside a request). */
   processLog(level: string, text: string, context: LogContext): void;
-  /** The process can take requests now. */
-  processReady(proc: WorkerProcess): void;
+  /** The process can take requests now; `info` is what it said about itself (READY's payload). */
+  processReady(proc: WorkerProcess, info: ReadyInfo): void;
   /** A thread became free. */
   slotFreed(proc: WorkerProcess): void;
+  /** An interpreter of an application group was asked for, or announced itself: it joins the dispatcher. */
+  interpreterAdded(interp: Interpreter): void;
+  /** An application group's interpreter takes requests now. */
+  interpreterReady(interp: Interpreter): void;
+  /** An application group's interpreter failed to start (`why`) or went away (why === null). */
+  interpreterGone(interp: Interpreter, why: string | null): void;
   /** A request finished in the process (for maximum-requests). */
   requestDone(proc: WorkerProcess): void;
   /** The process asks to be replaced (script changed, a signal, a limit it hit). */
   restartRequested(proc: WorkerProcess, reason: string, immediate: boolean): void;
+}
+
+/** What a process says about itself when it is ready. */
+export interface ReadyInfo {
+  /** How it runs application groups other than %{GLOBAL}. */
+  applicationGroups?: 'sub-interpreters' | 'processes';
+  /** Why application groups run in processes of their own. */
+  why?: string;
+  /** The private module it creates sub-interpreters with. */
+  module?: string;
 }
 
 /** How long to wait for the exit status of a process whose connection dropped mid-request. */
@@ -35,12 +52,17 @@ const EXIT_STATUS_WAIT_MS = 250;
 
 /**
  * One daemon process of a group as the front end sees it: the child process, its control
- * connection and its threads' connections.
+ * connection, and its interpreters with their threads' connections: the main interpreter
+ * (%{GLOBAL}) and one per other application group it serves.
  */
-export class WorkerProcess implements SlotPool, SlotOwner {
+export class WorkerProcess implements ProcessSlots {
   state: ProcessState = 'starting';
-  readonly free: ThreadSlot[] = [];
-  private readonly slots = new Set<ThreadSlot>();
+  /** The main interpreter: application group %{GLOBAL}. */
+  readonly main: Interpreter;
+  /** The interpreters of the other application groups, by name. */
+  readonly interpreters = new Map<string, Interpreter>();
+  /** It runs application groups in processes of their own (it said so when ready), not in sub-interpreters. */
+  applicationGroupsInProcesses = false;
   private control: net.Socket | null = null;
   /** How the process ended, once it has ("terminated by signal 9 (SIGKILL)"). */
   exitDescription: string | null = null;
@@ -70,7 +92,11 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     readonly child: ChildProcess,
     /** maximum-requests for this process (with its share of the jitter); 0 = no limit. */
     readonly requestLimit: number,
-  ) {}
+    /** The most requests it runs at once, across its interpreters (its threads). */
+    readonly threadLimit: number,
+  ) {
+    this.main = new Interpreter(this, '', 'ready');
+  }
 
   get pid(): number {
     return this.child.pid ?? 0;
@@ -80,26 +106,75 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return this.state === 'ready';
   }
 
-  /** Requests running in this process now (kept as a count: the dispatcher asks on every request). */
+  /** Requests running in this process now, across its interpreters (a count: the dispatcher asks on every request). */
   active = 0;
 
-  get threadsConnected(): number {
-    return this.slots.size;
+  get spareThreads(): boolean {
+    return this.active < this.threadLimit;
   }
 
-  /** The connected threads in thread order (for the status page). */
+  /** The connected threads of every interpreter, in interpreter then thread order (for the status page). */
   get threadSlots(): ThreadSlot[] {
-    return [...this.slots].sort((a, b) => a.thread - b.thread);
+    const slots: ThreadSlot[] = [];
+    for (const interp of this.allInterpreters()) slots.push(...[...interp.slots].sort((x, y) => x.thread - y.thread));
+    return slots;
   }
 
-  /** Resident memory in bytes, from /proc (0 if it cannot be read). */
-  residentBytes(): number {
+  /** Every interpreter, the main one first. */
+  *allInterpreters(): Iterable<Interpreter> {
+    yield this.main;
+    yield* this.interpreters.values();
+  }
+
+  get threadsConnected(): number {
+    let count = 0;
+    for (const interp of this.allInterpreters()) count += interp.slots.size;
+    return count;
+  }
+
+  /** Whether `slot` is one of this process's threads (or its application groups' processes'). */
+  owns(slot: ThreadSlot): boolean {
+    for (const interp of this.allInterpreters()) if (interp.slots.has(slot)) return true;
+    return false;
+  }
+
+  /** The process's id and those of its application groups' processes of their own (the fallback). */
+  pids(): number[] {
+    const pids = [this.pid];
+    for (const interp of this.interpreters.values()) if (interp.ownProcess && interp.state !== 'gone' && !pids.includes(interp.pid)) pids.push(interp.pid);
+    return pids;
+  }
+
+  /** Whether `pid` is this process or a child of it (from /proc). */
+  isSelfOrChild(pid: number): boolean {
+    if (pid === this.pid) return true;
     try {
-      const statm = fs.readFileSync(`/proc/${this.pid}/statm`, 'latin1').split(' ');
-      return Number(statm[1]) * PAGE_SIZE;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === this.pid;
     } catch {
-      return 0;
+      return false;
     }
+  }
+
+  /** Resident memory in bytes, from /proc, with that of its application groups' own processes (0 if it cannot be read). */
+  residentBytes(): number {
+    let total = 0;
+    for (const pid of this.pids()) {
+      try {
+        const statm = fs.readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ');
+        total += Number(statm[1]) * PAGE_SIZE;
+      } catch {
+        // gone
+      }
+    }
+    return total;
+  }
+
+  /** The oldest heartbeat among the process and its application groups' own processes. */
+  get oldestHeartbeat(): number {
+    let oldest = this.lastHeartbeat;
+    for (const interp of this.interpreters.values()) if (interp.ownProcess && interp.state === 'ready' && interp.lastHeartbeat < oldest) oldest = interp.lastHeartbeat;
+    return oldest;
   }
 
   attachControl(socket: net.Socket): (type: number, payload: Buffer) => void {
@@ -108,57 +183,152 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return (type, payload) => this.onControlFrame(type, payload);
   }
 
-  attachThread(socket: net.Socket, thread: number, tid: number, region: ResponseRegion | null): ThreadSlot {
-    const slot = new ThreadSlot(this, socket, thread, tid, region);
-    this.slots.add(slot);
-    if (this.state === 'ready' || this.state === 'starting') {
-      this.free.push(slot);
-      if (this.state === 'ready') this.host.slotFreed(this);
-    }
-    return slot;
+  attachThread(socket: net.Socket, thread: number, tid: number, applicationGroup: string, region: ResponseRegion | null): ThreadSlot {
+    const interp = applicationGroup === '' ? this.main : this.interpreterFor(applicationGroup);
+    return interp.attachThread(socket, thread, tid, region);
   }
 
-  /** A request is done with `slot`: it takes requests again. */
-  release(slot: ThreadSlot): void {
-    slot.vacate();
-    this.active--;
-    this.requestsServed++;
-    this.lastActivity = Date.now();
-    this.host.requestDone(this);
-    if (slot.closed) return;
-    if (this.state === 'ready' || this.state === 'starting') {
-      this.free.push(slot);
-      this.host.slotFreed(this);
-    } else if (this.state === 'draining' && this.active === 0) {
-      this.finishDraining();
+  /** The control connection of an application group's interpreter. */
+  attachInterpreter(socket: net.Socket, applicationGroup: string, pid: number): (type: number, payload: Buffer) => void {
+    let interp = this.interpreterFor(applicationGroup);
+    if (interp.state === 'ready') {
+      // A new interpreter replaces one whose loop has ended but whose connection close has not been seen yet.
+      this.interpreterGone(interp, null);
+      interp = this.interpreterFor(applicationGroup);
     }
+    return interp.attachControl(socket, pid);
   }
+
+  /** The interpreter of `applicationGroup`, made known (as being created) if it is not yet. */
+  private interpreterFor(applicationGroup: string): Interpreter {
+    let interp = this.interpreters.get(applicationGroup);
+    if (interp === undefined) {
+      interp = new Interpreter(this, applicationGroup, 'creating');
+      this.interpreters.set(applicationGroup, interp);
+      this.host.interpreterAdded(interp);
+    }
+    return interp;
+  }
+
+  /** Asks the process to start the interpreter of `applicationGroup` (the dispatcher needs one). */
+  createInterpreter(applicationGroup: string): void {
+    if (this.interpreters.has(applicationGroup) || this.control === null || this.control.destroyed) return;
+    this.interpreterFor(applicationGroup);
+    this.control.write(encodeFrame(ToWorker.CreateInterpreter, applicationGroup));
+  }
+
+  // -- what the interpreters report ----------------------------------------------------------
+
+  interpreterReady(interp: Interpreter): void {
+    this.host.interpreterReady(interp);
+  }
+
+  /** `interp` failed to start (`why`), or went away (why === null). */
+  interpreterGone(interp: Interpreter, why: string | null): void {
+    if (this.interpreters.get(interp.applicationGroup) === interp) this.interpreters.delete(interp.applicationGroup);
+    if (interp.state === 'gone') return;
+    interp.state = 'gone';
+    interp.free.length = 0;
+    this.host.interpreterGone(interp, why);
+  }
+
+  interpreterLog(level: string, text: string, pid: number): void {
+    this.host.processLog(level, text, { pid });
+  }
+
+  restartFrame(payload: Buffer): void {
+    let request: { reason?: string; immediate?: boolean } = {};
+    try {
+      request = JSON.parse(payload.toString('utf8')) as typeof request;
+    } catch {
+      // malformed: treat as an immediate restart for an unknown reason
+    }
+    this.host.restartRequested(this, request.reason ?? 'restart_request', request.immediate !== false);
+  }
+
+  unexpectedControlFrame(type: number, pid: number): void {
+    this.host.log('warn', `Unexpected control frame 0x${type.toString(16)} from process ${pid}; ignored.`);
+  }
+
+  unexpectedThreadFrame(slot: ThreadSlot, type: number): void {
+    this.host.log('warn', `Unexpected frame 0x${type.toString(16)} from idle thread ${slot.thread + 1} of process ${slot.pid}; ignored.`);
+  }
+
+  // -- requests ----------------------------------------------------------------------------
 
   /** A request starts on one of this process's threads. */
-  touch(): void {
+  requestStarted(): void {
     this.active++;
     this.lastActivity = Date.now();
   }
 
-  /** Asks the process to write the Python stack of each of its threads to the log. */
-  dumpStacks(why: string): void {
-    if (this.control !== null && !this.control.destroyed) this.control.write(encodeFrame(ToWorker.DumpStacks, why));
+  /** A request ended (its thread is released). */
+  requestEnded(): void {
+    this.active--;
+    this.requestsServed++;
+    this.lastActivity = Date.now();
+    this.host.requestDone(this);
   }
 
-  /** Asks the process to raise RequestTimeout in the thread with index `thread` (interrupt-timeout). */
-  interrupt(thread: number): void {
+  /** One of its interpreters has a free thread again. */
+  threadFreed(): void {
+    this.host.slotFreed(this);
+  }
+
+  /**
+   * A thread's connection closed; `tenant` is the request that was running on it, if any.
+   * `waitForExit` is the process whose exit status, if it comes soon, explains the loss.
+   */
+  threadLost(tenant: SlotTenant | null, reason: string | null, waitForExit: WorkerProcess | null): void {
+    if (tenant !== null) {
+      this.active--;
+      if (waitForExit !== null) {
+        // The connection usually drops a moment before the exit status arrives; wait briefly so
+        // the request's error report can say how the process died.
+        this.whenExited(EXIT_STATUS_WAIT_MS, (description) => {
+          tenant.onSlotLost(description !== null ? `process ${this.pid} ${description}` : (reason ?? 'connection closed'));
+        });
+      } else {
+        tenant.onSlotLost(reason ?? 'connection closed');
+      }
+    }
+    if (this.state === 'draining' && this.active === 0) this.finishDraining();
+  }
+
+  /** The last running request of a draining process has ended. */
+  drained(): void {
+    this.finishDraining();
+  }
+
+  /** Asks every interpreter of the process to write the Python stack of each of its threads to the log. */
+  dumpStacks(why: string): void {
+    const frame = encodeFrame(ToWorker.DumpStacks, why);
+    if (this.control !== null && !this.control.destroyed) this.control.write(frame);
+    for (const interp of this.interpreters.values()) interp.send(frame);
+  }
+
+  /** Asks the main interpreter to raise RequestTimeout in its thread with index `thread` (interrupt-timeout). */
+  interruptMain(thread: number): void {
     if (this.control !== null && !this.control.destroyed) this.control.write(encodeFrame(ToWorker.Interrupt, String(thread)));
   }
 
   private onControlFrame(type: number, payload: Buffer): void {
     switch (type) {
-      case FromWorker.Ready:
+      case FromWorker.Ready: {
         if (this.state !== 'starting') return;
         this.state = 'ready';
         this.readyAt = Date.now();
         this.lastHeartbeat = Date.now();
-        this.host.processReady(this);
+        let info: ReadyInfo = {};
+        try {
+          if (payload.length > 0) info = JSON.parse(payload.toString('utf8')) as ReadyInfo;
+        } catch {
+          // an older runtime: nothing said
+        }
+        this.applicationGroupsInProcesses = info.applicationGroups === 'processes';
+        this.host.processReady(this, info);
         return;
+      }
       case FromWorker.Heartbeat:
         this.lastHeartbeat = Date.now();
         return;
@@ -167,40 +337,23 @@ export class WorkerProcess implements SlotPool, SlotOwner {
         this.host.processLog(level, payload.toString('utf8', 1), { pid: this.pid });
         return;
       }
-      case FromWorker.Restart: {
-        let request: { reason?: string; immediate?: boolean } = {};
+      case FromWorker.Restart:
+        this.restartFrame(payload);
+        return;
+      case FromWorker.InterpreterFailed: {
+        let failure: { applicationGroup?: string; message?: string } = {};
         try {
-          request = JSON.parse(payload.toString('utf8')) as typeof request;
+          failure = JSON.parse(payload.toString('utf8')) as typeof failure;
         } catch {
-          // malformed: treat as an immediate restart for an unknown reason
+          return;
         }
-        this.host.restartRequested(this, request.reason ?? 'restart_request', request.immediate !== false);
+        const interp = this.interpreters.get(failure.applicationGroup ?? '');
+        if (interp !== undefined) this.interpreterGone(interp, failure.message ?? 'unknown error');
         return;
       }
       default:
-        this.host.log('warn', `Unexpected control frame 0x${type.toString(16)} from process ${this.pid}; ignored.`);
+        this.unexpectedControlFrame(type, this.pid);
     }
-  }
-
-  // -- SlotOwner ---------------------------------------------------------------------------
-
-  slotClosed(slot: ThreadSlot, tenant: SlotTenant | null, reason: string | null): void {
-    this.slots.delete(slot);
-    const at = this.free.indexOf(slot);
-    if (at >= 0) this.free.splice(at, 1);
-    if (tenant !== null) {
-      this.active--;
-      // The connection usually drops a moment before the exit status arrives; wait briefly so
-      // the request's error report can say how the process died.
-      this.whenExited(EXIT_STATUS_WAIT_MS, (description) => {
-        tenant.onSlotLost(description !== null ? `process ${this.pid} ${description}` : (reason ?? 'connection closed'));
-      });
-    }
-    if (this.state === 'draining' && this.active === 0) this.finishDraining();
-  }
-
-  unexpectedFrame(slot: ThreadSlot, type: number): void {
-    this.host.log('warn', `Unexpected frame 0x${type.toString(16)} from idle thread ${slot.thread + 1} of process ${this.pid}; ignored.`);
   }
 
   /** The code this process runs is out of date (a request found its script changed). */
@@ -213,7 +366,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   /** Records the process's exit; the group calls this from the child's 'exit' event. */
   exited(code: number | null, signal: NodeJS.Signals | null): string {
     this.state = 'exited';
-    this.free.length = 0;
+    for (const interp of this.allInterpreters()) interp.free.length = 0;
     this.exitDescription = describeExit(code, signal);
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
@@ -221,7 +374,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
     return this.exitDescription;
   }
 
-  private whenExited(timeoutMs: number, callback: (description: string | null) => void): void {
+  whenExited(timeoutMs: number, callback: (description: string | null) => void): void {
     if (this.exitDescription !== null) {
       callback(this.exitDescription);
       return;
@@ -254,7 +407,7 @@ export class WorkerProcess implements SlotPool, SlotOwner {
       this.stopWaiters.push(resolve);
       if (this.state === 'draining') return;
       this.state = 'draining';
-      this.free.length = 0;
+      for (const interp of this.allInterpreters()) interp.free.length = 0;
       this.killAfterMs = killAfterMs;
       if (this.active === 0) {
         this.finishDraining();
@@ -274,7 +427,8 @@ export class WorkerProcess implements SlotPool, SlotOwner {
       this.control.write(encodeFrame(ToWorker.Shutdown, 'stop'));
       this.control.end();
     }
-    for (const slot of this.slots) if (!slot.busy) slot.cut('process stopping');
+    for (const interp of this.interpreters.values()) interp.shutdown();
+    for (const interp of this.allInterpreters()) for (const slot of interp.slots) if (!slot.busy) slot.cut('process stopping');
     this.hardKillTimer = setTimeout(() => {
       if (this.state !== 'exited') {
         this.host.log('warn', `Daemon process '${this.host.groupName}' (pid=${this.pid}) did not exit within ${this.killAfterMs / 1000} seconds of being told to (shutdown-timeout); killing it.`);
@@ -287,14 +441,22 @@ export class WorkerProcess implements SlotPool, SlotOwner {
   settle(): void {
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     if (this.hardKillTimer !== null) clearTimeout(this.hardKillTimer);
-    for (const slot of this.slots) slot.cut('process exited');
+    for (const interp of this.allInterpreters()) interp.destroy();
     this.control?.destroy();
     const waiters = this.stopWaiters;
     this.stopWaiters = [];
     for (const waiter of waiters) waiter();
   }
 
+  /** Signals the process, and its application groups' processes of their own. */
   kill(signal: NodeJS.Signals): void {
+    for (const pid of this.pids().slice(1)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
     try {
       this.child.kill(signal);
     } catch {

@@ -41,6 +41,8 @@ export const enum ToWorker {
   DumpStacks = 0x21,
   /** Control connection: raise RequestTimeout in a request thread. Payload: its index (ASCII). */
   Interrupt = 0x22,
+  /** Process control connection: start the interpreter of an application group. Payload: its name (UTF-8). */
+  CreateInterpreter = 0x23,
 }
 
 /** Worker to front end. */
@@ -76,14 +78,25 @@ export const enum FromWorker {
   ResponseFile = 0x19,
   /** The outcome of an auth hook call. Payload: JSON. */
   AuthResult = 0x1a,
-  /** First frame on every connection: JSON {token, pid, role, thread}. */
+  /**
+   * First frame on every connection: JSON {token, pid, role, thread, tid, applicationGroup, region?}.
+   * Roles: 'control' (the process, and its main interpreter), 'interpreter' (the control
+   * connection of another application group's interpreter), 'request' (a serving thread of the
+   * interpreter of applicationGroup).
+   */
   Hello = 0x30,
-  /** Control connection: the process has finished starting (and preloading) and takes requests. */
+  /**
+   * Control connection: the process (or interpreter) has finished starting and preloading and
+   * takes requests. A process's payload says how it runs application groups: JSON
+   * {applicationGroups: 'sub-interpreters' | 'processes', why?, module?}.
+   */
   Ready = 0x31,
   /** Control connection: replace this process. Payload: JSON {reason, immediate}. */
   Restart = 0x32,
   /** Control connection: the interpreter is alive (sent every second from a thread that needs the GIL). */
   Heartbeat = 0x33,
+  /** Process control connection: an application group's interpreter could not be started. Payload: JSON {applicationGroup, message}. */
+  InterpreterFailed = 0x34,
 }
 
 /** Head flags: how the front end runs the request. */

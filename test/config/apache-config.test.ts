@@ -809,7 +809,7 @@ describe('mod_wsgi directives', () => {
       'switch-interval', 'maximum-requests', 'maximum-requests-jitter', 'restart-interval', 'inactivity-timeout', 'request-timeout',
       'interrupt-timeout', 'deadlock-timeout', 'startup-timeout', 'graceful-timeout', 'eviction-timeout', 'shutdown-timeout', 'queue-timeout',
       'socket-timeout', 'cpu-time-limit', 'cpu-priority', 'memory-limit', 'virtual-memory-limit', 'maximum-rss', 'stack-size',
-      'reload-on-changes', 'python-executable', 'response-buffer-size',
+      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups',
     ];
     const TRANSPORT = ['connect-timeout', 'response-socket-timeout', 'listen-backlog', 'send-buffer-size', 'receive-buffer-size', 'header-buffer-size', 'response-flush-delay', 'socket-user', 'server-metrics'];
     const REFUSED: Record<string, RegExp> = {
@@ -851,7 +851,7 @@ describe('mod_wsgi directives', () => {
         '  switch-interval=0.01 maximum-requests=100 maximum-requests-jitter=10 restart-interval=3600 inactivity-timeout=300 \\',
         '  request-timeout=60 interrupt-timeout=5 deadlock-timeout=30 startup-timeout=15 graceful-timeout=20 eviction-timeout=25 \\',
         '  shutdown-timeout=8 queue-timeout=45 socket-timeout=9 cpu-time-limit=120 cpu-priority=-5 memory-limit=512M \\',
-        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On',
+        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On application-groups=processes',
       ]);
       assert.deepEqual(site.config.processGroups[0]!, {
         ...defaultProcessGroup('full', 'python3'),
@@ -889,8 +889,14 @@ describe('mod_wsgi directives', () => {
         maximumRss: 1048576,
         stackSize: 512 * 1024,
         reloadOnChanges: true,
+        applicationGroups: 'processes',
         origin: { file: site.file, line: 2 },
       });
+    });
+
+    it('application-groups= (a wsgi-host extension): sub-interpreters by default, or processes', () => {
+      const site = clean([L, 'WSGIDaemonProcess a', 'WSGIDaemonProcess b application-groups=Processes', 'WSGIDaemonProcess c application-groups=sub-interpreters']);
+      assert.deepEqual(site.config.processGroups.map((g) => g.applicationGroups), ['sub-interpreters', 'processes', 'sub-interpreters']);
     });
 
     it('display-name other than %{GROUP} is kept as written; option names are case-insensitive', () => {
@@ -940,6 +946,7 @@ describe('mod_wsgi directives', () => {
       ['memory-limit=lots', /option 'memory-limit' needs a size in bytes \(e\.g\. 536870912 or 512M\), not "lots"/],
       ['stack-size=1T', /option 'stack-size' needs a size in bytes/],
       ['reload-on-changes=maybe', /option 'reload-on-changes' takes On or Off, not "maybe"/],
+      ['application-groups=threads', /option 'application-groups' takes sub-interpreters or processes, not "threads"/],
     ];
     for (const [option, message] of malformed) {
       it(`a malformed value is an error: ${option}`, () => {
