@@ -89,8 +89,10 @@ function throughputRows(v: View, name: 'hello' | 'flask'): string[] {
   ].filter((x): x is string => typeof x === 'string');
   const row = v.row(w, host);
   const starved = v.starved(host);
+  // CPU per request holds up better than req/s when other processes take the machine's cores.
+  const cpu = `; CPU per request ${us(v.cpuUs(host))}${uwsgi !== undefined ? ` (uWSGI ${us(v.cpuUs(uwsgi))})` : ''}`;
   return [
-    `| ${name}: req/s at least ${TARGET_VS_UWSGI.toFixed(1)}x uWSGI \`--http-socket\` | ${rate(row.rps)} req/s = ${ratio(vsUwsgi)} uWSGI${peers.length > 0 ? `; ${peers.join('; ')}` : ''} | ${verdict(vsUwsgi === null ? null : vsUwsgi >= TARGET_VS_UWSGI)} |`,
+    `| ${name}: req/s at least ${TARGET_VS_UWSGI.toFixed(1)}x uWSGI \`--http-socket\` | ${rate(row.rps)} req/s = ${ratio(vsUwsgi)} uWSGI${peers.length > 0 ? `; ${peers.join('; ')}` : ''}${cpu} | ${verdict(vsUwsgi === null ? null : vsUwsgi >= TARGET_VS_UWSGI)} |`,
     `| ${name}: every connection served | fewest responses on one of the ${starved?.of ?? '–'} connections: ${fixed(row.minPerConnection, 0)} | ${verdict(starved === null ? null : starved.starved === 0)} |`,
   ];
 }
@@ -236,6 +238,14 @@ function ioPeersText(v: View): string[] {
   return parts.length === 0 ? [] : [`**io, the peers:** ${parts.join('; ')}.`];
 }
 
+/** How much of the machine other processes took during the rounds: the caveat on every req/s. */
+function noiseText(run: RunResult): string {
+  const other = run.workloads.flatMap((w) => w.servers.flatMap((s) => s.rounds)).filter((r) => r.machine.totalTicks > 0).map((r) => (100 * r.machine.otherTicks) / r.machine.totalTicks);
+  const m = median(other);
+  if (m === null) return '';
+  return `Processes outside the benchmark took a median ${fixed(m, 0)}% of the machine's CPU during the rounds (max ${fixed(Math.max(...other), 0)}%): the higher that is, the more req/s moves from round to round, while CPU per request moves less.`;
+}
+
 export function readingTheResults(run: RunResult): string[] {
   const v = new View(run);
   const rows = [...throughputRows(v, 'hello'), ...throughputRows(v, 'flask'), ...ioRows(v), ...bodyRows(v), ...memoryRows(v)];
@@ -243,7 +253,7 @@ export function readingTheResults(run: RunResult): string[] {
   const out = ['## Reading the results', ''];
   out.push(
     'The targets of issue 4 against this run (ratios are the paired per-round medians of the tables below; the verdicts',
-    'are computed by `bench/reading.ts`).',
+    `are computed by \`bench/reading.ts\`). ${noiseText(run)}`,
     '',
     '| target | this run | verdict |',
     '| :-- | :-- | :-- |',
