@@ -222,6 +222,18 @@ describe('request body spooling: limits, timeouts and clients that leave', () =>
     assert.ok(!server.get().stderr.includes(`uri='${uri}'`), `the application was called for ${uri}`);
   }
 
+  it('a body of exactly 1 MiB stays in memory (the buffered path); one byte more is spooled to a file', async () => {
+    for (const [size, files] of [[MIB, 0], [MIB + 1, 1]] as const) {
+      const uri = `/size-${size}?sleep=1`;
+      const upload = rawClient(server.get().port, Buffer.concat([Buffer.from(`POST ${uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`), patterned(size)]));
+      // The application sleeps before it reads: its request, and any spool file, are open meanwhile.
+      await server.get().waitForLog(`hardening called: uri='${uri}'`);
+      assert.equal(spoolFiles(server.get()).length, files, `${size} bytes`);
+      const answer = await upload.answer;
+      assert.equal(jsonBody(answer)['body_length'], size);
+    }
+  });
+
   it('LimitRequestBody: a chunked body that grows past it while being spooled gets 413, and the application is never called', async () => {
     const body = patterned(3_000_000);
     const upload = rawClient(server.get().port, 'POST /chunked-too-big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
