@@ -125,7 +125,8 @@ async function memory(mode: string, script: string): Promise<number[]> {
     const pids = new Set<number>();
     const figures: number[] = [];
     await sleep(500);
-    const main = Number(execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'wsgi_host.worker']).toString().trim().split('\n')[0]);
+    // The one daemon process: the front end's only child (its title replaces the command line).
+    const main = Number(execFileSync('pgrep', ['-P', String(server.child.pid)]).toString().trim().split('\n')[0]);
     figures.push(rssMiB([main]));
     for (const n of [0, 1, 2, 3]) {
       pids.add(await load(server.port, `/i${n}`));

@@ -9,6 +9,11 @@ export interface LineSink {
   /** Writes out anything held back; called before the process exits. */
   flush(): void;
   close(): void;
+  /**
+   * Opens its file afresh (after a rotation moved it away), as Apache reopens its logs on a
+   * graceful restart; null, or why it could not (the old file then stays in use).
+   */
+  reopen(): string | null;
   readonly description: string;
 }
 
@@ -51,6 +56,20 @@ class FileSink implements LineSink {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }
+
+  reopen(): string | null {
+    this.flush();
+    let fd: number;
+    try {
+      makeDirectories(path.dirname(this.description));
+      fd = fs.openSync(this.description, 'a', 0o644);
+    } catch (err) {
+      return `Cannot reopen the log file ${this.description}: ${(err as Error).message}; lines keep going to the file it had open. Check the directory's permissions for the server's user.`;
+    }
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = fd;
+    return null;
+  }
 }
 
 class StreamSink implements LineSink {
@@ -66,6 +85,10 @@ class StreamSink implements LineSink {
   flush(): void {}
 
   close(): void {}
+
+  reopen(): string | null {
+    return null;
+  }
 }
 
 export function openSink(target: LogTarget): LineSink {
@@ -88,4 +111,7 @@ export class MemorySink implements LineSink {
   }
   flush(): void {}
   close(): void {}
+  reopen(): string | null {
+    return null;
+  }
 }
