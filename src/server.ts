@@ -100,6 +100,7 @@ export class Server implements OpsHost {
         serverSoftware,
         sites: this,
         access: new AccessControl({ call: (spec, log) => this.hooks!.call(spec, log) }, serverSoftware),
+        spoolDirectory: this.socketDir,
       });
       this.front.ops = this.ops;
       await this.front.listen();
