@@ -72,13 +72,31 @@ class FileSink implements LineSink {
   }
 }
 
+/** Standard streams whose reader has gone (EPIPE): lines for them are dropped. */
+const closedStreams = new WeakSet<NodeJS.WriteStream>();
+const watchedStreams = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * Without a listener, a write to a standard stream whose reader went away (a closed terminal, a
+ * dead pipe) is an uncaught error; logging that error writes to the same stream and fails again,
+ * for ever. Once it fails, nothing more is written to it.
+ */
+function watchForClosedReader(stream: NodeJS.WriteStream): void {
+  if (watchedStreams.has(stream)) return;
+  watchedStreams.add(stream);
+  stream.on('error', () => closedStreams.add(stream));
+}
+
 class StreamSink implements LineSink {
   constructor(
     private readonly stream: NodeJS.WriteStream,
     readonly description: string,
-  ) {}
+  ) {
+    watchForClosedReader(stream);
+  }
 
   write(line: string): void {
+    if (closedStreams.has(this.stream) || this.stream.destroyed) return;
     this.stream.write(line + '\n');
   }
 
