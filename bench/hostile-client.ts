@@ -5,7 +5,8 @@
  *   - 500 slowloris connections (HOSTILE_SLOWLORIS): each sends a request head a few bytes at a
  *     time, every few seconds, and reconnects as soon as the server drops it;
  *   - 50 slow-body connections (HOSTILE_SLOW_BODIES): a POST of 10,000 bytes
- *     (HOSTILE_SLOW_BODY_BYTES) whose body trickles in a byte a second;
+ *     (HOSTILE_SLOW_BODY_BYTES; 2000000 makes them bodies the front end spools to disk) whose
+ *     body trickles in a byte a second;
  *   - oversized requests: a 20 MB announced body, a 20 KB header field, a 10 KB request line,
  *     200 header fields;
  *   - malformed requests: random bytes, bad chunk framing, Content-Length with chunked, an
@@ -14,7 +15,8 @@
  * while a normal client keeps sending ordinary requests on keep-alive connections. It prints the
  * normal client's success rate and latency percentiles, and what the attackers got back.
  *
- *   npm run hostile             (HOSTILE_SECONDS, HOSTILE_SLOWLORIS, HOSTILE_CLIENTS change it)
+ *   npm run hostile             (HOSTILE_SECONDS, HOSTILE_SLOWLORIS, HOSTILE_CLIENTS change it;
+ *                                HOSTILE_SPOOLING=off runs the server with --request-body-spooling=off)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,8 +29,13 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const SECONDS = Number(process.env['HOSTILE_SECONDS'] ?? 30);
 const SLOWLORIS = Number(process.env['HOSTILE_SLOWLORIS'] ?? 500);
 const SLOW_BODIES = Number(process.env['HOSTILE_SLOW_BODIES'] ?? 50);
-/** The slow bodies' announced length. Up to 1 MiB the front end reads a body whole before a Python thread gets the request. */
+/**
+ * The slow bodies' announced length. The front end reads a body whole before a Python thread gets
+ * the request: up to 1 MiB in memory, beyond that into a spool file (request body spooling).
+ */
 const SLOW_BODY_BYTES = Number(process.env['HOSTILE_SLOW_BODY_BYTES'] ?? 10_000);
+/** HOSTILE_SPOOLING=off: bodies over 1 MiB stream to the application as it reads them (mod_wsgi's way). */
+const SPOOLING = process.env['HOSTILE_SPOOLING'] === 'off' ? 'off' : 'on';
 const CLIENTS = Number(process.env['HOSTILE_CLIENTS'] ?? 2);
 
 const APP = `def application(environ, start_response):
@@ -43,7 +50,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 async function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
   let stdout = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'wsgi-host.js'), 'start-server', path.join(dir, 'app.wsgi'), '--port', '0', '--host', '127.0.0.1', '--server-root', path.join(dir, 'root'), '--processes', '2', '--threads', '5', '--log-level', 'error'], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'wsgi-host.js'), 'start-server', path.join(dir, 'app.wsgi'), '--port', '0', '--host', '127.0.0.1', '--server-root', path.join(dir, 'root'), '--processes', '2', '--threads', '5', '--log-level', 'error', `--request-body-spooling=${SPOOLING}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   child.stdout!.setEncoding('utf8');
@@ -234,7 +241,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-hostile-'));
   fs.writeFileSync(path.join(dir, 'app.wsgi'), APP);
   const { child, port } = await startServer(dir);
-  console.log(`wsgi-host on port ${port}: ${SLOWLORIS} slowloris + ${SLOW_BODIES} slow-body connections (${SLOW_BODY_BYTES}-byte bodies), oversized and malformed requests, for ${SECONDS} s; ${CLIENTS} normal client(s) meanwhile`);
+  console.log(`wsgi-host on port ${port}: ${SLOWLORIS} slowloris + ${SLOW_BODIES} slow-body connections (${SLOW_BODY_BYTES}-byte bodies, request body spooling ${SPOOLING}), oversized and malformed requests, for ${SECONDS} s; ${CLIENTS} normal client(s) meanwhile`);
   const result: ClientResult = { ok: 0, failed: 0, latenciesMs: [], errors: new Map() };
   const tasks: Promise<void>[] = [];
   for (let i = 0; i < SLOWLORIS; i++) tasks.push(slowloris(port));

@@ -26,6 +26,10 @@ export class Server implements OpsHost {
   groups = new Map<string, ProcessGroup>();
   readonly pythons = new Map<string, PythonInfo>();
   private readonly sinks = new Map<string, LineSink>();
+  /** While a configuration opens its logs: the sink keys it names. */
+  private sinksNamed: Set<string> | null = null;
+  /** The sink keys the running configuration names. */
+  private runningSinks = new Set<string>();
   private siteLogs = new Map<VirtualHostConfig, SiteLogs>();
   private front: FrontEnd | null = null;
   private socketDir: string | null = null;
@@ -41,7 +45,9 @@ export class Server implements OpsHost {
   generation = 1;
 
   constructor(public config: ServerConfig) {
+    this.sinksNamed = this.runningSinks;
     this.siteLogs = this.openAllSiteLogs(config);
+    this.sinksNamed = null;
     this.errorLog = this.siteLogs.get(config.mainServer)!.errorLog;
   }
 
@@ -94,6 +100,7 @@ export class Server implements OpsHost {
         serverSoftware,
         sites: this,
         access: new AccessControl({ call: (spec, log) => this.hooks!.call(spec, log) }, serverSoftware),
+        spoolDirectory: this.socketDir,
       });
       this.front.ops = this.ops;
       await this.front.listen();
@@ -217,7 +224,8 @@ export class Server implements OpsHost {
     for (const group of next.processGroups) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
-    const siteLogs = this.openAllSiteLogs(next);
+    const logs = this.openLogsForReload(next);
+    const siteLogs = logs.siteLogs;
     const kept = new Map<string, ProcessGroup>();
     const started: ProcessGroup[] = [];
     for (const groupConfig of next.processGroups) {
@@ -232,6 +240,7 @@ export class Server implements OpsHost {
       await this.front.update(next);
     } catch (err) {
       await Promise.all(started.map((group) => group.stop(0, 1000)));
+      logs.abandon();
       throw err;
     }
     const groups = new Map(kept);
@@ -249,21 +258,71 @@ export class Server implements OpsHost {
     this.applyOpsFeatures(next);
     this.front.ops = this.ops;
     setFrontEndTitle(next, this.addresses);
+    logs.commit();
+    for (const problem of logs.reopen()) this.errorLog.error('core', problem);
+    const retirements: Promise<void>[] = [];
     for (const group of retired) {
       const done = group
         .retire(Math.max(group.config.gracefulTimeout, 60) * 1000)
         .then(() => this.errorLog.info('wsgi', `Process group '${group.config.name}' of the previous configuration has stopped.`));
       this.retiring.add(done);
+      retirements.push(done);
       void done.finally(() => this.retiring.delete(done));
     }
+    // Logs the new configuration no longer names close once the old groups, which may still
+    // write to them, are gone.
+    void Promise.allSettled(retirements).then(() => logs.closeUnnamed());
     for (const warning of next.warnings) this.errorLog.warn('core', warning);
     // The groups that kept running restart too, so new code is picked up everywhere.
     await Promise.all([...kept.values()].map((group) => group.restartAll('graceful_signal')));
     this.errorLog.notice('core', 'All process groups have been restarted.');
   }
 
-  /** SIGHUP without a configuration file: every group restarts, one process at a time. */
+  /**
+   * The logs of a configuration about to replace the running one. `reopen` opens the files both
+   * name afresh, so a log that logrotate moved away starts anew (Apache reopens its logs on a
+   * graceful restart); `closeUnnamed` closes those only the old one named; `abandon` closes those
+   * opened for a configuration that did not start.
+   */
+  private openLogsForReload(next: ServerConfig): { siteLogs: Map<VirtualHostConfig, SiteLogs>; reopen(): string[]; commit(): void; closeUnnamed(): void; abandon(): void } {
+    const before = new Set(this.sinks.keys());
+    const named = new Set<string>();
+    const closeWhere = (keep: (key: string) => boolean): void => {
+      for (const [key, sink] of this.sinks) {
+        if (keep(key)) continue;
+        sink.close();
+        this.sinks.delete(key);
+      }
+    };
+    const abandon = (): void => closeWhere((key) => before.has(key));
+    this.sinksNamed = named;
+    let siteLogs: Map<VirtualHostConfig, SiteLogs>;
+    try {
+      siteLogs = this.openAllSiteLogs(next);
+    } catch (err) {
+      abandon();
+      throw err;
+    } finally {
+      this.sinksNamed = null;
+    }
+    return {
+      siteLogs,
+      abandon,
+      reopen: () => [...named].filter((key) => before.has(key)).map((key) => this.sinks.get(key)!.reopen()).filter((p): p is string => p !== null),
+      commit: () => {
+        this.runningSinks = named;
+      },
+      // By then another reload may have named a file again: only the running configuration counts.
+      closeUnnamed: () => closeWhere((key) => this.runningSinks.has(key)),
+    };
+  }
+
+  /** SIGHUP without a configuration file: log files are opened afresh, every group restarts, one process at a time. */
   async restartAllGroups(reason: string): Promise<void> {
+    for (const sink of this.sinks.values()) {
+      const problem = sink.reopen();
+      if (problem !== null) this.errorLog.error('core', problem);
+    }
     await Promise.all([...this.groups.values(), ...(this.hooks?.all ?? [])].map((group) => group.restartAll(reason)));
     this.errorLog.notice('core', 'All process groups have been restarted.');
   }
@@ -314,6 +373,7 @@ export class Server implements OpsHost {
   /** One sink per file, however many virtual hosts share it (Apache opens each log once). */
   private sink(target: LogTarget, what: string): LineSink {
     const key = target.kind === 'file' ? `file:${path.resolve(target.path)}` : target.kind;
+    this.sinksNamed?.add(key);
     let sink = this.sinks.get(key);
     if (sink === undefined) {
       try {

@@ -102,6 +102,8 @@ const FLAG_DIRECTIVES: Record<string, keyof DirectorySettings> = {
   wsgiscriptreloading: 'scriptReloading',
   wsgierroroverride: 'errorOverride',
   wsgienablesendfile: 'enableSendfile',
+  // wsgi-host's own (mod_wsgi always streams the body as the application reads it).
+  wsgirequestbodyspooling: 'requestBodySpooling',
 };
 
 /** mod_wsgi's directives that read their own arguments (name="quoted value" options). */

@@ -59,6 +59,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'auth-group', kind: 'string', placeholder: 'NAME', help: 'The group users must be in when --auth-group-script is given (Require wsgi-group).', defaultText: 'wsgi' },
   { name: 'enable-sendfile', kind: 'boolean', help: 'Let the front end send the file of a wsgi.file_wrapper response itself, freeing the worker thread at once (WSGIEnableSendfile On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
+  { name: 'request-body-spooling', kind: 'boolean', help: 'Read each request body whole (bodies over 1 MiB into an unlinked file in the socket directory) before the request takes a Python thread (WSGIRequestBodySpooling, wsgi-host\'s own); --request-body-spooling=off streams bodies as the application reads them, as mod_wsgi does.', defaultText: 'on' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },
   { name: 'https-port', kind: 'integer', placeholder: 'NUMBER', min: 0, help: 'Also serve HTTPS on this port (0 lets the system choose); needs a certificate.' },
   { name: 'ssl-certificate-file', kind: 'string', placeholder: 'FILE-PATH', help: 'PEM certificate for --https-port (SSLCertificateFile).' },
@@ -187,6 +188,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       limitRequestBody: (values['limit-request-body'] as number | undefined) ?? 10485760,
       chunkedRequest: values['chunked-request'] === true,
       enableSendfile: values['enable-sendfile'] === true,
+      ...(values['request-body-spooling'] === false ? { requestBodySpooling: false } : {}),
       scriptReloading: values['disable-reloading'] !== true,
     },
   });

@@ -95,6 +95,8 @@ export interface DirectorySettings {
   callableObject?: string;
   passAuthorization?: boolean;
   chunkedRequest?: boolean;
+  /** WSGIRequestBodySpooling (wsgi-host's own): read bodies whole before the request takes a thread. */
+  requestBodySpooling?: boolean;
   mapHeadToGet?: 'on' | 'off' | 'auto';
   scriptReloading?: boolean;
   errorOverride?: boolean;
@@ -127,6 +129,7 @@ export interface ResolvedSettings {
   callableObject: string;
   passAuthorization: boolean;
   chunkedRequest: boolean;
+  requestBodySpooling: boolean;
   mapHeadToGet: 'on' | 'off' | 'auto';
   scriptReloading: boolean;
   errorOverride: boolean;
@@ -369,6 +372,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   callableObject: 'application',
   passAuthorization: false,
   chunkedRequest: false,
+  requestBodySpooling: true,
   mapHeadToGet: 'auto',
   scriptReloading: true,
   errorOverride: false,

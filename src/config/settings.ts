@@ -31,6 +31,7 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.callableObject !== undefined) out.callableObject = layer.callableObject;
     if (layer.passAuthorization !== undefined) out.passAuthorization = layer.passAuthorization;
     if (layer.chunkedRequest !== undefined) out.chunkedRequest = layer.chunkedRequest;
+    if (layer.requestBodySpooling !== undefined) out.requestBodySpooling = layer.requestBodySpooling;
     if (layer.mapHeadToGet !== undefined) out.mapHeadToGet = layer.mapHeadToGet;
     if (layer.scriptReloading !== undefined) out.scriptReloading = layer.scriptReloading;
     if (layer.errorOverride !== undefined) out.errorOverride = layer.errorOverride;

@@ -43,6 +43,8 @@ export interface FrontEndOptions {
   sites: { logsFor(vhost: VirtualHostConfig): SiteLogs };
   /** Runs Require, AuthType and the mod_wsgi auth hooks where the settings ask for them. */
   access: AccessControl;
+  /** Where request bodies are spooled (WSGIRequestBodySpooling): the server's private socket directory; null: never. */
+  spoolDirectory?: string | null;
 }
 
 /** A bound listener and the virtual hosts that answer on it. */
@@ -370,7 +372,7 @@ export class FrontEnd {
     const { record, settings, fail } = routed;
     // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
     if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
-    const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware);
+    const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware, this.options.spoolDirectory ?? null);
 
     if (translation.kind === 'wsgi') {
       const alias = translation.alias;

@@ -5,6 +5,8 @@ import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, 
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
+import type { SpoolFile } from './body-spool';
+import { SpoolFeeder } from './spool-feeder';
 import { clientOf, type RequestRecord } from './request-record';
 
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
@@ -51,7 +53,13 @@ export type BodyPlan =
    * elsewhere until then (script reloading); with Expect: 100-continue, that is also when the
    * client is told to send it.
    */
-  | { kind: 'on-demand'; expectContinue: boolean };
+  | { kind: 'on-demand'; expectContinue: boolean }
+  /**
+   * Read whole into a spool file before dispatch (WSGIRequestBodySpooling); fed to the worker
+   * from the file once the application first reads wsgi.input. The exchange owns the file and
+   * closes it when the request is over.
+   */
+  | { kind: 'spooled'; spool: SpoolFile };
 
 type State = 'queued' | 'running' | 'done';
 
@@ -67,6 +75,8 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   /** The request stream to the worker has been terminated (BodyEnd sent). */
   private requestStreamEnded = false;
   private bodyFlowing = false;
+  /** Sends a spooled body to the worker, while one is being sent. */
+  private feeder: SpoolFeeder | null = null;
   private waitingForSlotDrain = false;
   private waitingForClientDrain = false;
   /** Shared-region pieces passed on but not yet released to the worker (held while the client catches up). */
@@ -133,6 +143,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
         return;
       }
       case 'on-demand':
+      case 'spooled':
         slot.write(this.head);
         return;
     }
@@ -141,6 +152,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   queueTimedOut(): void {
     if (this.state !== 'queued') return;
     this.state = 'done';
+    this.dropBody();
     if (this.record.timing !== null) this.record.timing.queuedAt = this.queuedAt;
     this.log('error', `WSGI0084: Queue timeout expired for WSGI daemon process '${this.ctx.groupName}'.`);
     if (!this.clientGone) sendErrorPage(this.record, 504);
@@ -149,6 +161,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   interpreterUnavailable(why: string): void {
     if (this.state !== 'queued') return;
     this.state = 'done';
+    this.dropBody();
     this.log('error', why);
     if (!this.clientGone) sendErrorPage(this.record, 500);
   }
@@ -211,6 +224,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   // -- request body ------------------------------------------------------------------------
 
   private startBody(): void {
+    if (this.body.kind === 'spooled') return this.feedSpool(this.body.spool);
     if (this.bodyFlowing || this.requestStreamEnded) return;
     this.bodyFlowing = true;
     const req = this.record.req;
@@ -225,6 +239,41 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     });
     req.on('end', () => this.endRequestStream());
     if (req.readableEnded) this.endRequestStream();
+  }
+
+  /** Sends the spooled body from its start, as fast as the worker's connection takes it. */
+  private feedSpool(spool: SpoolFile): void {
+    if (this.feeder !== null || this.requestStreamEnded || this.slot === null) return;
+    const feeder = new SpoolFeeder(spool, {
+      write: (frame, written) => {
+        const slot = this.slot;
+        if (slot !== null && this.feeder === feeder) slot.write(frame, written);
+      },
+      ended: () => {
+        if (this.feeder === feeder) this.endRequestStream();
+      },
+      failed: (err) => {
+        if (this.feeder !== feeder || this.state !== 'running') return;
+        this.log('error', `Reading the spooled request body failed: ${err.message}; the request is abandoned.`);
+        this.abandon(500, 'spool read failed');
+      },
+    });
+    this.feeder = feeder;
+    feeder.start();
+  }
+
+  /** Stops sending the spooled body (the request is over, or starts again from the top elsewhere). */
+  private stopFeeding(): void {
+    if (this.feeder === null) return;
+    this.feeder.stop();
+    this.feeder = null;
+  }
+
+  /** The request is over: a spooled body's file is closed. */
+  private dropBody(): void {
+    if (this.body.kind !== 'spooled') return;
+    this.stopFeeding();
+    this.body.spool.close();
   }
 
   /** Terminates the request stream to the worker (once): the body is complete or no longer wanted. */
@@ -309,6 +358,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   private onReload(): void {
     const slot = this.slot!;
     this.endRequestStream();
+    this.stopFeeding();
     this.clearTimers();
     this.state = 'queued';
     this.slot = null;
@@ -317,6 +367,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     slot.release();
     if (this.clientGone) {
       this.state = 'done';
+      this.dropBody();
       return;
     }
     this.ctx.resubmit(this);
@@ -495,6 +546,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   /** The exchange is no longer running on a thread (whatever becomes of the thread). */
   private finishRunning(): void {
     this.clearTimers();
+    this.dropBody();
     this.state = 'done';
     this.slot = null;
     if (this.record.timing !== null) this.record.timing.appEndedAt = performance.now();
@@ -555,6 +607,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.clientGone = true;
     this.dropFile();
     if (this.state === 'queued') {
+      this.dropBody();
       this.ctx.withdrawn();
       return;
     }

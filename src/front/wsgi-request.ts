@@ -1,8 +1,10 @@
 import { EMBEDDED_GROUP, type ResolvedSettings, type ServerConfig, type VirtualHostConfig } from '../config/model';
 import type { ProcessGroup } from '../groups/process-group';
 import type { ErrorLog } from '../log/error-log';
+import { nowMicros } from '../log/apache-time';
 import { HeadFlags } from '../protocol/frames';
-import { encodeRequestHead, expandApplicationGroup, type ConnectionInfo } from './environ';
+import { RequestBodyReader } from './body-spool';
+import { encodeRequestHead, expandApplicationGroup } from './environ';
 import { proxyEnviron } from './proxy-headers';
 import type { RequestRecord } from './request-record';
 import { WsgiExchange, type BodyPlan, type ExchangeContext } from './wsgi-exchange';
@@ -49,7 +51,10 @@ export type Failure = (status: number, why: string, level?: 'info' | 'error') =>
 
 /**
  * Starts a WSGI request: picks the process group, checks the body framing and limits, encodes
- * the environ and hands the exchange to the group's dispatcher.
+ * the environ and hands the exchange to the group's dispatcher. With WSGIRequestBodySpooling On
+ * (and a directory for spool files), a body the front end would otherwise stream to the
+ * application as it reads (larger than the in-memory buffer, chunked, or awaiting 100 Continue)
+ * is first read whole, so no worker thread waits on the client.
  */
 export function startWsgiRequest(
   r: RoutedRequest,
@@ -57,6 +62,7 @@ export function startWsgiRequest(
   config: ServerConfig,
   groups: { group(name: string): ProcessGroup | undefined },
   serverSoftware: string,
+  spoolDirectory: string | null = null,
 ): void {
   const { record, settings, vhost, hooks, fail } = r;
   const req = record.req;
@@ -80,9 +86,16 @@ export function startWsgiRequest(
   const transferEncoding = r.transferEncoding;
   const contentLengthHeader = r.contentLength;
   let body: BodyPlan;
+  /** The body is read whole before dispatch: its declared length, or -1 for chunked; null: it is not. */
+  let readFirst: number | null = null;
   if (transferEncoding !== undefined) {
     if (!settings.chunkedRequest) {
       return fail(411, `WSGI0139: Request body with chunked transfer encoding is not allowed (WSGIChunkedRequest Off): ${t.scriptPath}`);
+    }
+    if (spoolDirectory !== null && settings.requestBodySpooling) {
+      readFirst = -1;
+      // The client is told to go ahead at once: the front end reads the body, not the application.
+      if (r.expectContinue) record.res.writeContinue();
     }
     body = { kind: 'on-demand', expectContinue: r.expectContinue };
   } else if (contentLengthHeader !== undefined && contentLengthHeader !== '0') {
@@ -90,16 +103,21 @@ export function startWsgiRequest(
     if (settings.limitRequestBody > 0 && length > settings.limitRequestBody) {
       return fail(413, `Requested content-length of ${length} is larger than the configured limit of ${settings.limitRequestBody}`);
     }
-    if (!r.expectContinue && length <= config.limits.bufferedBodySize) body = { kind: 'buffered', pieces: [], length: 0 };
-    else body = { kind: 'on-demand', expectContinue: r.expectContinue };
+    if (!r.expectContinue && length <= config.limits.bufferedBodySize) {
+      body = { kind: 'buffered', pieces: [], length: 0 };
+    } else if (spoolDirectory !== null && settings.requestBodySpooling) {
+      if (r.expectContinue) record.res.writeContinue();
+      if (length > config.limits.bufferedBodySize) readFirst = length;
+      body = { kind: 'buffered', pieces: [], length: 0 };
+    } else {
+      body = { kind: 'on-demand', expectContinue: r.expectContinue };
+    }
   } else {
     body = { kind: 'none' };
     // Nothing to read, but say so if the client waits for permission to send nothing.
     if (r.expectContinue) record.res.writeContinue();
   }
 
-  const now = record.startMicros / 1e6;
-  const connection: ConnectionInfo = record.connection;
   const applicationGroup = expandApplicationGroup(t.applicationGroup ?? settings.applicationGroup, {
     serverName: vhost.serverName,
     requestHost: r.requestHost,
@@ -107,38 +125,11 @@ export function startWsgiRequest(
     scriptName: t.scriptName,
     env: (name) => record.env[name],
   });
-  const head = encodeRequestHead(
-    req,
-    {
-      connection,
-      serverName: vhost.serverName,
-      serverAdmin: vhost.serverAdmin,
-      serverSoftware,
-      documentRoot: vhost.documentRoot,
-      requestHost: r.requestHost,
-      requestPort: r.requestPort,
-      scriptFilename: t.scriptPath,
-      handlerScript: t.handlerScript ?? '',
-      scriptName: t.scriptName,
-      pathInfo: t.pathInfo,
-      query: r.query,
-      processGroup: groupName === EMBEDDED_GROUP ? '' : groupName,
-      applicationGroup,
-      callableObject: t.callableObject ?? settings.callableObject,
-      passAuthorization: t.passAuthorization ?? settings.passAuthorization,
-      remoteUser: record.remoteUser,
-      authType: record.authType,
-      mapHeadToGet: settings.mapHeadToGet === 'on',
-      requestId: record.id,
-      requestStart: now,
-      queueStart: now,
-      extra: record.env,
-      proxied: settings.trustedProxyHeaders.length > 0 ? proxyEnviron(req.rawHeaders, settings.trustedProxyHeaders, settings.trustedProxies, connection.remoteAddress, connection.scheme) : null,
-    },
-    (body.kind === 'on-demand' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0) | (settings.enableSendfile ? HeadFlags.Sendfile : 0),
-    body.kind === 'none',
-  );
   const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket);
+  if (readFirst !== null) {
+    return readBodyFirst(r, t, serverSoftware, groupName, applicationGroup, group, context, readFirst, config.limits.bufferedBodySize, spoolDirectory!);
+  }
+  const head = encodeHead(r, t, serverSoftware, groupName, applicationGroup, body, record.startMicros / 1e6);
 
   if (body.kind === 'buffered') {
     // Bodies up to the limit are read whole first: the worker thread then never waits on a slow
@@ -162,6 +153,92 @@ export function startWsgiRequest(
     req.once('end', () => hooks.onBodyFailure(null));
   }
   group.submit(exchange);
+}
+
+/** The request head for the worker: the environ, and how the body will come. */
+function encodeHead(r: RoutedRequest, t: WsgiTarget, serverSoftware: string, groupName: string, applicationGroup: string, body: BodyPlan, queueStart: number): Buffer {
+  const { record, settings, vhost } = r;
+  const req = record.req;
+  const connection = record.connection;
+  return encodeRequestHead(
+    req,
+    {
+      connection,
+      serverName: vhost.serverName,
+      serverAdmin: vhost.serverAdmin,
+      serverSoftware,
+      documentRoot: vhost.documentRoot,
+      requestHost: r.requestHost,
+      requestPort: r.requestPort,
+      scriptFilename: t.scriptPath,
+      handlerScript: t.handlerScript ?? '',
+      scriptName: t.scriptName,
+      pathInfo: t.pathInfo,
+      query: r.query,
+      processGroup: groupName === EMBEDDED_GROUP ? '' : groupName,
+      applicationGroup,
+      callableObject: t.callableObject ?? settings.callableObject,
+      passAuthorization: t.passAuthorization ?? settings.passAuthorization,
+      remoteUser: record.remoteUser,
+      authType: record.authType,
+      mapHeadToGet: settings.mapHeadToGet === 'on',
+      requestId: record.id,
+      requestStart: record.startMicros / 1e6,
+      queueStart,
+      extra: record.env,
+      proxied: settings.trustedProxyHeaders.length > 0 ? proxyEnviron(req.rawHeaders, settings.trustedProxyHeaders, settings.trustedProxies, connection.remoteAddress, connection.scheme) : null,
+    },
+    (body.kind === 'on-demand' || body.kind === 'spooled' ? HeadFlags.BodyOnRequest : 0) | (settings.scriptReloading ? HeadFlags.ScriptReloading : 0) | (settings.enableSendfile ? HeadFlags.Sendfile : 0),
+    body.kind === 'none',
+  );
+}
+
+/**
+ * WSGIRequestBodySpooling: reads the whole body (into memory up to the buffer size, else into a
+ * spool file) while RequestReadTimeout's body stage and LimitRequestBody govern the client, and
+ * only then queues the request for a thread. A body that fails (too large, too slow, malformed)
+ * or a client that leaves drops the request before any thread sees it.
+ */
+function readBodyFirst(
+  r: RoutedRequest,
+  t: WsgiTarget,
+  serverSoftware: string,
+  groupName: string,
+  applicationGroup: string,
+  group: ProcessGroup,
+  context: ExchangeContext,
+  declaredLength: number,
+  memoryLimit: number,
+  directory: string,
+): void {
+  const { record, hooks, fail } = r;
+  const reader = new RequestBodyReader(
+    record.req,
+    { memoryLimit, declaredLength, directory },
+    (read) => {
+      hooks.onBodyFailure(null);
+      record.onClientClose = undefined;
+      if (record.res.destroyed) {
+        if (read.kind === 'spooled') read.spool.close();
+        return;
+      }
+      const body: BodyPlan = read.kind === 'spooled' ? read : read.length === 0 ? { kind: 'none' } : { kind: 'buffered', pieces: read.pieces, length: read.length };
+      const head = encodeHead(r, t, serverSoftware, groupName, applicationGroup, body, nowMicros() / 1e6);
+      group.submit(new WsgiExchange(context, record, head, body, applicationGroup));
+    },
+    (err) => {
+      hooks.onBodyFailure(null);
+      record.onClientClose = undefined;
+      // The rest of the body is not read: the connection cannot carry another request.
+      record.res.shouldKeepAlive = false;
+      fail(500, `Could not spool the request body to ${directory} (${err.message}); the request was not run. Free space there, move WSGISocketPrefix (--socket-prefix) to a larger filesystem, or turn WSGIRequestBodySpooling off.`, 'error');
+    },
+  );
+  hooks.onBodyFailure((status) => {
+    reader.abort();
+    fail(status, 'The request body was malformed, too large or too slow; the request was not run.');
+  });
+  record.onClientClose = () => reader.abort();
 }
 
 /** Exchange contexts depend on the group, the virtual host's log and two settings: made once each. */

@@ -131,8 +131,9 @@ export class ThreadSlot {
     else this.owner.unexpectedFrame(this, type);
   }
 
-  write(data: Buffer): boolean {
-    return this.socket.write(data);
+  /** Writes `data`; `written`, if given, runs once the socket is done with it (so it may be reused). */
+  write(data: Buffer, written?: () => void): boolean {
+    return written === undefined ? this.socket.write(data) : this.socket.write(data, written);
   }
 
   /** Writes buffers in one system call without joining them. */

@@ -9,6 +9,11 @@ export interface LineSink {
   /** Writes out anything held back; called before the process exits. */
   flush(): void;
   close(): void;
+  /**
+   * Opens its file afresh (after a rotation moved it away), as Apache reopens its logs on a
+   * graceful restart; null, or why it could not (the old file then stays in use).
+   */
+  reopen(): string | null;
   readonly description: string;
 }
 
@@ -51,21 +56,57 @@ class FileSink implements LineSink {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }
+
+  reopen(): string | null {
+    this.flush();
+    let fd: number;
+    try {
+      makeDirectories(path.dirname(this.description));
+      fd = fs.openSync(this.description, 'a', 0o644);
+    } catch (err) {
+      return `Cannot reopen the log file ${this.description}: ${(err as Error).message}; lines keep going to the file it had open. Check the directory's permissions for the server's user.`;
+    }
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = fd;
+    return null;
+  }
+}
+
+/** Standard streams whose reader has gone (EPIPE): lines for them are dropped. */
+const closedStreams = new WeakSet<NodeJS.WriteStream>();
+const watchedStreams = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * Without a listener, a write to a standard stream whose reader went away (a closed terminal, a
+ * dead pipe) is an uncaught error; logging that error writes to the same stream and fails again,
+ * for ever. Once it fails, nothing more is written to it.
+ */
+function watchForClosedReader(stream: NodeJS.WriteStream): void {
+  if (watchedStreams.has(stream)) return;
+  watchedStreams.add(stream);
+  stream.on('error', () => closedStreams.add(stream));
 }
 
 class StreamSink implements LineSink {
   constructor(
     private readonly stream: NodeJS.WriteStream,
     readonly description: string,
-  ) {}
+  ) {
+    watchForClosedReader(stream);
+  }
 
   write(line: string): void {
+    if (closedStreams.has(this.stream) || this.stream.destroyed) return;
     this.stream.write(line + '\n');
   }
 
   flush(): void {}
 
   close(): void {}
+
+  reopen(): string | null {
+    return null;
+  }
 }
 
 export function openSink(target: LogTarget): LineSink {
@@ -88,4 +129,7 @@ export class MemorySink implements LineSink {
   }
   flush(): void {}
   close(): void {}
+  reopen(): string | null {
+    return null;
+  }
 }

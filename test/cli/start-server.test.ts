@@ -13,6 +13,13 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** utime + stime of a process, in clock ticks (/proc/PID/stat). */
+function processCpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -33,6 +40,27 @@ describe('wsgi-host start-server', () => {
       assert.match(banner, /Error Log\s*: standard error \(level warn\)/);
       assert.match(banner, /Application\s*: .*lifecycle\.wsgi/);
     } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps serving, and stops on SIGTERM, when whoever read its terminal output has gone', async () => {
+    const server = await startServer([app('lifecycle.wsgi'), '--access-log', '--log-level', 'info']);
+    try {
+      // The reader of its standard output and error goes away (a closed terminal, a dead pipe).
+      server.child.stdout!.destroy();
+      server.child.stderr!.destroy();
+      for (let i = 0; i < 20; i++) assert.equal((await request(`${server.url}/order?tag=t${i}&seconds=0`)).status, 200);
+      await sleep(300);
+      const cpuBefore = processCpuTicks(server.child.pid!);
+      await sleep(1000);
+      assert.ok(processCpuTicks(server.child.pid!) - cpuBefore < 50, 'the front end is idle, not spinning on failed writes');
+      const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+      server.child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+      assert.notEqual(code, 'still running', 'SIGTERM stops it');
+    } finally {
+      server.child.kill('SIGKILL');
       await server.stop();
     }
   });

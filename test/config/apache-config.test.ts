@@ -179,6 +179,7 @@ describe('where each directive is allowed', () => {
     ['WSGIScriptReloading Off', ['server', 'vhost', 'section']],
     ['WSGIErrorOverride On', ['server', 'vhost', 'section']],
     ['WSGIEnableSendfile On', ['server', 'vhost', 'section']],
+    ['WSGIRequestBodySpooling Off', ['server', 'vhost', 'section']],
     ['WSGIMapHEADToGET Off', ['server', 'vhost', 'section']],
     ['WSGITrustedProxyHeaders X-Forwarded-For', ['server', 'vhost', 'section']],
     ['WSGITrustedProxies 10.0.0.1', ['server', 'vhost', 'section']],
@@ -1014,6 +1015,7 @@ describe('mod_wsgi directives', () => {
       ['WSGIScriptReloading', 'scriptReloading'],
       ['WSGIErrorOverride', 'errorOverride'],
       ['WSGIEnableSendfile', 'enableSendfile'],
+      ['WSGIRequestBodySpooling', 'requestBodySpooling'],
     ];
     for (const [name, key] of FLAGS) {
       it(`${name} On|Off sets ${key} at every level; a bad value is an error`, () => {

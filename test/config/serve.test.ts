@@ -340,6 +340,54 @@ WSGIScriptAlias /app {{APPS}}/lifecycle.wsgi process-group=site application-grou
   });
 });
 
+describe('SIGHUP and log files', () => {
+  it('opens the logs afresh, so a rotated log starts a new file, and closes logs the new file no longer names', async () => {
+    const s = await site(`
+Listen 127.0.0.1:{{PORT}}
+ErrorLog {{ROOT}}/error_log
+LogLevel info
+CustomLog {{ROOT}}/access_log "%U%q %>s"
+CustomLog {{ROOT}}/extra_log "%U%q"
+WSGIDaemonProcess site threads=2
+WSGIScriptAlias / {{APPS}}/response.wsgi process-group=site application-group=%{GLOBAL}
+`);
+    const server = await startServe(s.file);
+    const base = `http://127.0.0.1:${server.port}`;
+    const file = (name: string): string => path.join(s.dir, name);
+    const openLogs = (): string[] =>
+      fs.readdirSync(`/proc/${server.child.pid}/fd`).flatMap((fd) => {
+        try {
+          return [fs.readlinkSync(`/proc/${server.child.pid}/fd/${fd}`)];
+        } catch {
+          return [];
+        }
+      }).filter((target) => target.startsWith(s.dir));
+    try {
+      assert.equal((await request(`${base}/list?before`)).status, 200);
+      await waitForFileLine(file('access_log'), /^\/list\?before 200$/);
+      await waitForFileLine(file('extra_log'), /^\/list\?before$/);
+      assert.ok(openLogs().includes(file('extra_log')), 'the second access log is open');
+      // What logrotate does: move the file away, then signal the server.
+      fs.renameSync(file('access_log'), file('access_log.1'));
+      fs.writeFileSync(s.file, fs.readFileSync(s.file, 'utf8').replace(/^CustomLog .*extra_log.*$/m, ''));
+      server.child.kill('SIGHUP');
+      await waitForFileLine(file('error_log'), /The new configuration is in place/, 20_000);
+      assert.equal((await request(`${base}/list?after`)).status, 200);
+      await waitForFileLine(file('access_log'), /^\/list\?after 200$/);
+      assert.equal(fs.readFileSync(file('access_log.1'), 'utf8'), '/list?before 200\n', 'the rotated file got nothing more');
+      assert.doesNotMatch(fs.readFileSync(file('extra_log'), 'utf8'), /after/);
+      const deadline = Date.now() + 10_000;
+      while (openLogs().includes(file('extra_log')) && Date.now() < deadline) await sleep(50);
+      assert.ok(!openLogs().includes(file('extra_log')), 'the log no longer named is closed');
+      assert.ok(openLogs().includes(file('access_log')), 'the reopened log is open');
+      assert.ok(!openLogs().includes(file('access_log.1')), 'the rotated file is closed');
+    } finally {
+      await server.stop();
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('port-based virtual hosts, scoped groups and per-directory WSGI settings', () => {
   let server: RunningServer;
   let s: { dir: string; file: string; port: number };

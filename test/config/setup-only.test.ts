@@ -124,6 +124,7 @@ const FLAG_SETS: string[][] = [
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
   ['--server-status', '--server-metrics', '--slow-requests', '2.5', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.0/8', '--trust-proxy', '::1', '--access-log', '--access-log-format', 'json'],
   ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
+  ['--request-body-spooling=off', '--chunked-request'],
   ['--header-timeout', '10', '--header-max-timeout', '20', '--header-min-rate', '100', '--body-timeout', '0', '--max-clients', '50', '--trust-proxy-header', 'X-Forwarded-For', '--trust-proxy-header', 'X-Forwarded-Proto', '--trust-proxy', '10.0.0.0/8'],
 ];
 
@@ -167,6 +168,16 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
     assert.equal(config.timeouts.keepAliveTimeout, 2);
     assert.equal(config.mainServer.settings.limitRequestBody, 10485760);
     assert.deepEqual(config.mainServer.errorLog, { kind: 'file', path: path.join(run.dir, 'server-root', 'error_log') });
+  });
+
+  it('writes --request-body-spooling=off as WSGIRequestBodySpooling Off, and nothing for the default', () => {
+    const off = roundTrip(['--request-body-spooling=off']);
+    assertSameModel(off);
+    assert.match(off.text, /^WSGIRequestBodySpooling Off$/m);
+    assert.equal(resolveSettings([off.result.config!.mainServer.settings]).requestBodySpooling, false);
+    const on = roundTrip([]);
+    assert.doesNotMatch(on.text, /WSGIRequestBodySpooling/);
+    assert.equal(resolveSettings([on.result.config!.mainServer.settings]).requestBodySpooling, true);
   });
 
   it('keeps --preload (the script is preloaded into the main interpreter of the group)', () => {

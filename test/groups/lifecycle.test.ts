@@ -329,6 +329,34 @@ describe('signals and rolling restarts', () => {
     }
   });
 
+  it('opens its log files afresh on SIGHUP, so a log moved away by logrotate starts anew', async () => {
+    const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-rotate-'));
+    const server = await startServer([app('lifecycle.wsgi'), '--log-to-terminal=off', '--log-directory', logs, '--access-log', '--access-log-format', '%U%q %>s'], { dontWaitForWorkers: true });
+    const accessLog = path.join(logs, 'access_log');
+    const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : []);
+    const eventually = async (what: string, check: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+      }
+    };
+    try {
+      assert.equal((await request(`${server.url}/order?tag=before&seconds=0`)).status, 200);
+      await eventually('the first access log line', () => lines(accessLog).includes('/order?tag=before&seconds=0 200'));
+      fs.renameSync(accessLog, `${accessLog}.1`);
+      fs.renameSync(path.join(logs, 'error_log'), path.join(logs, 'error_log.1'));
+      server.child.kill('SIGHUP');
+      await eventually('the restart in the new error log', () => lines(path.join(logs, 'error_log')).some((l) => l.includes('All process groups have been restarted')));
+      assert.equal((await request(`${server.url}/order?tag=after&seconds=0`)).status, 200);
+      await eventually('the next access log line in a new file', () => lines(accessLog).includes('/order?tag=after&seconds=0 200'));
+      assert.deepEqual(lines(`${accessLog}.1`), ['/order?tag=before&seconds=0 200'], 'the rotated file got nothing more');
+    } finally {
+      await server.stop();
+      fs.rmSync(logs, { recursive: true, force: true });
+    }
+  });
+
   it('keeps a one-process group serving through a restart: no request waits for the import', async () => {
     const server = await startServer([app('slow_import.wsgi'), '--processes', '1', '--threads', '2', '--preload', '--maximum-requests', '10'], { env: { WSGI_TEST_IMPORT_SECONDS: '1.5' } });
     try {

@@ -153,66 +153,68 @@ describe('past response-buffer-size, the worker waits for the client (flow contr
   });
 });
 
-describe('request bodies', () => {
-  const server = serverFixture([app('input.wsgi'), '--threads', '1', '--limit-request-body', '0']);
-  before(server.start);
-  after(server.stop);
-  const post = (query: string, body: Buffer): Promise<Json> => getJson(`${server.get().url}/?${query}`, { method: 'POST', body });
+for (const spooling of ['on', 'off'] as const) {
+  describe(`request bodies, request body spooling ${spooling}`, () => {
+    const server = serverFixture([app('input.wsgi'), '--threads', '1', '--limit-request-body', '0', `--request-body-spooling=${spooling}`]);
+    before(server.start);
+    after(server.stop);
+    const post = (query: string, body: Buffer): Promise<Json> => getJson(`${server.get().url}/?${query}`, { method: 'POST', body });
 
-  /** Lines of varied lengths, some longer than the reads that cut them. */
-  function lines(size: number): Buffer {
-    const out = Buffer.alloc(size);
-    let line = 0;
-    let next = 0;
-    for (let i = 0; i < size; i++) {
-      if (i === next) {
-        out[i] = 0x0a;
-        line++;
-        next = i + 1 + ((line * 7919) % 3000);
-      } else {
-        out[i] = 0x61 + (i % 26);
+    /** Lines of varied lengths, some longer than the reads that cut them. */
+    function lines(size: number): Buffer {
+      const out = Buffer.alloc(size);
+      let line = 0;
+      let next = 0;
+      for (let i = 0; i < size; i++) {
+        if (i === next) {
+          out[i] = 0x0a;
+          line++;
+          next = i + 1 + ((line * 7919) % 3000);
+        } else {
+          out[i] = 0x61 + (i % 26);
+        }
       }
+      return out;
     }
-    return out;
-  }
 
-  for (const size of [900_000, 3_500_000]) {
-    const how = size <= 1024 * 1024 ? 'read whole before dispatch' : 'streamed as the application reads';
-    it(`read(n) and readline(size) across the pieces of a ${size}-byte body (${how})`, async () => {
-      const body = lines(size);
-      const expected = createHash('sha256').update(body).digest('hex');
-      const reads = await post('mode=hash&n=7777', body);
-      assert.equal(reads['length'], size);
-      assert.equal(reads['sha256'], expected);
-      const byLine = await post('mode=hashlines&size=1000', body);
-      assert.equal(byLine['length'], size);
-      assert.equal(byLine['sha256'], expected);
-      const unlimited = await post('mode=hashlines&size=-1', body);
-      assert.equal(unlimited['sha256'], expected);
-      assert.equal(unlimited['newlines'], body.filter((b) => b === 0x0a).length);
-    });
-  }
+    for (const size of [900_000, 3_500_000]) {
+      const how = size <= 1024 * 1024 ? 'read whole before dispatch' : spooling === 'on' ? 'spooled to a file before dispatch' : 'streamed as the application reads';
+      it(`read(n) and readline(size) across the pieces of a ${size}-byte body (${how})`, async () => {
+        const body = lines(size);
+        const expected = createHash('sha256').update(body).digest('hex');
+        const reads = await post('mode=hash&n=7777', body);
+        assert.equal(reads['length'], size);
+        assert.equal(reads['sha256'], expected);
+        const byLine = await post('mode=hashlines&size=1000', body);
+        assert.equal(byLine['length'], size);
+        assert.equal(byLine['sha256'], expected);
+        const unlimited = await post('mode=hashlines&size=-1', body);
+        assert.equal(unlimited['sha256'], expected);
+        assert.equal(unlimited['newlines'], body.filter((b) => b === 0x0a).length);
+      });
+    }
 
-  it('a client that sends its body slowly does not hold the only thread: the request runs once the body is in', async () => {
-    const body = lines(500_000);
-    const socket = net.connect(server.get().port, '127.0.0.1');
-    const answer = new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      socket.on('data', (c: Buffer) => chunks.push(c));
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-      socket.on('error', reject);
+    it('a client that sends its body slowly does not hold the only thread: the request runs once the body is in', async () => {
+      const body = lines(500_000);
+      const socket = net.connect(server.get().port, '127.0.0.1');
+      const answer = new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        socket.on('error', reject);
+      });
+      socket.write(`POST /?mode=hash HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body.subarray(0, 1000));
+      await sleep(300);
+      const other = getJson(`${server.get().url}/?mode=read`);
+      assert.ok(await settlesWithin(other, 15_000), 'another request was served while the body was still coming');
+      socket.end(body.subarray(1000));
+      const text = await answer;
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.equal((JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Json)['sha256'], createHash('sha256').update(body).digest('hex'));
     });
-    socket.write(`POST /?mode=hash HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
-    socket.write(body.subarray(0, 1000));
-    await sleep(300);
-    const other = getJson(`${server.get().url}/?mode=read`);
-    assert.ok(await settlesWithin(other, 15_000), 'another request was served while the body was still coming');
-    socket.end(body.subarray(1000));
-    const text = await answer;
-    assert.match(text, /^HTTP\/1\.1 200 /);
-    assert.equal((JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Json)['sha256'], createHash('sha256').update(body).digest('hex'));
   });
-});
+}
 
 /** A file of `size` bytes with a position-dependent pattern, in a fresh directory. */
 function patternFile(size: number): { file: string; content: Buffer; cleanup: () => void } {

@@ -7,6 +7,23 @@ import { app, getJson, rawExchange, serverFixture } from '../helpers/server';
 
 type InputResult = Record<string, unknown>;
 
+/** A POST with Expect: 100-continue whose 5-byte body is sent when the server says to continue. */
+function expectContinue(url: string): Promise<{ continued: boolean; body: InputResult }> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const req = http.request(url, { method: 'POST', agent: false, headers: { Expect: '100-continue', 'Content-Length': '5' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ continued, body: JSON.parse(Buffer.concat(chunks).toString()) as InputResult }));
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end('12345');
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('wsgi.input', () => {
   const server = serverFixture([app('input.wsgi'), '--threads', '4', '--limit-request-body', '3000000']);
   before(server.start);
@@ -51,30 +68,12 @@ describe('wsgi.input', () => {
     assert.equal(empty['length'], 0);
   });
 
-  it('answers Expect: 100-continue when the application reads, and not before', async () => {
-    const result = await new Promise<{ continued: boolean; body: InputResult }>((resolve, reject) => {
-      let continued = false;
-      const req = http.request(`${server.get().url}/?mode=read`, { method: 'POST', agent: false, headers: { Expect: '100-continue', 'Content-Length': '5' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ continued, body: JSON.parse(Buffer.concat(chunks).toString()) as InputResult }));
-      });
-      req.on('continue', () => {
-        continued = true;
-        req.end('12345');
-      });
-      req.on('error', reject);
-    });
+  it('answers Expect: 100-continue at once: the front end reads the body before the application runs (request body spooling)', async () => {
+    const raw = await rawExchange(server.get().port, 'POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n', 1000);
+    assert.equal(raw.toString('latin1'), 'HTTP/1.1 100 Continue\r\n\r\n', 'told to continue, then waiting for the body');
+    const result = await expectContinue(`${server.get().url}/?mode=read`);
     assert.equal(result.continued, true);
     assert.equal(result.body['text'], '12345');
-  });
-
-  it('does not send 100 Continue when the application answers without reading', async () => {
-    const raw = await rawExchange(server.get().port, 'POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n', 1000);
-    const text = raw.toString('latin1');
-    assert.doesNotMatch(text, /100 Continue/);
-    assert.match(text, /^HTTP\/1\.1 200 OK/);
-    assert.match(text, /"ignored": true/);
   });
 
   it('refuses a chunked body with 411 unless --chunked-request is given (mod_wsgi default)', async () => {
@@ -99,6 +98,26 @@ describe('wsgi.input', () => {
     const text = Buffer.concat(chunks).toString('latin1');
     assert.equal(text.match(/HTTP\/1\.1 200 OK/g)?.length, 3);
     assert.match(text, /"text": "wxyz"/);
+  });
+});
+
+describe('wsgi.input with request body spooling off (--request-body-spooling=off): Expect as mod_wsgi answers it', () => {
+  const server = serverFixture([app('input.wsgi'), '--threads', '2', '--request-body-spooling=off']);
+  before(server.start);
+  after(server.stop);
+
+  it('answers Expect: 100-continue when the application reads, and not before', async () => {
+    const result = await expectContinue(`${server.get().url}/?mode=read`);
+    assert.equal(result.continued, true);
+    assert.equal(result.body['text'], '12345');
+  });
+
+  it('does not send 100 Continue when the application answers without reading', async () => {
+    const raw = await rawExchange(server.get().port, 'POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n', 1000);
+    const text = raw.toString('latin1');
+    assert.doesNotMatch(text, /100 Continue/);
+    assert.match(text, /^HTTP\/1\.1 200 OK/);
+    assert.match(text, /"ignored": true/);
   });
 });
 
