@@ -33,6 +33,12 @@ function us(value: number | null): string {
   return value === null ? '–' : `${fixed(value, 0)} µs`;
 }
 
+/** The Python side by process name: `python3` (gunicorn, the hop floor) or a mod_wsgi-style
+ *  display name `(wsgi:...)` (wsgi-host's workers); the front end is everything else (`node`, or
+ *  wsgi-host's process title). */
+const isPython = (comm: string): boolean => comm.startsWith('python') || comm.startsWith('(wsgi:');
+const isFrontEnd = (comm: string): boolean => !isPython(comm);
+
 class View {
   constructor(readonly run: RunResult) {}
 
@@ -68,11 +74,6 @@ class View {
   }
 }
 
-/** The Python side by process name: `python3` (gunicorn, the hop floor) or a mod_wsgi-style
- *  display name `(wsgi:...)` (wsgi-host's workers); the front end is everything else (`node`, or
- *  wsgi-host's process title). */
-const isPython = (comm: string): boolean => comm.startsWith('python') || comm.startsWith('(wsgi:');
-const isFrontEnd = (comm: string): boolean => !isPython(comm);
 
 function throughputRows(v: View, name: 'hello' | 'flask'): string[] {
   const w = v.workload(name);
@@ -130,6 +131,7 @@ function bodyRows(v: View): string[] {
     const context = [
       best && `the fastest WSGI peer, ${best.s.server}, is ${ratio(best.r)} wsgi-host`,
       hop && `the hop-floor reference is ${ratio(pairedRatio(hop, host))} wsgi-host`,
+      node && `CPU per request: wsgi-host's front end ${us(v.cpuUs(host, isFrontEnd))} and its workers ${us(v.cpuUs(host, isPython))}, node:http alone ${us(v.cpuUs(node))}`,
     ].filter((x): x is string => typeof x === 'string');
     rows.push(`| ${name}: req/s at least ${TARGET_VS_NODE}x node:http alone | ${rate(v.row(w, host).rps)} req/s = ${ratio(vsNode)} node${context.length > 0 ? `; ${context.join('; ')}` : ''} | ${verdict(vsNode === null ? null : vsNode >= TARGET_VS_NODE)} |`);
   }
