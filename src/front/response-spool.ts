@@ -1,4 +1,5 @@
 import { SpoolFile } from './body-spool';
+import type { RequestRecord } from './request-record';
 
 /**
  * Response spooling (wsgi-host's own; nginx does the same with proxied responses through
@@ -30,6 +31,20 @@ export interface ResponseSink {
   buffered(): number;
   /** Calls `resume` once the client has taken what is buffered (after a write was refused). */
   onceDrained(resume: () => void): void;
+}
+
+/** The request's HTTP response as a sink. */
+export function clientSink(record: RequestRecord): ResponseSink {
+  const res = record.res;
+  return {
+    write: (piece) => {
+      // Counted as passed on to the client (%b), so a client that leaves is logged with what it got.
+      record.bytesSent += piece.length;
+      res.write(piece);
+    },
+    buffered: () => res.writableLength,
+    onceDrained: (resume) => res.once('drain', resume),
+  };
 }
 
 /** What the spool tells the exchange. */
@@ -200,26 +215,27 @@ export class ResponseSpool {
 
   /** Passes on what the client's buffer has room for: the file first, then the overflow. */
   private pump(): void {
-    while (!this.closed && !this.waitingForDrain && !this.reading) {
+    while (!this.closed && !this.reading) {
+      if (this.isEmpty()) return this.allPassedOn();
+      if (this.waitingForDrain) return;
       if (this.sink.buffered() >= this.options.bufferBytes) return this.waitForDrain();
       if (this.fed < this.written) return this.readBack();
       // What remains of the file is still on its way to the disk.
       if (this.fed < this.accepted) return;
-      const next = this.overflow.shift();
-      if (next !== undefined) {
-        this.sink.write(next);
-        continue;
-      }
-      this.updateHold();
-      const done = this.whenFed;
-      if (done !== null) {
-        this.close();
-        done();
-      } else if (this.capped) {
-        this.close();
-        this.events.exhausted();
-      }
-      return;
+      this.sink.write(this.overflow.shift()!);
+    }
+  }
+
+  /** Every byte taken has reached the client's buffer (in order, so the rest is node's to send). */
+  private allPassedOn(): void {
+    this.updateHold();
+    const done = this.whenFed;
+    if (done !== null) {
+      this.close();
+      done();
+    } else if (this.capped) {
+      this.close();
+      this.events.exhausted();
     }
   }
 

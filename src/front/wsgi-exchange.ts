@@ -7,7 +7,7 @@ import { cutResponse, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
 import type { SpoolFile } from './body-spool';
 import { SpoolFeeder } from './spool-feeder';
-import { ResponseSpool } from './response-spool';
+import { clientSink, ResponseSpool } from './response-spool';
 import { clientOf, type RequestRecord } from './request-record';
 
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
@@ -456,19 +456,9 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
 
   /** The client has fallen response-buffer-size behind: what comes next is spooled (response-spool.ts). */
   private startSpool(options: { directory: string; limit: number }): void {
-    const record = this.record;
-    const res = record.res;
     const spool = new ResponseSpool(
       { directory: options.directory, limit: options.limit, bufferBytes: this.ctx.responseBufferBytes },
-      {
-        write: (piece) => {
-          // Counted as passed on to the client, so a client that leaves is logged with what it got.
-          record.bytesSent += piece.length;
-          res.write(piece);
-        },
-        buffered: () => res.writableLength,
-        onceDrained: (resume) => res.once('drain', resume),
-      },
+      clientSink(this.record),
       {
         holdWorker: () => {
           if (this.spool === spool) this.holdWorker();
@@ -489,7 +479,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
           const slot = this.slot;
           if (this.state === 'running') this.finishRunning();
           slot?.cut('response spool read failed');
-          cutResponse(res);
+          cutResponse(this.record.res);
         },
         warn: (message) => this.log('warn', message),
       },
