@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, serverFixture, sleep, type RunningServer } from '../helpers/server';
+import { app, freePort, serverFixture, sleep, startServe, type RunningServer } from '../helpers/server';
 
 /** The bytes /download sends (see test/apps/response.wsgi): sha256('wsgi-host') repeated. */
 function patternHash(size: number): string {
@@ -261,4 +263,58 @@ describe('--response-spool-limit: past the limit, the worker waits for the clien
       await until('the spool file is closed', () => openSpoolFiles(s).length === 0);
     });
   }
+});
+
+describe('WSGIResponseSpoolLimit in a configuration file', () => {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-respool-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('0 in a <Location> makes the thread wait there; elsewhere the response is spooled', async () => {
+    const port = await freePort();
+    const conf = path.join(dir, 'httpd.conf');
+    fs.writeFileSync(conf, [
+      `Listen 127.0.0.1:${port}`,
+      `ErrorLog ${path.join(dir, 'error_log')}`,
+      `WSGISocketPrefix ${path.join(dir, 'wsgi')}`,
+      'WSGIDaemonProcess site processes=1 threads=1',
+      'WSGIProcessGroup site',
+      `WSGIScriptAlias /nospool ${app('response.wsgi')}`,
+      `WSGIScriptAlias / ${app('response.wsgi')}`,
+      '<Location /nospool>',
+      '  WSGIResponseSpoolLimit 0',
+      '</Location>',
+      '',
+    ].join('\n'));
+    const server = await startServe(conf);
+    const sockets: net.Socket[] = [];
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      let ready = await fetch(`${base}/pid`).catch(() => null);
+      for (let i = 0; ready?.status !== 200 && i < 100; i++, await sleep(100)) ready = await fetch(`${base}/pid`).catch(() => null);
+      assert.equal(ready?.status, 200);
+
+      const waiting = stalledRequest(port, `/nospool/download-chunked?size=${SIZE}&piece=262144`);
+      sockets.push(waiting.socket);
+      await sleep(300);
+      const other = fetch(`${base}/pid`).then((r) => r.text());
+      assert.equal(await settlesWithin(other, 1500), false, 'under /nospool the thread waits for the client');
+      assert.deepEqual(openSpoolFiles(server), []);
+      const first = await waiting.readAll();
+      assert.equal(createHash('sha256').update(first.body).digest('hex'), patternHash(SIZE));
+      assert.ok(await settlesWithin(other, 15_000));
+
+      const spooled = stalledRequest(port, `/download-chunked?size=${SIZE}&piece=262144`);
+      sockets.push(spooled.socket);
+      assert.ok(await settlesWithin(sleep(300).then(() => fetch(`${base}/pid`)), 15_000), 'elsewhere the thread is free');
+      assert.equal(openSpoolFiles(server).length, 1);
+      const second = await spooled.readAll();
+      assert.equal(createHash('sha256').update(second.body).digest('hex'), patternHash(SIZE));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await server.stop();
+    }
+  });
 });
