@@ -40,7 +40,8 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'maximum-rss', kind: 'string', placeholder: 'BYTES', help: 'Replace a process (gracefully) once its resident memory passes this size, e.g. 512M; 0 is never.', defaultText: '0' },
   { name: 'memory-limit', kind: 'string', placeholder: 'BYTES', help: 'Limit a process\'s data memory (RLIMIT_DATA), e.g. 1G; 0 is no limit.', defaultText: '0' },
   { name: 'cpu-time-limit', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Replace a process once it has used this much CPU time; 0 is no limit.', defaultText: '0' },
-  { name: 'response-buffer-size', kind: 'string', placeholder: 'BYTES', help: 'How much of a response the front end holds for a slow client before the worker thread waits for it (at least 64K).', defaultText: '1M' },
+  { name: 'response-buffer-size', kind: 'string', placeholder: 'BYTES', help: 'How much of a response the front end holds in memory for a slow client before the rest is spooled to a file (or, past --response-spool-limit, the worker thread waits for it); at least 64K.', defaultText: '1M' },
+  { name: 'response-spool-limit', kind: 'string', placeholder: 'BYTES', help: 'How much more of a response, past --response-buffer-size, may go to an unlinked file in the socket directory so the worker thread never waits for a slow client (WSGIResponseSpoolLimit, wsgi-host\'s own); beyond it the thread waits, as with mod_wsgi; 0 never spools.', defaultText: '1G' },
   { name: 'preload', kind: 'boolean', help: 'Import the application when each process starts, before it takes requests (default: on its first request).' },
   { name: 'reload-on-changes', kind: 'boolean', help: 'Restart a process when the file of any module it imported changes (for development).' },
   { name: 'disable-reloading', kind: 'boolean', help: 'Do not restart processes when the WSGI script changes (WSGIScriptReloading Off).' },
@@ -189,6 +190,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
       chunkedRequest: values['chunked-request'] === true,
       enableSendfile: values['enable-sendfile'] === true,
       ...(values['request-body-spooling'] === false ? { requestBodySpooling: false } : {}),
+      ...(values['response-spool-limit'] !== undefined ? { responseSpoolLimit: sizeFlag(values, 'response-spool-limit') } : {}),
       scriptReloading: values['disable-reloading'] !== true,
     },
   });

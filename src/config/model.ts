@@ -97,6 +97,11 @@ export interface DirectorySettings {
   chunkedRequest?: boolean;
   /** WSGIRequestBodySpooling (wsgi-host's own): read bodies whole before the request takes a thread. */
   requestBodySpooling?: boolean;
+  /**
+   * WSGIResponseSpoolLimit (wsgi-host's own): bytes of a response that may go to a spool file once
+   * the client is response-buffer-size behind, so the worker thread does not wait; 0: never.
+   */
+  responseSpoolLimit?: number;
   mapHeadToGet?: 'on' | 'off' | 'auto';
   scriptReloading?: boolean;
   errorOverride?: boolean;
@@ -130,6 +135,7 @@ export interface ResolvedSettings {
   passAuthorization: boolean;
   chunkedRequest: boolean;
   requestBodySpooling: boolean;
+  responseSpoolLimit: number;
   mapHeadToGet: 'on' | 'off' | 'auto';
   scriptReloading: boolean;
   errorOverride: boolean;
@@ -373,6 +379,8 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   passAuthorization: false,
   chunkedRequest: false,
   requestBodySpooling: true,
+  // 1 GiB, nginx's proxy_max_temp_file_size.
+  responseSpoolLimit: 1024 ** 3,
   mapHeadToGet: 'auto',
   scriptReloading: true,
   errorOverride: false,

@@ -32,6 +32,7 @@ export function resolveSettings(layers: readonly DirectorySettings[]): ResolvedS
     if (layer.passAuthorization !== undefined) out.passAuthorization = layer.passAuthorization;
     if (layer.chunkedRequest !== undefined) out.chunkedRequest = layer.chunkedRequest;
     if (layer.requestBodySpooling !== undefined) out.requestBodySpooling = layer.requestBodySpooling;
+    if (layer.responseSpoolLimit !== undefined) out.responseSpoolLimit = layer.responseSpoolLimit;
     if (layer.mapHeadToGet !== undefined) out.mapHeadToGet = layer.mapHeadToGet;
     if (layer.scriptReloading !== undefined) out.scriptReloading = layer.scriptReloading;
     if (layer.errorOverride !== undefined) out.errorOverride = layer.errorOverride;

@@ -41,6 +41,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (config.group !== null) lines.push(`Group ${quote(config.group)}`);
   if (main.settings.enableSendfile === true) lines.push('WSGIEnableSendfile On');
   if (main.settings.requestBodySpooling !== undefined) lines.push(`WSGIRequestBodySpooling ${main.settings.requestBodySpooling ? 'On' : 'Off'}`);
+  if (main.settings.responseSpoolLimit !== undefined) lines.push(`WSGIResponseSpoolLimit ${main.settings.responseSpoolLimit}`);
   if (main.settings.trustedProxyHeaders !== undefined) lines.push(`WSGITrustedProxyHeaders ${main.settings.trustedProxyHeaders.map(headerName).join(' ')}`);
   if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
   if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 /** Spool bytes waiting for the disk beyond which the client is not read until they are written. */
 const WRITE_HIGH_WATER = 512 * 1024;
 
-/** An unlinked temporary file holding one request body. Reads and writes are positional. */
+/** An unlinked temporary file holding one request body (or a response: response-spool.ts). Reads and writes are positional. */
 export class SpoolFile {
   /** Bytes written so far (the body's length once it is complete). */
   length = 0;
@@ -31,9 +31,12 @@ export class SpoolFile {
 
   private constructor(private readonly fd: number) {}
 
-  /** Creates a spool file in `directory` (private to the server) and unlinks it at once. */
-  static create(directory: string, done: (err: Error | null, spool: SpoolFile | null) => void): void {
-    const name = path.join(directory, `body-${randomBytes(12).toString('hex')}`);
+  /**
+   * Creates a spool file in `directory` (private to the server) and unlinks it at once; `kind`
+   * names it for the moment it exists (a request body's, or a response's: response-spool.ts).
+   */
+  static create(directory: string, kind: 'body' | 'response', done: (err: Error | null, spool: SpoolFile | null) => void): void {
+    const name = path.join(directory, `${kind}-${randomBytes(12).toString('hex')}`);
     const flags = fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR | fs.constants.O_NOFOLLOW;
     fs.open(name, flags, 0o600, (err, fd) => {
       if (err !== null) return done(err, null);
@@ -168,7 +171,7 @@ export class RequestBodyReader {
 
   private openSpool(): void {
     this.opening = true;
-    SpoolFile.create(this.options.directory, (err, spool) => {
+    SpoolFile.create(this.options.directory, 'body', (err, spool) => {
       this.opening = false;
       if (this.stopped) {
         spool?.close();

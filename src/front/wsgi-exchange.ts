@@ -7,6 +7,7 @@ import { cutResponse, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
 import type { SpoolFile } from './body-spool';
 import { SpoolFeeder } from './spool-feeder';
+import { clientSink, ResponseSpool } from './response-spool';
 import { clientOf, type RequestRecord } from './request-record';
 
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
@@ -41,6 +42,11 @@ export interface ExchangeContext {
    * request while the front end finishes the delivery.
    */
   responseBufferBytes: number;
+  /**
+   * WSGIResponseSpoolLimit: past response-buffer-size, up to this many more bytes of a response
+   * go to a spool file in `directory` instead of making the worker wait; null: never (0).
+   */
+  responseSpool: { directory: string; limit: number } | null;
 }
 
 /** How the request body reaches the worker. */
@@ -83,6 +89,10 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   private heldRegionPieces = 0;
   /** Shared-region pieces passed on whose release goes out once the current read is processed. */
   private unreleasedRegionPieces = 0;
+  /** Holds the response while its client is behind (WSGIResponseSpoolLimit), while it is. */
+  private spool: ResponseSpool | null = null;
+  /** The response has spooled once and reached the limit: the rest goes with flow control. */
+  private spoolSpent = false;
   /** Stops the file being sent for the worker (WSGIEnableSendfile), while one is. */
   private stopFile: (() => void) | null = null;
   /** Body pieces that came after the file, sent once it is. */
@@ -300,6 +310,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       this.ctx.withdrawn();
     }
     this.record.res.shouldKeepAlive = false;
+    this.dropSpool();
     sendErrorPage(this.record, status);
   }
 
@@ -417,20 +428,83 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       this.afterFile.push(payload);
       return;
     }
+    if (this.spool !== null) return this.spool.write(payload);
     this.record.bytesSent += payload.length;
     const res = this.record.res;
-    // Past response-buffer-size, stop taking more from the worker until the client catches up.
+    // Past response-buffer-size, the rest goes to a spool file, or the worker waits until the client catches up.
     if (!res.write(payload) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
-      this.waitingForClientDrain = true;
-      this.slot?.pauseReading();
-      res.once('drain', () => {
-        this.waitingForClientDrain = false;
-        const slot = this.slot;
-        if (slot === null) return;
-        slot.resumeReading();
-        this.releaseHeldRegionPieces(slot);
-      });
+      if (this.ctx.responseSpool !== null && !this.spoolSpent) return this.startSpool(this.ctx.responseSpool);
+      this.holdWorker();
+      res.once('drain', () => this.resumeWorker());
     }
+  }
+
+  /** The worker is made to wait: its connection is not read and its shared pieces are not released. */
+  private holdWorker(): void {
+    this.waitingForClientDrain = true;
+    this.slot?.pauseReading();
+  }
+
+  private resumeWorker(): void {
+    if (!this.waitingForClientDrain) return;
+    this.waitingForClientDrain = false;
+    const slot = this.slot;
+    if (slot === null) return;
+    slot.resumeReading();
+    this.releaseHeldRegionPieces(slot);
+  }
+
+  /** The client has fallen response-buffer-size behind: what comes next is spooled (response-spool.ts). */
+  private startSpool(options: { directory: string; limit: number }): void {
+    const spool = new ResponseSpool(
+      { directory: options.directory, limit: options.limit, bufferBytes: this.ctx.responseBufferBytes },
+      clientSink(this.record),
+      {
+        holdWorker: () => {
+          if (this.spool === spool) this.holdWorker();
+        },
+        resumeWorker: () => {
+          if (this.spool === spool) this.resumeWorker();
+        },
+        exhausted: () => {
+          if (this.spool !== spool) return;
+          this.spool = null;
+          this.spoolSpent = true;
+          this.resumeWorker();
+        },
+        failed: (err) => {
+          if (this.spool !== spool) return;
+          this.spool = null;
+          this.log('error', `Reading the response spool file failed: ${err.message}; the response is cut short.`);
+          const slot = this.slot;
+          if (this.state === 'running') this.finishRunning();
+          slot?.cut('response spool read failed');
+          cutResponse(this.record.res);
+        },
+        warn: (message) => this.log('warn', message),
+      },
+    );
+    this.spool = spool;
+  }
+
+  /** Drops the response spool (the client is gone): its file is closed. */
+  private dropSpool(): void {
+    const spool = this.spool;
+    this.spool = null;
+    spool?.close();
+  }
+
+  /**
+   * Cuts the response short (sendErrorPage once it has begun): what was already passed on,
+   * spooled bytes included, still goes out first, then the connection closes.
+   */
+  private cut(status: number): void {
+    const spool = this.spool;
+    if (spool === null || !this.record.res.headersSent) return sendErrorPage(this.record, status);
+    spool.finish(() => {
+      if (this.spool === spool) this.spool = null;
+      cutResponse(this.record.res);
+    });
   }
 
   /** A body piece the worker left in its shared region: copied out, passed on, then released. */
@@ -476,7 +550,8 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     const workerFd = payload.readUInt32BE(0);
     const offset = Number(payload.readBigUInt64BE(4));
     const length = Number(payload.readBigUInt64BE(12));
-    const fd = this.overridden || this.stopFile !== null ? null : openWorkerFile(slot.pid, workerFd);
+    // Not while a spool holds bytes that must go first: the worker then sends the file itself.
+    const fd = this.overridden || this.stopFile !== null || this.spool !== null ? null : openWorkerFile(slot.pid, workerFd);
     slot.write(fd !== null ? FILE_TAKEN_FRAME : FILE_NOT_TAKEN_FRAME);
     if (fd === null) return;
     const res = this.record.res;
@@ -528,6 +603,16 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   }
 
   private endResponse(): void {
+    const spool = this.spool;
+    if (spool !== null) {
+      // The thread is free; the response ends once the client has been fed what was spooled.
+      spool.finish(() => {
+        if (this.spool !== spool) return;
+        this.spool = null;
+        this.endResponse();
+      });
+      return;
+    }
     const res = this.record.res;
     const short = this.declaredLength >= 0 && this.record.bytesSent < this.declaredLength && this.record.req.method !== 'HEAD';
     if (short) {
@@ -540,7 +625,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
 
   private onFail(status: number): void {
     this.releaseSlot();
-    if (!this.overridden) sendErrorPage(this.record, status);
+    if (!this.overridden) this.cut(status);
   }
 
   /** The exchange is no longer running on a thread (whatever becomes of the thread). */
@@ -577,7 +662,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.finishRunning();
     this.dropFile();
     slot?.cut(why);
-    sendErrorPage(this.record, status);
+    this.cut(status);
   }
 
   onSlotLost(reason: string): void {
@@ -590,7 +675,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       sendErrorPage(this.record, 502);
     } else {
       this.log('error', `WSGI0119: Unable to proxy response from daemon to client: daemon process '${this.ctx.groupName}' closed connection mid-response (${reason}).`);
-      cutResponse(this.record.res);
+      this.cut(502);
     }
   }
 
@@ -606,6 +691,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     if (this.record.res.writableFinished) return;
     this.clientGone = true;
     this.dropFile();
+    this.dropSpool();
     if (this.state === 'queued') {
       this.dropBody();
       this.ctx.withdrawn();

@@ -125,7 +125,7 @@ export function startWsgiRequest(
     scriptName: t.scriptName,
     env: (name) => record.env[name],
   });
-  const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket);
+  const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket, spoolDirectory !== null ? settings.responseSpoolLimit : 0, spoolDirectory);
   if (readFirst !== null) {
     return readBodyFirst(r, t, serverSoftware, groupName, applicationGroup, group, context, readFirst, config.limits.bufferedBodySize, spoolDirectory!);
   }
@@ -241,10 +241,10 @@ function readBodyFirst(
   record.onClientClose = () => reader.abort();
 }
 
-/** Exchange contexts depend on the group, the virtual host's log and two settings: made once each. */
+/** Exchange contexts depend on the group, the virtual host's log and three settings: made once each. */
 const contexts = new WeakMap<ProcessGroup, Map<ErrorLog, Map<string, ExchangeContext>>>();
 
-function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride: boolean, socketTimeout: number): ExchangeContext {
+function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride: boolean, socketTimeout: number, responseSpoolLimit: number, spoolDirectory: string | null): ExchangeContext {
   let byLog = contexts.get(group);
   if (byLog === undefined) {
     byLog = new Map();
@@ -255,7 +255,7 @@ function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride:
     byOptions = new Map();
     byLog.set(errorLog, byOptions);
   }
-  const key = `${errorOverride ? 1 : 0}|${socketTimeout}`;
+  const key = `${errorOverride ? 1 : 0}|${socketTimeout}|${responseSpoolLimit}`;
   let context = byOptions.get(key);
   if (context === undefined) {
     const groupConfig = group.config;
@@ -271,6 +271,7 @@ function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride:
       requestTimedOut: (slot) => group.requestTimedOut(slot),
       deadlines: group.deadlines,
       responseBufferBytes: groupConfig.responseBufferSize,
+      responseSpool: responseSpoolLimit > 0 && spoolDirectory !== null ? { directory: spoolDirectory, limit: responseSpoolLimit } : null,
     };
     byOptions.set(key, context);
   }

@@ -26,9 +26,10 @@ class ClosingIterable(object):
         mark(self.marker, 'closed')
 
 
-def pattern(size):
-    """Deterministic bytes: the client can hash what it got without the server sending a hash."""
-    block = hashlib.sha256(b'wsgi-host').digest() * 2048  # 64 KiB
+def pattern(size, piece=65536):
+    """Deterministic bytes: the client can hash what it got without the server sending a hash.
+    Yielded in pieces of `piece` bytes (a multiple of 32: the bytes are the same whatever it is)."""
+    block = hashlib.sha256(b'wsgi-host').digest() * (piece // 32)
     full, rest = divmod(size, len(block))
     for _ in range(full):
         yield block
@@ -186,11 +187,21 @@ def application(environ, start_response):
     if path == '/download':
         size = int(query['size'])
         start_response('200 OK', [('Content-Type', 'application/octet-stream'), ('Content-Length', str(size))])
-        return pattern(size)
+        return pattern(size, int(query.get('piece', 65536)))
     if path == '/download-chunked':
         size = int(query['size'])
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return pattern(size)
+        return pattern(size, int(query.get('piece', 65536)))
+    if path == '/download-then-crash':
+        # `size` bytes of the pattern, then the process dies mid-response.
+        size = int(query['size'])
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+
+        def gen():
+            for block in pattern(size, int(query.get('piece', 65536))):
+                yield block
+            os._exit(3)
+        return gen()
     if path == '/file-wrapper':
         f = open(query['path'], 'rb')
         if 'seek' in query:

@@ -180,6 +180,7 @@ describe('where each directive is allowed', () => {
     ['WSGIErrorOverride On', ['server', 'vhost', 'section']],
     ['WSGIEnableSendfile On', ['server', 'vhost', 'section']],
     ['WSGIRequestBodySpooling Off', ['server', 'vhost', 'section']],
+    ['WSGIResponseSpoolLimit 0', ['server', 'vhost', 'section']],
     ['WSGIMapHEADToGET Off', ['server', 'vhost', 'section']],
     ['WSGITrustedProxyHeaders X-Forwarded-For', ['server', 'vhost', 'section']],
     ['WSGITrustedProxies 10.0.0.1', ['server', 'vhost', 'section']],
@@ -618,6 +619,14 @@ describe('core directives: the model fields they set', () => {
       refuse([L, 'LimitRequestBody lots'], 'LimitRequestBody', 'LimitRequestBody', /needs a number, not "lots"/);
       refuse([L, 'LimitRequestFields -1'], 'LimitRequestFields', 'LimitRequestFields', /needs a number, not "-1"/);
       refuse([L, 'LimitRequestLine x'], 'LimitRequestLine', 'LimitRequestLine', /needs a number of at least 1, not "x"/);
+    });
+
+    it('WSGIResponseSpoolLimit is per directory, in bytes; 1 GiB by default, 0 turns response spooling off', () => {
+      for (const level of LEVELS) assert.equal(ownSettings(clean(at(level, 'WSGIResponseSpoolLimit 1048576')).config, level).responseSpoolLimit, 1048576);
+      assert.equal(resolveSettings([clean([L]).config.mainServer.settings]).responseSpoolLimit, 1073741824);
+      assert.equal(resolveSettings([clean([L, 'WSGIResponseSpoolLimit 0']).config.mainServer.settings]).responseSpoolLimit, 0);
+      refuse([L, 'WSGIResponseSpoolLimit 1G'], 'WSGIResponseSpoolLimit', 'WSGIResponseSpoolLimit', /needs a number, not "1G"/);
+      refuse([L, 'WSGIResponseSpoolLimit'], 'WSGIResponseSpoolLimit', 'WSGIResponseSpoolLimit', /takes 1 argument/);
     });
 
     it('RequestReadTimeout sets the stages it names; mod_reqtimeout\'s defaults for the others; 0 turns a stage off', () => {

@@ -180,6 +180,20 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
     assert.equal(resolveSettings([on.result.config!.mainServer.settings]).requestBodySpooling, true);
   });
 
+  it('writes --response-spool-limit as WSGIResponseSpoolLimit in bytes, and nothing for the default', () => {
+    const small = roundTrip(['--response-spool-limit', '64M']);
+    assertSameModel(small);
+    assert.match(small.text, /^WSGIResponseSpoolLimit 67108864$/m);
+    assert.equal(resolveSettings([small.result.config!.mainServer.settings]).responseSpoolLimit, 67108864);
+    const off = roundTrip(['--response-spool-limit', '0']);
+    assertSameModel(off);
+    assert.match(off.text, /^WSGIResponseSpoolLimit 0$/m);
+    assert.equal(resolveSettings([off.result.config!.mainServer.settings]).responseSpoolLimit, 0);
+    const byDefault = roundTrip([]);
+    assert.doesNotMatch(byDefault.text, /WSGIResponseSpoolLimit/);
+    assert.equal(resolveSettings([byDefault.result.config!.mainServer.settings]).responseSpoolLimit, 1073741824);
+  });
+
   it('keeps --preload (the script is preloaded into the main interpreter of the group)', () => {
     assertSameModel(roundTrip(['--preload']));
   });

@@ -137,8 +137,8 @@ describe('a slow client never holds a worker thread for a response that fits the
   });
 });
 
-describe('past response-buffer-size, the worker waits for the client (flow control)', () => {
-  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--response-buffer-size', '64K']);
+describe('past response-buffer-size, with response spooling off, the worker waits for the client (flow control)', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--response-buffer-size', '64K', '--response-spool-limit', '0']);
   before(server.start);
   after(server.stop);
 
