@@ -82,7 +82,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'body-min-rate', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Each time this many bytes of the body arrive, the body gets a second more; 0 turns it off.', defaultText: '500' },
   { name: 'max-clients', kind: 'integer', placeholder: 'NUMBER', min: 1, help: 'Most client connections open at once (MaxRequestWorkers); further ones are closed at once.', defaultText: String(DEFAULT_MAX_CONNECTIONS) },
   { name: 'keep-alive-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long an idle keep-alive connection is kept open; 0 turns keep-alive off. There is no cap on requests per connection.', defaultText: '2' },
-  { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head (Timeout).', defaultText: '60' },
+  { name: 'socket-timeout', kind: 'number', placeholder: 'SECONDS', min: 1, help: 'How long to wait for a client to send the request head, or to take any of its response (Timeout).', defaultText: '60' },
   { name: 'server-status', kind: 'boolean', help: 'Serve the status page at /server-status (?json and ?auto for machines), as <Location /server-status> SetHandler server-status; only for clients on this machine (Require local).' },
   { name: 'server-metrics', kind: 'boolean', help: 'Serve Prometheus metrics at /server-metrics, as <Location /server-metrics> SetHandler server-metrics; only for clients on this machine (Require local).' },
   { name: 'slow-requests', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'Log requests that take longer than this to the error log, with their timings (WSGISlowRequests).', defaultText: 'off' },

