@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readingTheResults } from './reading';
 import { RECIPES } from './servers';
 import { backgroundText, cpuSplitText, markdownTable, notesOf, shapeText } from './report';
 import type { RunResult } from './results';
@@ -25,6 +26,8 @@ export function renderDocs(run: RunResult, rawFile: string): string {
   out.push(`- Rounds: ${s.rounds} x ${s.seconds} s per server and workload (interleaved), ${s.warmupSeconds} s warm-up after start, per-connection pass ${s.fairnessSeconds > 0 ? `${s.fairnessSeconds} s` : 'skipped'}`);
   out.push(`- Workloads: ${s.workloads.join(', ')}; servers: ${s.servers.join(', ')}`);
   out.push(`- Raw results: \`${path.relative(ROOT, rawFile)}\` (git-ignored)`, '');
+  const reading = readingTheResults(run);
+  if (reading.length > 0) out.push(...reading, '');
   out.push('## Machine', '');
   out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores, ${m.memory} RAM`);
   out.push(`- Kernel: ${m.kernel}; OS: ${m.os}`);
@@ -62,6 +65,9 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     '  for them "per connection" means per client slot.',
     '- The bare `node` server (`bench/servers/bare-node-server.ts`) answers like the Python apps with the same `http.Server`',
     '  options as wsgi-host\'s front end, in one process: the ceiling of the front end without Python behind it.',
+    '- The `hop-floor` reference (`bench/servers/hop-floor-server.ts`, `bench/apps/hop_floor_worker.py`) is not a WSGI server:',
+    '  the same node:http front end forwards each request over a persistent UNIX socket to one of the Python processes, which',
+    '  only answer (no environ, no WSGI, no logging). It is the floor of wsgi-host\'s design for small requests.',
     '- Machine CPU: from /proc/stat, minus the server\'s, wrk\'s and the bench\'s own CPU time; what remains is other',
     '  processes on the shared machine. Rounds where that is high are noisy; the paired ratios absorb some of it.',
   );

@@ -6,11 +6,11 @@ const COLUMNS = [
   'RSS MiB', 'PSS MiB', 'procs', 'non-2xx', 'socket errors', 'served/conn min (median)', 'wrong bodies',
 ] as const;
 
-function fixed(value: number | null, digits: number): string {
+export function fixed(value: number | null, digits: number): string {
   return value === null ? '–' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function rate(value: number | null): string {
+export function rate(value: number | null): string {
   return value === null ? '–' : fixed(value, value < 100 ? 1 : 0);
 }
 
@@ -18,7 +18,7 @@ function ms(value: number | null): string {
   return value === null ? '–' : fixed(value, value < 10 ? 2 : value < 100 ? 1 : 0);
 }
 
-function ratio(value: number | null): string {
+export function ratio(value: number | null): string {
   return value === null ? '–' : `${value.toFixed(2)}x`;
 }
 

@@ -44,7 +44,7 @@ export interface Row {
  * The median over rounds of this server's rate divided by the reference's rate in the same
  * round: pairing by round cancels the drift of a noisy machine better than a ratio of medians.
  */
-function pairedRatio(server: ServerResult, reference: ServerResult | undefined): number | null {
+export function pairedRatio(server: ServerResult, reference: ServerResult | undefined): number | null {
   if (reference === undefined || reference === server) return reference === server ? 1 : null;
   const ratios: number[] = [];
   for (const round of server.rounds) {

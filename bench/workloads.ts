@@ -25,6 +25,8 @@ export interface Workload extends Shape {
 
 export const HELLO_BODY = Buffer.from('Hello world!');
 export const IO_BODY = Buffer.from('slept 50 ms\n');
+/** How long apps/slow_io.py sleeps per request. */
+export const IO_SLEEP_SECONDS = 0.05;
 /** bytes 0..255 repeated to 1 MiB, as in apps/download.py. */
 export const DOWNLOAD_BODY = Buffer.alloc(1024 * 1024, Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
 /** The 1 MiB upload, as a 64-byte ASCII chunk repeated: short enough to hand to Lua verbatim. */

@@ -2,12 +2,13 @@ import { BenchConfigError } from '../config';
 import { apache } from './apache';
 import { bareNode } from './bare-node';
 import { gunicornGthread, gunicornSync } from './gunicorn';
+import { hopFloor } from './hop-floor';
 import type { ServerRecipe } from './recipe';
 import { uwsgiHttp11Socket, uwsgiHttpSocket } from './uwsgi';
 import { wsgiHost } from './wsgi-host';
 
 /** Every peer, in table order. */
-export const RECIPES: ServerRecipe[] = [wsgiHost, apache, gunicornSync, gunicornGthread, uwsgiHttpSocket, uwsgiHttp11Socket, bareNode];
+export const RECIPES: ServerRecipe[] = [wsgiHost, apache, gunicornSync, gunicornGthread, uwsgiHttpSocket, uwsgiHttp11Socket, hopFloor, bareNode];
 
 /**
  * The recipes BENCH_SERVERS asks for: exact names, or a prefix (`gunicorn` means both gunicorn
