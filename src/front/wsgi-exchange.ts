@@ -1,6 +1,7 @@
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { SlotTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
+import { recyclePiece } from '../groups/response-region';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
@@ -422,7 +423,8 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.record.status = status;
   }
 
-  private onResponseBody(payload: Buffer): void {
+  /** `recyclable`: a slab from the shared region, reused once the client's socket has it. */
+  private onResponseBody(payload: Buffer, recyclable = false): void {
     if (this.overridden) return;
     if (this.stopFile !== null) {
       this.afterFile.push(payload);
@@ -432,7 +434,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.record.bytesSent += payload.length;
     const res = this.record.res;
     // Past response-buffer-size, the rest goes to a spool file, or the worker waits until the client catches up.
-    if (!res.write(payload) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
+    if (!res.write(payload, recyclable ? () => recyclePiece(payload) : undefined) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
       if (this.ctx.responseSpool !== null && !this.spoolSpent) return this.startSpool(this.ctx.responseSpool);
       this.holdWorker();
       res.once('drain', () => this.resumeWorker());
@@ -526,7 +528,7 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       this.abandon(502, 'region read failed');
       return;
     }
-    this.onResponseBody(piece);
+    this.onResponseBody(piece, true);
     if (this.state !== 'running') return;
     // The piece is the front end's now; the worker may reuse its half of the region unless the
     // client is behind, in which case that is the worker's signal to wait.
