@@ -149,12 +149,19 @@ class Connection(object):
             return self.pending.popleft()
         while True:
             kind, payload = self._read_frame()
-            if kind == REGION_RELEASED:
-                self.outstanding -= 1
-            elif kind == REGION_ACCEPTED:
-                self.region_ok = True
-            else:
+            if not self._region_bookkeeping(kind):
                 return kind, payload
+
+    def _region_bookkeeping(self, kind):
+        """Applies a region frame (a release, or whether the front end opened the region);
+        False for any other kind of frame."""
+        if kind == REGION_RELEASED:
+            self.outstanding -= 1
+        elif kind == REGION_ACCEPTED:
+            self.region_ok = True
+        else:
+            return False
+        return True
 
     def shared_frames(self, data, prefix=b''):
         """Puts `data` (bytes or memoryview) in the shared region and returns the frames that
@@ -211,21 +218,13 @@ class Connection(object):
             kind, payload = self._read_frame()
             if kind == wanted:
                 return payload
-            if kind == REGION_RELEASED:
-                self.outstanding -= 1
-            elif kind == REGION_ACCEPTED:
-                self.region_ok = True
-            else:
+            if not self._region_bookkeeping(kind):
                 self.pending.append((kind, payload))
 
     def _wait_for_release(self):
         while self.outstanding >= 2:
             kind, payload = self._read_frame()
-            if kind == REGION_RELEASED:
-                self.outstanding -= 1
-            elif kind == REGION_ACCEPTED:
-                self.region_ok = True
-            else:
+            if not self._region_bookkeeping(kind):
                 self.pending.append((kind, payload))
 
     def _read_frame(self):
