@@ -3,16 +3,12 @@ import type * as net from 'node:net';
 /** How often connections with unsent bytes are looked at. */
 const TICK_MS = 1000;
 
-const kSendState = Symbol('sendState');
-
 interface SendState {
   /** Bytes the kernel has taken so far (what the socket wrote, less what it still holds). */
   sent: number;
   /** performance.now() when the client last took bytes while some were waiting; 0: nothing waits. */
   since: number;
 }
-
-type WatchedSocket = net.Socket & { [kSendState]?: SendState };
 
 /**
  * Apache's Timeout for writes: a client that takes none of the bytes waiting for it for that
@@ -21,7 +17,9 @@ type WatchedSocket = net.Socket & { [kSendState]?: SendState };
  * A slow client that keeps taking bytes is never cut off, however long the response takes.
  */
 export class ClientSendTimeout {
-  private readonly sockets = new Set<WatchedSocket>();
+  // State lives in a map, not on the socket: a property added to some net.Sockets and not others
+  // gives them another hidden class, and Node's stream code then runs polymorphic for every socket.
+  private readonly sockets = new Map<net.Socket, SendState>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -35,10 +33,8 @@ export class ClientSendTimeout {
   }
 
   track(socket: net.Socket): void {
-    const watched = socket as WatchedSocket;
-    watched[kSendState] = { sent: 0, since: 0 };
-    this.sockets.add(watched);
-    socket.once('close', () => this.sockets.delete(watched));
+    this.sockets.set(socket, { sent: 0, since: 0 });
+    socket.once('close', () => this.sockets.delete(socket));
     if (this.timer === null) {
       this.timer = setInterval(() => this.tick(), TICK_MS);
       this.timer.unref();
@@ -48,8 +44,7 @@ export class ClientSendTimeout {
   private tick(): void {
     if (this.timeoutMs <= 0) return;
     const now = performance.now();
-    for (const socket of this.sockets) {
-      const state = socket[kSendState]!;
+    for (const [socket, state] of this.sockets) {
       const waiting = socket.writableLength;
       if (waiting === 0 || socket.destroyed) {
         state.since = 0;

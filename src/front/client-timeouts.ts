@@ -29,9 +29,6 @@ interface ReadState {
   req: IncomingMessage | null;
 }
 
-const kReadState = Symbol('wsgi-host.readState');
-type WatchedSocket = net.Socket & { [kReadState]?: ReadState };
-
 const TICK_MS = 200;
 
 export interface TimeoutHandlers {
@@ -42,7 +39,10 @@ export interface TimeoutHandlers {
 }
 
 export class ClientReadTimeouts {
-  private readonly sockets = new Set<WatchedSocket>();
+  // State lives in a map, not on the socket: a property added to client sockets and not to the
+  // workers' gives them another hidden class, and Node's stream code then runs polymorphic for
+  // every socket (measured: about 15% more front-end CPU per 1 MiB download).
+  private readonly sockets = new Map<net.Socket, ReadState>();
   private timer: NodeJS.Timeout | null = null;
   private lastTick = 0;
 
@@ -64,12 +64,10 @@ export class ClientReadTimeouts {
   /** A new connection: its first head is timed from now. */
   track(socket: net.Socket): void {
     if (!this.enabled) return;
-    const watched = socket as WatchedSocket;
     const state: ReadState = { stage: 'busy', deadline: 0, maxDeadline: 0, bytes: 0, bytesAtStart: 0, req: null };
-    watched[kReadState] = state;
     this.begin(state, 'header', this.config.header, socket.bytesRead);
-    this.sockets.add(watched);
-    socket.once('close', () => this.sockets.delete(watched));
+    this.sockets.set(socket, state);
+    socket.once('close', () => this.sockets.delete(socket));
     if (this.timer === null) {
       this.lastTick = performance.now();
       this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -82,7 +80,7 @@ export class ClientReadTimeouts {
    * marks it complete in the same turn, and the next sample ends the stage.
    */
   headParsed(socket: net.Socket, req: IncomingMessage): void {
-    const state = (socket as WatchedSocket)[kReadState];
+    const state = this.sockets.get(socket);
     if (state === undefined) return;
     // The deadline is set by the next sample (0: not started), so a request pays no clock read.
     state.req = req;
@@ -92,7 +90,7 @@ export class ClientReadTimeouts {
 
   /** Every request on the connection is answered: the next head is timed from its first byte. */
   idle(socket: net.Socket): void {
-    const state = (socket as WatchedSocket)[kReadState];
+    const state = this.sockets.get(socket);
     if (state === undefined) return;
     state.stage = 'idle';
     state.req = null;
@@ -121,8 +119,7 @@ export class ClientReadTimeouts {
       this.timer = null;
       return;
     }
-    for (const socket of this.sockets) {
-      const state = socket[kReadState]!;
+    for (const [socket, state] of this.sockets) {
       switch (state.stage) {
         case 'busy':
           continue;
