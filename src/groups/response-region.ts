@@ -7,38 +7,24 @@
  * go through the socket; only the bytes of large body pieces take this path.
  */
 import * as fs from 'node:fs';
+import { SlabPool } from '../util/slab-pool';
 
 /**
  * Reads land in reusable 1 MiB slabs: a fresh megabyte for every response piece cost the front
  * end page faults and garbage collection, about three quarters of its CPU time per 1 MiB
  * download. A slab comes back through `recyclePiece` once the client's socket has the bytes.
  */
-const SLAB_BYTES = 1 << 20;
-/**
- * Where a piece starts inside its slab. The region's pages and a fresh slab both start on a page
- * boundary, and a copy between addresses equal modulo 4096 stalls on 4K aliasing: reading 1 MiB
- * took ~450-700 µs page-aligned against ~90-110 µs 64 bytes off (`npm run bench:region-copy`).
- */
-const SLAB_SKEW = 64;
-const MAX_FREE_SLABS = 8;
-const freeSlabs: Buffer[] = [];
-const slabMemory = new WeakSet<ArrayBufferLike>();
+const slabs = new SlabPool(1 << 20, 8);
 
 function takeSlab(length: number): Buffer {
-  if (length > SLAB_BYTES) return Buffer.allocUnsafeSlow(SLAB_SKEW + length).subarray(SLAB_SKEW);
-  const slab = freeSlabs.pop();
-  if (slab !== undefined) return slab.subarray(SLAB_SKEW, SLAB_SKEW + length);
-  const fresh = Buffer.allocUnsafeSlow(SLAB_SKEW + SLAB_BYTES);
-  slabMemory.add(fresh.buffer);
-  return fresh.subarray(SLAB_SKEW, SLAB_SKEW + length);
+  // Larger pieces than a worker writes today: a one-off buffer, still off the page boundary.
+  if (length > slabs.slabBytes) return Buffer.allocUnsafeSlow(64 + length).subarray(64);
+  return slabs.take(length);
 }
 
 /** Gives the slab under a piece from `read` back for reuse; the caller must not touch the piece after. */
 export function recyclePiece(piece: Buffer): void {
-  if (!slabMemory.has(piece.buffer) || freeSlabs.length >= MAX_FREE_SLABS) return;
-  // Twice would hand one slab to two readers.
-  if (freeSlabs.some((slab) => slab.buffer === piece.buffer)) return;
-  freeSlabs.push(Buffer.from(piece.buffer, 0, SLAB_SKEW + SLAB_BYTES));
+  slabs.give(piece);
 }
 
 export class ResponseRegion {

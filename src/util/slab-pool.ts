@@ -1,0 +1,50 @@
+/**
+ * Reusable large buffers ("slabs") for the body paths. A fresh megabyte per request body or
+ * response piece is external memory V8 only gives back after a full mark-compact, so at a few
+ * hundred megabytes a second the front end spent a third of its time in the garbage collector;
+ * a slab handed back once the socket is done with it costs nothing the next time.
+ *
+ * Pieces start `skew` bytes into their slab: a kernel copy from page-aligned memory (a memory
+ * file, the page cache) into a page-aligned buffer stalls on 4K aliasing (see
+ * `npm run bench:region-copy`).
+ */
+export class SlabPool {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly ours = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    /** The most bytes a piece from this pool holds. */
+    readonly slabBytes: number,
+    /** Free slabs kept for reuse; beyond this, returned slabs are left to the garbage collector. */
+    private readonly maxFree: number,
+    private readonly skew = 64,
+  ) {}
+
+  /** A buffer of `length` bytes (at most slabBytes), its contents undefined. */
+  take(length: number): Buffer {
+    if (length > this.slabBytes) throw new RangeError(`a slab holds at most ${this.slabBytes} bytes, not ${length}`);
+    let memory = this.free.pop();
+    if (memory === undefined) {
+      memory = Buffer.allocUnsafeSlow(this.skew + this.slabBytes).buffer as ArrayBuffer;
+      this.ours.add(memory);
+    }
+    return Buffer.from(memory, this.skew, length);
+  }
+
+  /**
+   * Gives the slab under `piece` back. The caller must not touch the piece (or any view of the
+   * same slab) afterwards: the next take() may hand it out. Pieces from elsewhere are ignored.
+   */
+  give(piece: Buffer): void {
+    const memory = piece.buffer as ArrayBuffer;
+    if (!this.ours.has(memory) || this.free.length >= this.maxFree) return;
+    // Twice would hand one slab to two users.
+    if (this.free.includes(memory)) return;
+    this.free.push(memory);
+  }
+
+  /** Free slabs held now (for tests and the memory figures). */
+  get freeCount(): number {
+    return this.free.length;
+  }
+}
