@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import type bcryptModule from 'bcryptjs';
 
 /**
  * Password hashes as htpasswd writes them and Apache's apr_password_validate checks them:
@@ -21,6 +21,8 @@ const REMEMBER_MS = 5 * 60 * 1000;
 const REMEMBER_MAX = 1000;
 const rememberKey = randomBytes(32);
 const remembered = new Map<string, number>();
+
+let bcrypt: typeof bcryptModule | null = null;
 
 export async function checkPasswordHash(password: string, hash: string): Promise<HashCheck> {
   const key = createHash('sha256').update(rememberKey).update(hash, 'latin1').update('\0').update(password, 'latin1').digest('base64');
@@ -46,6 +48,8 @@ async function computeCheck(password: string, hash: string): Promise<HashCheck> 
     // bcryptjs hashes a string's UTF-8 bytes; a password whose bytes are not UTF-8 cannot be given to it.
     const text = pw.toString('utf8');
     if (!Buffer.from(text, 'utf8').equals(pw)) return 'mismatch';
+    // Loaded at the first bcrypt hash: most sites never check one.
+    bcrypt ??= require('bcryptjs') as typeof bcryptModule;
     return (await bcrypt.compare(text, hash)) ? 'match' : 'mismatch';
   }
   if (hash.startsWith('$apr1$')) computed = await md5Crypt(pw, hash, '$apr1$');
