@@ -110,6 +110,27 @@ def application(environ, start_response):
     if path == '/content-length-over':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '5')])
         return [b'this-', b'is-too-long']
+    if path == '/content-length-generator':
+        def gen():
+            yield b'hello '
+            yield b'world'
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '11')])
+        return gen()
+    if path == '/content-length-generator-over':
+        def gen():
+            yield b'hello'
+            yield b'-extra'
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '5')])
+        return gen()
+    if path == '/content-length-stream':
+        # The first piece does not complete the declared body: it must reach the client before
+        # the generator goes on.
+        def gen():
+            yield b'first-'
+            time.sleep(0.6)
+            yield b'second'
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '12')])
+        return gen()
     if path == '/content-length-short':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '100')])
         return [b'only-this']

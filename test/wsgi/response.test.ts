@@ -135,6 +135,36 @@ describe('responses', () => {
     assert.equal(over.text, 'this-');
   });
 
+  it('sends a generator body that completes its Content-Length whole, and cuts what comes after', async () => {
+    const whole = await get('/content-length-generator');
+    assert.equal(whole.headers['content-length'], '11');
+    assert.equal(whole.text, 'hello world');
+    const over = await get('/content-length-generator-over');
+    assert.equal(over.headers['content-length'], '5');
+    assert.equal(over.text, 'hello');
+  });
+
+  it('streams a piece that does not complete the declared body at once, before the generator goes on', async () => {
+    const started = Date.now();
+    const times: number[] = [];
+    const body = await new Promise<string>((resolve, reject) => {
+      http.get(`${server.get().url}/content-length-stream`, (res) => {
+        let text = '';
+        res.setEncoding('latin1');
+        res.on('data', (chunk: string) => {
+          times.push(Date.now() - started);
+          text += chunk;
+        });
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.equal(body, 'first-second');
+    assert.ok(times.length >= 2, `the body came in ${times.length} piece(s)`);
+    // The generator sleeps 0.6 s between its pieces: the first must not wait for the second.
+    assert.ok(times[times.length - 1]! - times[0]! >= 400, `pieces at ${times.join(', ')} ms`);
+  });
+
   it('closes the connection when the application sends less than its Content-Length', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /content-length-short HTTP/1.1\r\nHost: x\r\n\r\n', 3000)).toString('latin1');
     assert.match(raw, /Content-Length: 100/);
