@@ -31,7 +31,11 @@ async function main(): Promise<void> {
   const holder = spawn(python, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     holder.once('error', (err) => reject(new Error(`cannot start ${python}: ${err.message}; set PYTHON to a Python 3.8+`)));
-    holder.stdout.once('data', (data: Buffer) => resolve(data.toString().trim()));
+    let text = '';
+    holder.stdout.on('data', (data: Buffer) => {
+      text += data.toString();
+      if (text.includes('\n')) resolve(text.trim());
+    });
   });
   const [pid, holderFd] = line.split(' ').map(Number);
   const fd = fs.openSync(`/proc/${pid}/fd/${holderFd}`, 'r');
