@@ -17,8 +17,7 @@ interface SendState {
  * A slow client that keeps taking bytes is never cut off, however long the response takes.
  */
 export class ClientSendTimeout {
-  // State lives in a map, not on the socket: a property added to some net.Sockets and not others
-  // gives them another hidden class, and Node's stream code then runs polymorphic for every socket.
+  // State lives in a map, not on the socket (see ClientReadTimeouts).
   private readonly sockets = new Map<net.Socket, SendState>();
   private timer: NodeJS.Timeout | null = null;
 

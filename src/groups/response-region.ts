@@ -16,12 +16,6 @@ import { SlabPool } from '../util/slab-pool';
  */
 const slabs = new SlabPool(1 << 20, 8);
 
-function takeSlab(length: number): Buffer {
-  // Larger pieces than a worker writes today: a one-off buffer, still off the page boundary.
-  if (length > slabs.slabBytes) return Buffer.allocUnsafeSlow(64 + length).subarray(64);
-  return slabs.take(length);
-}
-
 /** Gives the slab under a piece from `read` back for reuse; the caller must not touch the piece after. */
 export function recyclePiece(piece: Buffer): void {
   slabs.give(piece);
@@ -62,7 +56,7 @@ export class ResponseRegion {
 
   /** Copies `length` bytes at `offset` into a buffer (a slab: see recyclePiece). */
   read(offset: number, length: number): Buffer {
-    const out = takeSlab(length);
+    const out = slabs.take(length);
     let done = 0;
     while (done < length) {
       const n = fs.readSync(this.fd, out, done, length - done, offset + done);

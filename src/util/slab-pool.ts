@@ -1,8 +1,8 @@
 /**
- * Reusable large buffers ("slabs") for the body paths. A fresh megabyte per request body or
- * response piece is external memory V8 only gives back after a full mark-compact, so at a few
- * hundred megabytes a second the front end spent a third of its time in the garbage collector;
- * a slab handed back once the socket is done with it costs nothing the next time.
+ * Reusable large buffers ("slabs"), for the response pieces the front end reads out of the
+ * workers' shared regions. A fresh megabyte per piece is external memory V8 gives back only
+ * after a mark-compact, plus page faults to touch it; a slab handed back once the client's
+ * socket is done with it costs nothing the next time.
  *
  * Pieces start `skew` bytes into their slab: a kernel copy from page-aligned memory (a memory
  * file, the page cache) into a page-aligned buffer stalls on 4K aliasing (see
@@ -20,9 +20,12 @@ export class SlabPool {
     private readonly skew = 64,
   ) {}
 
-  /** A buffer of `length` bytes (at most slabBytes), its contents undefined. */
+  /**
+   * A buffer of `length` bytes, its contents undefined. Longer than a slab, it is a one-off
+   * buffer (still skewed) that give() ignores.
+   */
   take(length: number): Buffer {
-    if (length > this.slabBytes) throw new RangeError(`a slab holds at most ${this.slabBytes} bytes, not ${length}`);
+    if (length > this.slabBytes) return Buffer.allocUnsafeSlow(this.skew + length).subarray(this.skew);
     let memory = this.free.pop();
     if (memory === undefined) {
       memory = Buffer.allocUnsafeSlow(this.skew + this.slabBytes).buffer as ArrayBuffer;
@@ -41,10 +44,5 @@ export class SlabPool {
     // Twice would hand one slab to two users.
     if (this.free.includes(memory)) return;
     this.free.push(memory);
-  }
-
-  /** Free slabs held now (for tests and the memory figures). */
-  get freeCount(): number {
-    return this.free.length;
   }
 }
