@@ -290,3 +290,60 @@ export function systemPython(): string | null {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** A site served with `wsgi-host serve -f`, from a configuration written by the test. */
+export interface Site {
+  dir: string;
+  server: RunningServer;
+  url: string;
+  errorLog: string;
+  accessLog: string;
+  get(urlPath: string, headers?: Record<string, string>, method?: string): Promise<Response>;
+  /** Waits for an error log line matching `pattern` (after `from` bytes); returns it. */
+  waitForLog(pattern: RegExp, from?: number): Promise<string>;
+  /** The error log's current size, to look only at what comes after. */
+  logMark(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes `config` (with {{ROOT}}, {{PORT}}, {{APPS}} filled in) into a fresh directory and
+ * serves it. The configuration should log to {{ROOT}}/error_log and {{ROOT}}/access_log.
+ */
+export async function serveSite(config: string, files: Record<string, string> = {}): Promise<Site> {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-site-')));
+  const port = await freePort();
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  const file = path.join(dir, 'httpd.conf');
+  fs.writeFileSync(file, config.replaceAll('{{ROOT}}', dir).replaceAll('{{PORT}}', String(port)).replaceAll('{{APPS}}', APPS));
+  const server = await startServe(file);
+  const url = `http://127.0.0.1:${server.port}`;
+  const errorLog = path.join(dir, 'error_log');
+  const read = (): string => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
+  return {
+    dir,
+    server,
+    url,
+    errorLog,
+    accessLog: path.join(dir, 'access_log'),
+    get: (urlPath, headers = {}, method = 'GET') => request(url + urlPath, { headers, method }),
+    logMark: () => Buffer.byteLength(read()),
+    waitForLog: async (pattern, from = 0) => {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const text = Buffer.from(read()).subarray(from).toString('utf8');
+        const line = text.split('\n').find((l) => pattern.test(l));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in ${errorLog}:\n${text}`);
+        await sleep(50);
+      }
+    },
+    stop: async () => {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

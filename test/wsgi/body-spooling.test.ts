@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, freePort, getJson, request, serverFixture, sleep, startServe, waitForFileLine, type RunningServer } from '../helpers/server';
+import { app, getJson, request, serveSite, serverFixture, sleep, waitForFileLine, type RunningServer } from '../helpers/server';
 
 type Json = Record<string, unknown>;
 
@@ -328,30 +326,22 @@ describe('--request-body-spooling=off: bodies stream to the application as it re
 });
 
 describe('WSGIRequestBodySpooling in a configuration file', () => {
-  let dir = '';
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-spool-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
   it('Off in a <Location> streams there; elsewhere bodies are spooled', async () => {
-    const port = await freePort();
-    const errorLog = path.join(dir, 'error_log');
-    const conf = path.join(dir, 'httpd.conf');
-    fs.writeFileSync(conf, [
-      `Listen 127.0.0.1:${port}`,
-      `ErrorLog ${errorLog}`,
+    const site = await serveSite([
+      'Listen 127.0.0.1:{{PORT}}',
+      'ErrorLog {{ROOT}}/error_log',
       'LogLevel info',
-      `WSGISocketPrefix ${path.join(dir, 'wsgi')}`,
+      'WSGISocketPrefix {{ROOT}}/wsgi',
       'WSGIDaemonProcess site threads=2',
       'WSGIProcessGroup site',
-      `WSGIScriptAlias / ${app('hardening.wsgi')}`,
+      'WSGIScriptAlias / {{APPS}}/hardening.wsgi',
       '<Location /stream>',
       '  WSGIRequestBodySpooling Off',
       '</Location>',
       '',
     ].join('\n'));
-    const server = await startServe(conf);
+    const { server, errorLog } = site;
+    const port = server.port;
     try {
       let ready = await request(`http://127.0.0.1:${port}/ready`);
       for (let i = 0; ready.status !== 200 && i < 100; i++) ready = await request(`http://127.0.0.1:${port}/ready`);
@@ -371,7 +361,7 @@ describe('WSGIRequestBodySpooling in a configuration file', () => {
       spooled.socket.end(body.subarray(1_200_000));
       assert.equal(jsonBody(await spooled.answer)['body_length'], body.length);
     } finally {
-      await server.stop();
+      await site.stop();
     }
   });
 });

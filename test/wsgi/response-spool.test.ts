@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, freePort, serverFixture, sleep, startServe, type RunningServer } from '../helpers/server';
+import { app, serveSite, serverFixture, sleep, type RunningServer } from '../helpers/server';
 
 /** The bytes /download sends (see test/apps/response.wsgi): sha256('wsgi-host') repeated. */
 function patternHash(size: number): string {
@@ -269,29 +267,22 @@ describe('--response-spool-limit: past the limit, the worker waits for the clien
 });
 
 describe('WSGIResponseSpoolLimit in a configuration file', () => {
-  let dir = '';
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-respool-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
   it('0 in a <Location> makes the thread wait there; elsewhere the response is spooled', async () => {
-    const port = await freePort();
-    const conf = path.join(dir, 'httpd.conf');
-    fs.writeFileSync(conf, [
-      `Listen 127.0.0.1:${port}`,
-      `ErrorLog ${path.join(dir, 'error_log')}`,
-      `WSGISocketPrefix ${path.join(dir, 'wsgi')}`,
+    const site = await serveSite([
+      'Listen 127.0.0.1:{{PORT}}',
+      'ErrorLog {{ROOT}}/error_log',
+      'WSGISocketPrefix {{ROOT}}/wsgi',
       'WSGIDaemonProcess site processes=1 threads=1',
       'WSGIProcessGroup site',
-      `WSGIScriptAlias /nospool ${app('response.wsgi')}`,
-      `WSGIScriptAlias / ${app('response.wsgi')}`,
+      'WSGIScriptAlias /nospool {{APPS}}/response.wsgi',
+      'WSGIScriptAlias / {{APPS}}/response.wsgi',
       '<Location /nospool>',
       '  WSGIResponseSpoolLimit 0',
       '</Location>',
       '',
     ].join('\n'));
-    const server = await startServe(conf);
+    const server = site.server;
+    const port = server.port;
     const sockets: net.Socket[] = [];
     try {
       const base = `http://127.0.0.1:${port}`;
@@ -317,7 +308,7 @@ describe('WSGIResponseSpoolLimit in a configuration file', () => {
       assert.equal(createHash('sha256').update(second.body).digest('hex'), patternHash(SIZE));
     } finally {
       for (const socket of sockets) socket.destroy();
-      await server.stop();
+      await site.stop();
     }
   });
 });
