@@ -12,10 +12,18 @@ import { ErrorLog } from './log/error-log';
 import { openSink, type LineSink } from './log/sink';
 import { anyOpsFeature, attachStats, OpsMonitor, opsFeatures, type OpsHost } from './ops/monitor';
 import { setFrontEndTitle } from './ops/process-title';
+import { capYoungGeneration } from './util/young-generation-cap';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
 import { dropFrontEnd, resolveCredentials, runningAsRoot, unreachableDirectory, type Credentials } from './privileges';
+
+/**
+ * The front end's young generation stops growing at this size: 8 MiB against Node's 32 MiB
+ * saves about 22 MiB of resident memory under load for about 2 µs of scavenging per request
+ * (measured on hello; see young-generation-cap.ts).
+ */
+const FRONT_END_NEW_SPACE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The whole server: logs, process groups and the HTTP front end, started and stopped in order.
@@ -41,6 +49,8 @@ export class Server implements OpsHost {
   private hooks: HookGroups | null = null;
   /** Status page, metrics, statistics, slow-request log: only when the configuration asks. */
   private ops: OpsMonitor | null = null;
+  /** Lifts the front end's young-generation cap (see young-generation-cap.ts). */
+  private releaseYoungGeneration: (() => void) | null = null;
   /** 1, plus one per configuration reload (the status page's ParentServerConfigGeneration). */
   generation = 1;
 
@@ -104,6 +114,7 @@ export class Server implements OpsHost {
       });
       this.front.ops = this.ops;
       await this.front.listen();
+      this.releaseYoungGeneration = capYoungGeneration(FRONT_END_NEW_SPACE_BYTES);
       setFrontEndTitle(this.config, this.addresses);
       if (frontEndUser !== null) {
         dropFrontEnd(frontEndUser);
@@ -210,6 +221,7 @@ export class Server implements OpsHost {
       }
     }
     for (const sink of this.sinks.values()) sink.close();
+    this.releaseYoungGeneration?.();
   }
 
   /**

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import type { ProcessGroup } from '../groups/process-group';
 import type { WorkerProcess } from '../groups/worker-process';
 import type { HistoryColumns, SecondSeries, Totals, WindowSummary } from './request-stats';
+import { newSpaceBytes, youngGenerationCap } from '../util/young-generation-cap';
 
 /** The server as the status report sees it. */
 export interface StatusSource {
@@ -101,6 +102,9 @@ export interface StatusSnapshot {
     cpuUserSeconds: number;
     cpuSystemSeconds: number;
     rssBytes: number;
+    /** The front end's V8 young generation, and the size it is kept at (0: V8's own sizing). */
+    newSpaceBytes: number;
+    newSpaceCapBytes: number;
     connections: number;
     activeRequests: number;
   };
@@ -157,6 +161,8 @@ export async function buildSnapshot(source: StatusSource, stats: StatsSource): P
       cpuUserSeconds: cpu.user / 1e6,
       cpuSystemSeconds: cpu.system / 1e6,
       rssBytes: process.memoryUsage.rss(),
+      newSpaceBytes: newSpaceBytes(),
+      newSpaceCapBytes: youngGenerationCap(),
       connections: await source.connectionCount(),
       activeRequests: source.activeRequests,
     },

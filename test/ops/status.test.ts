@@ -95,6 +95,15 @@ describe('server-status with two processes of three threads', () => {
     assert.equal(snapshot.server.pid, server.get().child.pid);
   });
 
+  it('reports the front end\'s young generation, kept at 8 MiB or less', async () => {
+    const base = server.get().url;
+    // Some load first, so the figures are those of a front end that has served requests.
+    for (let round = 0; round < 10; round++) await Promise.all(Array.from({ length: 50 }, () => request(`${base}/`)));
+    const { server: front } = await statusJson(base);
+    assert.equal(front.newSpaceCapBytes, 8 * 1024 * 1024);
+    assert.ok(front.newSpaceBytes > 0 && front.newSpaceBytes <= 16 * 1024 * 1024, `new space ${front.newSpaceBytes} bytes`);
+  });
+
   it('counts queued requests when every thread is busy, and their waits', async () => {
     const base = server.get().url;
     const running = Array.from({ length: 8 }, () => request(`${base}/sleep?seconds=2`));
