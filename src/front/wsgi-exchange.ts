@@ -2,6 +2,7 @@ import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { SlotTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
 import { recyclePiece } from '../groups/response-region';
+import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
@@ -85,6 +86,10 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
   /** Sends a spooled body to the worker, while one is being sent. */
   private feeder: SpoolFeeder | null = null;
   private waitingForSlotDrain = false;
+  /** Writes of a buffered body the worker's socket has not finished with. */
+  private bodyWritesPending = 0;
+  /** The request is over: its body is not needed again. */
+  private bodyDropped = false;
   private waitingForClientDrain = false;
   /** Shared-region pieces passed on but not yet released to the worker (held while the client catches up). */
   private heldRegionPieces = 0;
@@ -150,7 +155,11 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
         this.requestStreamEnded = true;
         const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
         writeFrameHeader(header, 0, ToWorker.Body, body.length);
-        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME]);
+        this.bodyWritesPending++;
+        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME], () => {
+          this.bodyWritesPending--;
+          this.releaseBufferedBody();
+        });
         return;
       }
       case 'on-demand':
@@ -280,11 +289,25 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.feeder = null;
   }
 
-  /** The request is over: a spooled body's file is closed. */
+  /** The request is over: a spooled body's file is closed, a buffered body's memory freed. */
   private dropBody(): void {
+    this.bodyDropped = true;
+    if (this.body.kind === 'buffered') return this.releaseBufferedBody();
     if (this.body.kind !== 'spooled') return;
     this.stopFeeding();
     this.body.spool.close();
+  }
+
+  /**
+   * Frees a buffered body's memory once the request is over and no write of it is in flight
+   * (until then a resubmitted request may send it again, or the socket may still be reading it).
+   */
+  private releaseBufferedBody(): void {
+    const body = this.body;
+    if (!this.bodyDropped || this.bodyWritesPending > 0 || body.kind !== 'buffered' || body.pieces.length === 0) return;
+    const pieces = body.pieces;
+    body.pieces = [];
+    releaseBodyMemory(pieces);
   }
 
   /** Terminates the request stream to the worker (once): the body is complete or no longer wanted. */

@@ -136,11 +136,15 @@ export class ThreadSlot {
     return written === undefined ? this.socket.write(data) : this.socket.write(data, written);
   }
 
-  /** Writes buffers in one system call without joining them. */
-  writeAll(buffers: Buffer[]): boolean {
+  /**
+   * Writes buffers in one system call without joining them. `written`, if given, runs once the
+   * socket is done with all of them (written, or the connection is gone).
+   */
+  writeAll(buffers: Buffer[], written?: () => void): boolean {
     this.socket.cork();
     let ok = true;
-    for (const buffer of buffers) ok = this.socket.write(buffer);
+    const last = buffers.length - 1;
+    for (let i = 0; i <= last; i++) ok = i === last && written !== undefined ? this.socket.write(buffers[i]!, () => written()) : this.socket.write(buffers[i]!);
     this.socket.uncork();
     return ok;
   }

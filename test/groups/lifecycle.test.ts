@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -223,6 +224,37 @@ describe('loading and reloading', () => {
       const touched = await request(`${server.url}/`);
       assert.equal(touched.status, 200);
       assert.notEqual(touched.text.split(' ')[1], before);
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs a request with a body again in the fresh process with its whole body', async () => {
+    const { dir, file } = tempCopy(app('versioned.wsgi'));
+    const server = await startServer([file, '--processes', '1']);
+    try {
+      // Bodies up to 1 MiB are read whole before dispatch, and their memory freed once the request
+      // is over: the one that noticed the change is sent again, and must still have its body.
+      const body = Buffer.alloc(300 * 1024);
+      for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 251;
+      const digest = createHash('sha256').update(body).digest('hex');
+      const post = (): Promise<string[]> => request(`${server.url}/`, { method: 'POST', body }).then((res) => {
+        assert.equal(res.status, 200);
+        return res.text.split(' ');
+      });
+      const [version, firstPid, firstDigest] = await post();
+      assert.equal(version, 'one');
+      assert.equal(firstDigest, digest);
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"));
+      const [after, afterPid, afterDigest] = await post();
+      assert.equal(after, 'two');
+      assert.notEqual(afterPid, firstPid);
+      assert.equal(afterDigest, digest);
+      await server.waitForLog(/reason: script_reload/);
+      // And bodies of requests after it, whose pieces come from the same allocator, are their own.
+      const again = await Promise.all(Array.from({ length: 8 }, post));
+      for (const [, , each] of again) assert.equal(each, digest);
     } finally {
       await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
