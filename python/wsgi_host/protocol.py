@@ -22,6 +22,7 @@ REGION_RELEASED = 0x04
 REGION_ACCEPTED = 0x05
 FILE_TAKEN = 0x06
 AUTH_CALL = 0x07
+BODY_SHARED = 0x08
 SHUTDOWN = 0x20
 DUMP_STACKS = 0x21
 INTERRUPT = 0x22
@@ -48,6 +49,7 @@ INTERPRETER_FAILED = 0x34
 FLAG_BODY_ON_REQUEST = 1  # the body is sent only after WANT_BODY
 FLAG_SCRIPT_RELOADING = 2  # WSGIScriptReloading On: check the script for changes first
 FLAG_SENDFILE = 4  # WSGIEnableSendfile On: the front end may send a wsgi.file_wrapper's file itself
+FLAG_BODY_IN_REGION = 8  # a BODY_SHARED frame follows the head: the whole body is in the region
 
 # Log levels carried in LOG frames (Apache's severities).
 LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
@@ -66,6 +68,8 @@ SHARED_THRESHOLD = 32 * 1024
 # Each of the region's two halves holds one piece in flight.
 REGION_HALF = 1024 * 1024
 SHARED_FRAME = struct.Struct('>BIII')
+# BODY_SHARED's payload: where the body lies in the region.
+SHARED_BODY = struct.Struct('>II')
 # RESPONSE_FILE: the file's descriptor in this process, the offset and the length to send.
 FILE_FRAME = struct.Struct('>BIIQQ')
 # Files are read in pieces of this size where the front end cannot send them itself.
@@ -210,6 +214,21 @@ class Connection(object):
             frames.append(SHARED_FRAME.pack(RESPONSE_BODY_SHARED, 8, start, got))
             done += got
         return b''.join(frames), done
+
+    def take_shared_body(self):
+        """Reads the BODY_SHARED frame that follows a head flagged FLAG_BODY_IN_REGION and copies
+        the body out of the region at once: the region is free again before the application runs
+        (its response may be written there)."""
+        kind, payload = self.read_frame()
+        region = self.region
+        if kind != BODY_SHARED or len(payload) != SHARED_BODY.size or region is None:
+            self.closed = True
+            raise ConnectionClosed()
+        offset, length = SHARED_BODY.unpack(payload)
+        if offset + length > region.size:
+            self.closed = True
+            raise ConnectionClosed()
+        return region.map[offset:offset + length]
 
     def wait_for(self, wanted):
         """Reads until a frame of kind `wanted` arrives and returns its payload; other frames are

@@ -10,7 +10,7 @@ import time
 
 from . import protocol
 from .protocol import (HEADER, BODY, BODY_END, RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FAIL,
-                       RESPONSE_END_FRAME, WANT_BODY_FRAME, RELOAD_FRAME, FLAG_BODY_ON_REQUEST, SHARED_THRESHOLD,
+                       RESPONSE_END_FRAME, WANT_BODY_FRAME, RELOAD_FRAME, FLAG_BODY_ON_REQUEST, FLAG_BODY_IN_REGION, SHARED_THRESHOLD,
                        FLAG_SENDFILE, FILE_FRAME, FILE_PIECE, FILE_TAKEN, RESPONSE_FILE,
                        ConnectionClosed, LOG_ERR, LOG_INFO)
 
@@ -263,7 +263,7 @@ class Request(object):
     """Runs one request: decodes the head, calls the application, sends the response."""
 
     __slots__ = ('worker', 'conn', 'environ', 'flags', 'status', 'head', 'head_sent', 'content_length',
-                 'sent', 'finished', 'body_done', 'want_pending', 'input', 'errors', 'script')
+                 'sent', 'finished', 'body_done', 'want_pending', 'input', 'errors', 'script', 'shared_body')
 
     def __init__(self, worker, conn, payload):
         self.worker = worker
@@ -280,6 +280,8 @@ class Request(object):
         self.finished = False
         self.body_done = False
         self.want_pending = bool(flags & FLAG_BODY_ON_REQUEST)
+        # A body the front end put in the region comes first; BODY_END follows on the socket.
+        self.shared_body = conn.take_shared_body() if flags & FLAG_BODY_IN_REGION else None
         self.input = environ['wsgi.input'] = Input(self)
         self.errors = environ['wsgi.errors'] = Errors(self)
         # A WSGIHandlerScript's code serves the file named by SCRIPT_FILENAME.
@@ -295,6 +297,11 @@ class Request(object):
     def next_body_chunk(self):
         if self.body_done:
             return b''
+        shared = self.shared_body
+        if shared is not None:
+            self.shared_body = None
+            if shared:
+                return shared
         if self.want_pending:
             self.want_body()
         kind, payload = self.conn.read_frame()

@@ -210,6 +210,16 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
 }
 
 /**
+ * Sets or clears one of the flags in a head frame from encodeRequestHead: the frame header, then
+ * the marshal tuple's opening (2 bytes) and the int's type byte, then the flags as a little-endian
+ * int (the flags all fit in its first byte).
+ */
+export function setHeadFlag(head: Buffer, flag: number, on: boolean): void {
+  const at = FRAME_HEADER_SIZE + 3;
+  head[at] = on ? head[at]! | flag : head[at]! & ~flag;
+}
+
+/**
  * Expands an application group name for a request as mod_wsgi does: %{GLOBAL} is "", %{SERVER}
  * is ServerName[:port], %{HOST} the same from the Host header, %{RESOURCE} adds "|SCRIPT_NAME",
  * %{ENV:NAME} comes from the request's environment or the server's; anything else is literal.

@@ -3,7 +3,8 @@ import type { Dispatchable } from '../groups/dispatcher';
 import type { SlotTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
 import { recyclePiece } from '../groups/response-region';
 import { releaseBodyMemory } from './release-body-memory';
-import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
+import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
+import { setHeadFlag } from './environ';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
@@ -15,6 +16,13 @@ import { clientOf, type RequestRecord } from './request-record';
 const BODY_END_FRAME = encodeFrame(ToWorker.BodyEnd);
 const FILE_TAKEN_FRAME = encodeFrame(ToWorker.FileTaken, Buffer.from([1]));
 const FILE_NOT_TAKEN_FRAME = encodeFrame(ToWorker.FileTaken, Buffer.from([0]));
+/**
+ * Buffered bodies from this size go to the worker through its shared region (BodyShared); the
+ * worker's response pieces use the same threshold for the same reason.
+ */
+const SHARED_BODY_THRESHOLD = 32 * 1024;
+/** Where a body starts in the region: off the page boundary, as region pieces are (slab-pool.ts). */
+const SHARED_BODY_OFFSET = 64;
 
 /** Response headers the front end owns: it decides the framing of the response itself. */
 const HOP_BY_HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -153,19 +161,47 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
         return;
       case 'buffered': {
         this.requestStreamEnded = true;
-        const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
-        writeFrameHeader(header, 0, ToWorker.Body, body.length);
         this.bodyWritesPending++;
-        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME], () => {
+        const written = (): void => {
           this.bodyWritesPending--;
           this.releaseBufferedBody();
-        });
+        };
+        if (this.putBodyInRegion(slot, body.pieces, body.length)) {
+          setHeadFlag(this.head, HeadFlags.BodyInRegion, true);
+          const shared = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 8);
+          writeFrameHeader(shared, 0, ToWorker.BodyShared, 8);
+          shared.writeUInt32BE(SHARED_BODY_OFFSET, FRAME_HEADER_SIZE);
+          shared.writeUInt32BE(body.length, FRAME_HEADER_SIZE + 4);
+          slot.writeAll([this.head, shared, BODY_END_FRAME], written);
+          return;
+        }
+        setHeadFlag(this.head, HeadFlags.BodyInRegion, false);
+        const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+        writeFrameHeader(header, 0, ToWorker.Body, body.length);
+        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME], written);
         return;
       }
       case 'on-demand':
       case 'spooled':
         slot.write(this.head);
         return;
+    }
+  }
+
+  /**
+   * Writes a buffered body into the thread's shared region, if it is large enough for that to pay
+   * and the region takes it: the region is all free when a request starts (the worker takes the
+   * head as the release of everything the previous response left there).
+   */
+  private putBodyInRegion(slot: ThreadSlot, pieces: readonly Buffer[], length: number): boolean {
+    const region = slot.region;
+    if (length < SHARED_BODY_THRESHOLD || region === null || !region.writable || !region.contains(SHARED_BODY_OFFSET, length)) return false;
+    try {
+      region.write(pieces, SHARED_BODY_OFFSET);
+      return true;
+    } catch (err) {
+      this.log('info', `Could not put a request body in the shared region of daemon process '${this.ctx.groupName}' (${(err as Error).message}); it goes through the socket.`);
+      return false;
     }
   }
 

@@ -1,10 +1,12 @@
 /**
- * A worker thread's shared response region: a memory file (memfd) the worker writes large
- * response pieces into, which the front end reads through /proc/PID/fd/N.
+ * A worker thread's shared region: a memory file (memfd) the worker writes large response
+ * pieces into, which the front end reads through /proc/PID/fd/N; and, between requests, where
+ * the front end writes a large request body it holds for the worker (ToWorker.BodyShared).
  *
  * Why: Node reads a socket 64 KiB at a time, and a megabyte through the worker's socket costs
- * the front end several times what one read of a megabyte from memory does. Small frames still
- * go through the socket; only the bytes of large body pieces take this path.
+ * the front end several times what one read of a megabyte from memory does; the other way, a
+ * socket costs a kernel copy on each side and the worker reads it in pieces. Small frames still
+ * go through the socket; only the bytes of large bodies take this path.
  */
 import * as fs from 'node:fs';
 import { SlabPool } from '../util/slab-pool';
@@ -25,6 +27,8 @@ export class ResponseRegion {
   private constructor(
     private readonly fd: number,
     readonly size: number,
+    /** Request bodies may be written here too (the file opened for writing). */
+    readonly writable: boolean,
   ) {}
 
   /**
@@ -35,14 +39,21 @@ export class ResponseRegion {
   static open(pid: number, workerFd: unknown, size: unknown): ResponseRegion | null {
     if (!Number.isInteger(workerFd) || !Number.isInteger(size) || (workerFd as number) < 0 || (size as number) <= 0) return null;
     let fd = -1;
+    const path = `/proc/${pid}/fd/${workerFd as number}`;
     try {
-      fd = fs.openSync(`/proc/${pid}/fd/${workerFd as number}`, fs.constants.O_RDONLY);
+      let writable = true;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDWR);
+      } catch {
+        writable = false;
+        fd = fs.openSync(path, fs.constants.O_RDONLY);
+      }
       const stat = fs.fstatSync(fd);
       if (!stat.isFile() || stat.size < (size as number)) {
         fs.closeSync(fd);
         return null;
       }
-      return new ResponseRegion(fd, size as number);
+      return new ResponseRegion(fd, size as number, writable);
     } catch {
       if (fd >= 0) fs.closeSync(fd);
       return null;
@@ -64,6 +75,24 @@ export class ResponseRegion {
       done += n;
     }
     return out;
+  }
+
+  /**
+   * Writes `pieces` one after another from `offset` (a request body for the worker: one copy,
+   * where the socket costs a copy on each side and the worker reads it 64 KiB at a time).
+   * Throws if the region is read-only or the write fails.
+   */
+  write(pieces: readonly Buffer[], offset: number): void {
+    if (!this.writable) throw new Error('the region was opened read-only');
+    let position = offset;
+    let rest = pieces.slice();
+    while (rest.length > 0) {
+      let n = fs.writevSync(this.fd, rest, position);
+      if (n <= 0) throw new Error('the region took no bytes');
+      position += n;
+      while (rest.length > 0 && n >= rest[0]!.length) n -= rest.shift()!.length;
+      if (n > 0) rest[0] = rest[0]!.subarray(n);
+    }
   }
 
   close(): void {

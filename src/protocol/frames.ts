@@ -35,6 +35,12 @@ export const enum ToWorker {
   FileTaken = 0x06,
   /** An auth hook call (access, user or group script), on a hook process's thread. Payload: JSON. */
   AuthCall = 0x07,
+  /**
+   * The whole request body is in the connection's shared region: offset and length (u32 BE
+   * each). Only right after a Head with HeadFlags.BodyInRegion, and followed by BodyEnd; the
+   * worker copies the body out before it runs the application.
+   */
+  BodyShared = 0x08,
   /** Control connection: finish running requests, then exit. Payload: reason (ASCII). */
   Shutdown = 0x20,
   /** Control connection: write the Python stack of every thread to the log. Payload: why (UTF-8). */
@@ -107,6 +113,8 @@ export const enum HeadFlags {
   ScriptReloading = 2,
   /** WSGIEnableSendfile On: the worker may hand a wsgi.file_wrapper's file to the front end. */
   Sendfile = 4,
+  /** A BodyShared frame follows: the body is in the shared region, not on the socket. */
+  BodyInRegion = 8,
 }
 
 /** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */

@@ -153,6 +153,62 @@ describe('past response-buffer-size, with response spooling off, the worker wait
   });
 });
 
+/** Shared memory a process has mapped and touched, in bytes (/proc/PID/status RssShmem). */
+function sharedResident(pid: number): number {
+  const line = /RssShmem:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return line === null ? 0 : Number(line[1]) * 1024;
+}
+
+/** The pids of the server's worker processes (children of the front end). */
+function workerPids(server: RunningServer): number[] {
+  const children = fs.readFileSync(`/proc/${server.child.pid!}/task/${server.child.pid!}/children`, 'utf8').trim();
+  return children === '' ? [] : children.split(/\s+/).map(Number);
+}
+
+for (const region of ['on', 'off'] as const) {
+  describe(`request bodies read whole before dispatch, shared region ${region}`, () => {
+    const server = serverFixture([app('input.wsgi'), '--processes', '1', '--threads', '1'], region === 'off' ? { env: { WSGI_HOST_RESPONSE_REGION: 'off' } } : {});
+    before(server.start);
+    after(server.stop);
+    const post = (query: string, body: Buffer): Promise<Json> => getJson(`${server.get().url}/?${query}`, { method: 'POST', body });
+    const pattern = (size: number, seed: number): Buffer => {
+      const out = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) % 251;
+      return out;
+    };
+
+    it('bodies on both sides of the region threshold, up to the 1 MiB limit, arrive intact, read in any pieces', async () => {
+      let seed = 0;
+      for (const size of [32 * 1024 - 1, 32 * 1024, 100_000, 1024 * 1024]) {
+        for (const n of [7777, 65536, 2 * 1024 * 1024]) {
+          const body = pattern(size, seed++);
+          const got = await post(`mode=hash&n=${n}`, body);
+          assert.equal(got['length'], size, `${size} bytes read ${n} at a time`);
+          assert.equal(got['sha256'], createHash('sha256').update(body).digest('hex'), `${size} bytes read ${n} at a time`);
+        }
+      }
+    });
+
+    it('the body of one request never shows in the next, whatever their sizes', async () => {
+      const sizes = [1024 * 1024, 40_000, 600_000, 33_000, 1024 * 1024];
+      const bodies = sizes.map((size, i) => pattern(size, 100 + i));
+      const answers = await Promise.all(bodies.map((body) => post('mode=read', body)));
+      answers.forEach((got, i) => assert.equal(got['sha256'], createHash('sha256').update(bodies[i]!).digest('hex'), `request ${i}`));
+    });
+
+    it(region === 'on' ? 'a large body reaches the worker through its shared region' : 'with WSGI_HOST_RESPONSE_REGION=off the body comes on the socket', async () => {
+      const [pid] = workerPids(server.get());
+      assert.ok(pid !== undefined, 'one worker process');
+      await post('mode=hash', pattern(1024 * 1024, 7));
+      // The worker copies the body out of its region, which maps the region's pages into it;
+      // responses here are small, so nothing else touches them.
+      const shared = sharedResident(pid);
+      if (region === 'on') assert.ok(shared >= 1024 * 1024, `the worker maps ${shared} bytes of shared memory`);
+      else assert.ok(shared < 64 * 1024, `the worker maps ${shared} bytes of shared memory`);
+    });
+  });
+}
+
 for (const spooling of ['on', 'off'] as const) {
   describe(`request bodies, request body spooling ${spooling}`, () => {
     const server = serverFixture([app('input.wsgi'), '--threads', '1', '--limit-request-body', '0', `--request-body-spooling=${spooling}`]);
