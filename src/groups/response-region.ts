@@ -85,7 +85,7 @@ export class ResponseRegion {
   write(pieces: readonly Buffer[], offset: number): void {
     if (!this.writable) throw new Error('the region was opened read-only');
     let position = offset;
-    let rest = pieces.slice();
+    const rest = pieces.slice();
     while (rest.length > 0) {
       let n = fs.writevSync(this.fd, rest, position);
       if (n <= 0) throw new Error('the region took no bytes');

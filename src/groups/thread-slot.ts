@@ -144,7 +144,7 @@ export class ThreadSlot {
     this.socket.cork();
     let ok = true;
     const last = buffers.length - 1;
-    for (let i = 0; i <= last; i++) ok = i === last && written !== undefined ? this.socket.write(buffers[i]!, () => written()) : this.socket.write(buffers[i]!);
+    for (let i = 0; i <= last; i++) ok = i === last && written !== undefined ? this.socket.write(buffers[i]!, written) : this.socket.write(buffers[i]!);
     this.socket.uncork();
     return ok;
   }

@@ -2,7 +2,9 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 
 /**
- * Keeps V8's young generation (new space) of the front end at or below a size.
+ * Stops V8's young generation (new space) of the front end from growing once it has reached a
+ * size. (V8 doubles it at a scavenge: in a burst it can grow at two scavenges in a row before the
+ * check below runs, and so pass the cap by one doubling.)
  *
  * Why: under load V8 grows the new space to its maximum, 32 MiB in Node 20, and the pages stay
  * resident: a quarter of the front end's memory. Measured with 32 connections (A/B, 4 rounds),
@@ -14,7 +16,8 @@ import * as v8 from 'node:v8';
  * started as `wsgi-host start-server` does not control. V8 grows the new space by
  * --semi-space-growth-factor at a scavenge, and reads that flag each time; so after each
  * scavenge the factor is set to 1 (no growth) once the new space has reached the cap, and back to
- * V8's 2 when V8 has shrunk it (it does when allocation slows down).
+ * V8's 2 when V8 has shrunk it (it does when allocation slows down). A growth factor given on
+ * node's own command line is overridden while the cap is in force.
  */
 
 /** V8's own growth factor, restored below the cap. */
