@@ -50,6 +50,7 @@ FLAG_BODY_ON_REQUEST = 1  # the body is sent only after WANT_BODY
 FLAG_SCRIPT_RELOADING = 2  # WSGIScriptReloading On: check the script for changes first
 FLAG_SENDFILE = 4  # WSGIEnableSendfile On: the front end may send a wsgi.file_wrapper's file itself
 FLAG_BODY_IN_REGION = 8  # a BODY_SHARED frame follows the head: the whole body is in the region
+FLAG_AHEAD = 16  # sent while the previous request ran: not a release of the region
 
 # Log levels carried in LOG frames (Apache's severities).
 LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)

@@ -24,7 +24,7 @@ from .loader import ScriptLoader
 from .interpreters import InterpreterHost, report_start
 from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG,
                        SHUTDOWN, DUMP_STACKS, INTERRUPT, CREATE_INTERPRETER, RESTART, HEARTBEAT_FRAME,
-                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, AUTH_CALL)
+                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, FLAG_AHEAD, AUTH_CALL)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -190,11 +190,13 @@ class Worker(object):
                         serve_call(self, conn, payload)
                         continue
                     return served  # out of step with the front end: start afresh
-                # The front end sends a head only once it has taken everything the previous
-                # response left in the shared region.
-                conn.outstanding = 0
                 served += 1
                 request = Request(self, conn, payload)
+                if not request.flags & FLAG_AHEAD:
+                    # The front end sends a head only once it has taken everything the previous
+                    # response left in the shared region. A head sent ahead (while the previous
+                    # request ran) releases nothing: region releases follow it as usual.
+                    conn.outstanding = 0
                 environ = request.environ
                 environ['mod_wsgi.daemon_start'] = time.time()
                 environ['mod_wsgi.thread_id'] = thread_id

@@ -91,6 +91,10 @@ class HookCall implements Dispatchable, SlotTenant {
   readonly withdrawn = false;
   /** A hook process group serves one application group in its main interpreter (hooks.py keeps them apart). */
   readonly applicationGroup = '';
+  /** A hook call waits for a free thread: hook groups never take calls ahead of time. */
+  readonly canRunAhead = false;
+  /** The call frame is the whole request. */
+  readonly requestSent = true;
   private slot: ThreadSlot | null = null;
   private timer: NodeJS.Timeout | null = null;
   private done = false;

@@ -147,6 +147,13 @@ const OPTIONS: Record<string, Apply> = {
     group.reloadOnChanges = ['on', '1', 'true'].includes(v);
     return null;
   },
+  // A wsgi-host extension: requests sent to busy threads whose requests run under this many ms.
+  'send-ahead': (group, value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) return `needs a number of milliseconds (0 turns it off), not "${value}"`;
+    group.sendAheadMs = n;
+    return null;
+  },
   // A wsgi-host extension: application groups in processes of their own instead of sub-interpreters.
   'application-groups': (group, value) => {
     const v = value.toLowerCase();

@@ -26,6 +26,7 @@ export function defaultProcessGroup(name: string, python: string): ProcessGroupC
     group: null,
     umask: null,
     queueTimeout: 0,
+    sendAheadMs: 2,
     responseBufferSize: DEFAULT_RESPONSE_BUFFER_SIZE,
     shutdownTimeout: 5,
     gracefulTimeout: 15,

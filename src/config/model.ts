@@ -235,6 +235,12 @@ export interface ProcessGroupConfig {
   /** Seconds a request may wait for a free thread before it is answered 504. 0 = forever. */
   queueTimeout: number;
   /**
+   * send-ahead (wsgi-host's own): when every thread is busy, a request without a body may be sent
+   * to a thread whose requests run shorter than this many milliseconds, to start the moment its
+   * current one ends; 0 = never.
+   */
+  sendAheadMs: number;
+  /**
    * response-buffer-size: bytes of a response the front end holds for a slow client before the
    * worker thread has to wait for it.
    */

@@ -106,6 +106,7 @@ function daemonProcess(group: ProcessGroupConfig): string {
   }
   const numeric: [keyof ProcessGroupConfig, string][] = [
     ['queueTimeout', 'queue-timeout'],
+    ['sendAheadMs', 'send-ahead'],
     ['shutdownTimeout', 'shutdown-timeout'],
     ['gracefulTimeout', 'graceful-timeout'],
     ['maximumRequests', 'maximum-requests'],

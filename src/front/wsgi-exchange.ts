@@ -1,6 +1,6 @@
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
-import type { SlotTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
+import type { AheadTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
 import { recyclePiece } from '../groups/response-region';
 import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
@@ -77,14 +77,15 @@ export type BodyPlan =
    */
   | { kind: 'spooled'; spool: SpoolFile };
 
-type State = 'queued' | 'running' | 'done';
+/** ahead: its head is in a busy thread's socket, to run when the thread's current request ends. */
+type State = 'queued' | 'ahead' | 'running' | 'done';
 
 /**
  * The front end's half of one WSGI request: waits for a worker thread, sends it the request,
  * relays the response to the client with flow control both ways, and turns worker failures into
  * the right status.
  */
-export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
+export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   queuedAt = 0;
   private state: State = 'queued';
   private slot: ThreadSlot | null = null;
@@ -138,6 +139,19 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     return this.state === 'queued' && this.clientGone;
   }
 
+  /**
+   * No body, or a small one held in memory: its whole request stream can be written at once, and
+   * through the socket (the region may still hold the previous response).
+   */
+  get canRunAhead(): boolean {
+    const body = this.body;
+    return this.state === 'queued' && !this.clientGone && (body.kind === 'none' || (body.kind === 'buffered' && body.length < SHARED_BODY_THRESHOLD));
+  }
+
+  get requestSent(): boolean {
+    return this.requestStreamEnded;
+  }
+
   // -- Dispatchable ------------------------------------------------------------------------
 
   begin(slot: ThreadSlot): void {
@@ -157,35 +171,94 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
       case 'none':
         // The head already ends with the frame that ends the empty body.
         this.requestStreamEnded = true;
+        // A request whose thread was lost before it ran it may have been sent ahead before.
+        setHeadFlag(this.head, HeadFlags.Ahead, false);
         slot.write(this.head);
         return;
-      case 'buffered': {
-        this.requestStreamEnded = true;
-        this.bodyWritesPending++;
-        const written = (): void => {
-          this.bodyWritesPending--;
-          this.releaseBufferedBody();
-        };
-        if (this.putBodyInRegion(slot, body.pieces, body.length)) {
-          setHeadFlag(this.head, HeadFlags.BodyInRegion, true);
-          const shared = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 8);
-          writeFrameHeader(shared, 0, ToWorker.BodyShared, 8);
-          shared.writeUInt32BE(SHARED_BODY_OFFSET, FRAME_HEADER_SIZE);
-          shared.writeUInt32BE(body.length, FRAME_HEADER_SIZE + 4);
-          slot.writeAll([this.head, shared, BODY_END_FRAME], written);
-          return;
-        }
-        setHeadFlag(this.head, HeadFlags.BodyInRegion, false);
-        const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
-        writeFrameHeader(header, 0, ToWorker.Body, body.length);
-        slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME], written);
+      case 'buffered':
+        setHeadFlag(this.head, HeadFlags.Ahead, false);
+        this.sendBufferedRequest(slot, body, true);
         return;
-      }
       case 'on-demand':
       case 'spooled':
         slot.write(this.head);
         return;
     }
+  }
+
+  /** Writes the head and the whole body held in memory, in the region if `regionFree` and it pays. */
+  private sendBufferedRequest(slot: ThreadSlot, body: { pieces: Buffer[]; length: number }, regionFree: boolean): void {
+    this.requestStreamEnded = true;
+    this.bodyWritesPending++;
+    const written = (): void => {
+      this.bodyWritesPending--;
+      this.releaseBufferedBody();
+    };
+    if (regionFree && this.putBodyInRegion(slot, body.pieces, body.length)) {
+      setHeadFlag(this.head, HeadFlags.BodyInRegion, true);
+      const shared = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 8);
+      writeFrameHeader(shared, 0, ToWorker.BodyShared, 8);
+      shared.writeUInt32BE(SHARED_BODY_OFFSET, FRAME_HEADER_SIZE);
+      shared.writeUInt32BE(body.length, FRAME_HEADER_SIZE + 4);
+      slot.writeAll([this.head, shared, BODY_END_FRAME], written);
+      return;
+    }
+    setHeadFlag(this.head, HeadFlags.BodyInRegion, false);
+    const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+    writeFrameHeader(header, 0, ToWorker.Body, body.length);
+    slot.writeAll([this.head, header, ...body.pieces, BODY_END_FRAME], written);
+  }
+
+  /**
+   * Sends the request to `slot` while the thread is still busy with another (Dispatcher): the
+   * worker reads it as soon as that one is over. Its whole request stream goes now (canRunAhead);
+   * it runs (timers, status, counts) from promote().
+   */
+  beginAhead(slot: ThreadSlot): void {
+    if (this.state !== 'queued') return;
+    this.state = 'ahead';
+    this.slot = slot;
+    slot.assignAhead(this);
+    setHeadFlag(this.head, HeadFlags.Ahead, true);
+    const body = this.body;
+    if (body.kind === 'buffered') {
+      this.sendBufferedRequest(slot, body, false);
+      return;
+    }
+    this.requestStreamEnded = true;
+    slot.write(this.head);
+  }
+
+  /** The thread finished the request before this one: this one is running now. */
+  promote(slot: ThreadSlot): void {
+    if (this.state !== 'ahead') return;
+    this.state = 'running';
+    const timing = this.record.timing;
+    if (timing !== null) {
+      timing.queuedAt = this.queuedAt;
+      timing.beganAt = performance.now();
+      timing.pid = slot.pid;
+    }
+    this.startTimers();
+    if (this.clientGone) {
+      // As for a running request whose client leaves: the thread's connection is cut.
+      this.finishRunning();
+      slot.cut('client closed connection');
+    }
+  }
+
+  /** The thread's connection was lost before it got to this request: it runs elsewhere, first in line. */
+  aheadLost(): void {
+    if (this.state !== 'ahead') return;
+    this.state = 'queued';
+    this.slot = null;
+    this.requestStreamEnded = false;
+    if (this.clientGone) {
+      this.state = 'done';
+      this.dropBody();
+      return;
+    }
+    this.ctx.resubmit(this);
   }
 
   /**
@@ -706,9 +779,12 @@ export class WsgiExchange implements Dispatchable, SlotTenant, Watched {
     this.finishRunning();
     if (slot === null) return;
     // The response is complete in the front end, so the thread is free however slow the client;
-    // its region is free too: the worker takes its next request's head as the release of all of it.
+    // its region is free too: the worker takes its next request's head as the release of all of it,
+    // unless that head is already there (sent ahead), when the releases must be sent.
+    const pieces = this.heldRegionPieces + this.unreleasedRegionPieces;
     this.heldRegionPieces = 0;
     this.unreleasedRegionPieces = 0;
+    if (pieces > 0 && slot.hasAhead) slot.releaseRegion(pieces);
     if (this.waitingForClientDrain) slot.resumeReading();
     slot.release();
   }

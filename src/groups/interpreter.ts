@@ -124,10 +124,33 @@ export class Interpreter implements SlotPool, SlotOwner {
 
   // -- SlotOwner ---------------------------------------------------------------------------
 
-  /** A request is done with `slot`: it takes requests again. */
+  aheadSlot(now: number, maxRunMs: number): ThreadSlot | null {
+    if (this.state !== 'ready' || !this.process.takesAhead) return null;
+    let best: ThreadSlot | null = null;
+    for (const slot of this.slots) if (slot.canTakeAhead(now, maxRunMs) && (best === null || slot.since < best.since)) best = slot;
+    return best;
+  }
+
+  /** Requests sent ahead to its threads that have not started yet. */
+  get waitingAhead(): number {
+    let count = 0;
+    for (const slot of this.slots) if (slot.hasAhead) count++;
+    return count;
+  }
+
+  /** A request is done with `slot`: it takes requests again, starting with the one sent ahead to it if there is one. */
   release(slot: ThreadSlot): void {
-    slot.vacate();
+    const next = slot.vacate();
     const process = this.process;
+    if (next !== null) {
+      // Counted as started before the previous one ends, so a draining process never looks idle in between.
+      process.requestStarted();
+      process.requestEnded();
+      next.promote(slot);
+      // The thread may take another request ahead now.
+      if (!slot.closed && process.state === 'ready' && this.state === 'ready') process.threadFreed();
+      return;
+    }
     process.requestEnded();
     if (slot.closed) return;
     if (process.state === 'ready' || process.state === 'starting') {

@@ -98,7 +98,7 @@ export class ProcessGroup implements ProcessHost {
     readonly config: ProcessGroupConfig,
     private readonly env: GroupEnvironment,
   ) {
-    this.dispatcher = new Dispatcher(config.queueTimeout * 1000);
+    this.dispatcher = new Dispatcher(config.queueTimeout * 1000, config.sendAheadMs);
     this.socketPath = path.join(env.socketDir, `g${env.index}.sock`);
   }
 
@@ -113,6 +113,16 @@ export class ProcessGroup implements ProcessHost {
   /** The live processes, oldest first. */
   get workers(): WorkerProcess[] {
     return [...this.procs].filter((p) => p.state !== 'exited');
+  }
+
+  /**
+   * Requests waiting for a thread: those in the front end's queue, and those sent ahead to a busy
+   * thread that has not got to them yet.
+   */
+  get queuedRequests(): number {
+    let waiting = this.dispatcher.queued;
+    for (const proc of this.procs) for (const interp of proc.allInterpreters()) waiting += interp.waitingAhead;
+    return waiting;
   }
 
   /** Requests running in the group's processes now. */

@@ -109,6 +109,14 @@ export class WorkerProcess implements ProcessSlots {
   /** Requests running in this process now, across its interpreters (a count: the dispatcher asks on every request). */
   active = 0;
 
+  /**
+   * Whether its threads may be sent requests ahead of time: not a process close to its
+   * maximum-requests (about to be replaced, or one that exits after each request).
+   */
+  get takesAhead(): boolean {
+    return this.state === 'ready' && (this.requestLimit === 0 || this.requestsServed + 4 * this.threadLimit < this.requestLimit);
+  }
+
   get spareThreads(): boolean {
     return this.active < this.threadLimit;
   }

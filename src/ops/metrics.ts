@@ -81,7 +81,7 @@ export class ServerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const group of groups()) this.set({ process_group: group.config.name }, group.dispatcher.queued);
+        for (const group of groups()) this.set({ process_group: group.config.name }, group.queuedRequests);
       },
     });
     const threadGauge = (name: string, help: string, busy: boolean): void => {

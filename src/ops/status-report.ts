@@ -76,6 +76,8 @@ export interface GroupSnapshot {
   capacity: number;
   queueLength: number;
   queueTimeoutSeconds: number;
+  /** Requests sent to a busy thread to run right after its current one, since the group started. */
+  sentAhead: number;
   busy: number;
   idle: number;
   scoreboard: string;
@@ -207,8 +209,9 @@ function groupSnapshot(group: ProcessGroup, stats: StatsSource, now: number, now
     configuredProcesses: cfg.processes,
     threadsPerProcess: cfg.threads,
     capacity: cfg.processes * cfg.threads,
-    queueLength: group.dispatcher.queued,
+    queueLength: group.queuedRequests,
     queueTimeoutSeconds: cfg.queueTimeout,
+    sentAhead: group.dispatcher.sentAhead,
     busy,
     idle,
     scoreboard,

@@ -115,6 +115,12 @@ export const enum HeadFlags {
   Sendfile = 4,
   /** A BodyShared frame follows: the body is in the shared region, not on the socket. */
   BodyInRegion = 8,
+  /**
+   * Sent while the thread's previous request was still running (ThreadSlot.assignAhead): unlike
+   * other heads it does not release the shared region; RegionReleased frames follow for whatever
+   * the previous response left there.
+   */
+  Ahead = 16,
 }
 
 /** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */

@@ -819,7 +819,7 @@ describe('mod_wsgi directives', () => {
       'switch-interval', 'maximum-requests', 'maximum-requests-jitter', 'restart-interval', 'inactivity-timeout', 'request-timeout',
       'interrupt-timeout', 'deadlock-timeout', 'startup-timeout', 'graceful-timeout', 'eviction-timeout', 'shutdown-timeout', 'queue-timeout',
       'socket-timeout', 'cpu-time-limit', 'cpu-priority', 'memory-limit', 'virtual-memory-limit', 'maximum-rss', 'stack-size',
-      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups',
+      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups', 'send-ahead',
     ];
     const TRANSPORT = ['connect-timeout', 'response-socket-timeout', 'listen-backlog', 'send-buffer-size', 'receive-buffer-size', 'header-buffer-size', 'response-flush-delay', 'socket-user', 'server-metrics'];
     const REFUSED: Record<string, RegExp> = {
@@ -837,6 +837,14 @@ describe('mod_wsgi directives', () => {
       assert.equal(clean([L, 'WSGIDaemonProcess a response-buffer-size=262144']).config.processGroups[0]!.responseBufferSize, 262144);
       assert.equal(clean([L, 'WSGIDaemonProcess a']).config.processGroups[0]!.responseBufferSize, 1024 * 1024);
       refuse([L, 'WSGIDaemonProcess a response-buffer-size=1000'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /response-buffer-size.*at least 65536, not "1000"/);
+    });
+
+    it('send-ahead= (a wsgi-host extension) is in milliseconds, 2 by default, 0 turns it off', () => {
+      assert.equal(clean([L, 'WSGIDaemonProcess a send-ahead=0']).config.processGroups[0]!.sendAheadMs, 0);
+      assert.equal(clean([L, 'WSGIDaemonProcess a send-ahead=7.5']).config.processGroups[0]!.sendAheadMs, 7.5);
+      assert.equal(clean([L, 'WSGIDaemonProcess a']).config.processGroups[0]!.sendAheadMs, 2);
+      refuse([L, 'WSGIDaemonProcess a send-ahead=soon'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /send-ahead.*number of milliseconds.*not "soon"/);
+      refuse([L, 'WSGIDaemonProcess a send-ahead=-1'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /send-ahead.*not "-1"/);
     });
 
     it('python-executable= (a wsgi-host extension) names the interpreter itself', () => {
@@ -861,7 +869,7 @@ describe('mod_wsgi directives', () => {
         '  switch-interval=0.01 maximum-requests=100 maximum-requests-jitter=10 restart-interval=3600 inactivity-timeout=300 \\',
         '  request-timeout=60 interrupt-timeout=5 deadlock-timeout=30 startup-timeout=15 graceful-timeout=20 eviction-timeout=25 \\',
         '  shutdown-timeout=8 queue-timeout=45 socket-timeout=9 cpu-time-limit=120 cpu-priority=-5 memory-limit=512M \\',
-        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On application-groups=processes',
+        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On application-groups=processes send-ahead=0.5',
       ]);
       assert.deepEqual(site.config.processGroups[0]!, {
         ...defaultProcessGroup('full', 'python3'),
@@ -891,6 +899,7 @@ describe('mod_wsgi directives', () => {
         evictionTimeout: 25,
         shutdownTimeout: 8,
         queueTimeout: 45,
+        sendAheadMs: 0.5,
         socketTimeout: 9,
         cpuTimeLimit: 120,
         cpuPriority: -5,

@@ -1,0 +1,236 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { app, request, serverFixture, sleep, startServer, type RunningServer } from '../helpers/server';
+import { eventually, statusJson } from '../ops/ops-helpers';
+
+/** What /big?n=N of ahead.wsgi answers: 1.5 MiB, two pieces of a thread's shared region. */
+function bigBody(n: string): Buffer {
+  const seed = Buffer.from(`${n}|`, 'ascii');
+  const block = Buffer.alloc(4096);
+  for (let at = 0; at < 4096; at += seed.length) seed.copy(block, at);
+  return Buffer.concat(Array.from({ length: 384 }, () => block));
+}
+
+async function sentAhead(base: string): Promise<number> {
+  return (await statusJson(base)).groups[0]!.sentAhead;
+}
+
+/** Sequential short requests, so the thread's average run time is short (a thread must show that before it takes requests ahead). */
+async function warmUp(base: string): Promise<string> {
+  let pid = '';
+  for (let i = 0; i < 12; i++) {
+    const res = await request(`${base}/echo?n=warm`);
+    assert.equal(res.status, 200);
+    pid = res.text.split(' ')[1]!;
+  }
+  return pid;
+}
+
+/** Resolves once the group has sent `count` requests ahead in all. */
+function sentAheadReaches(base: string, count: number): Promise<number> {
+  return eventually(`${count} requests sent ahead`, async () => {
+    const sent = await sentAhead(base);
+    return sent >= count ? sent : undefined;
+  });
+}
+
+// One process of one thread: every request that comes while another runs waits, in the front
+// end's queue or sent ahead to the thread. A send-ahead limit of 1000 ms makes the thread take
+// one whenever it is busy, so these tests do not depend on how fast the machine is.
+describe('requests sent ahead to a busy thread', () => {
+  const server = serverFixture([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000']);
+  before(server.start);
+  after(server.stop);
+
+  it('each gets its own response, with many waiting', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const responses = await Promise.all(Array.from({ length: 120 }, (_, i) => request(`${base}/echo?n=${i}`)));
+    responses.forEach((res, i) => {
+      assert.equal(res.status, 200);
+      assert.equal(res.text.split(' ')[0], String(i), 'a response went to the wrong request');
+    });
+    assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
+  });
+
+  it('small request bodies go ahead with their heads, each to its own request', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    // Up to just under 32 KiB: from there a body goes through the shared region, and is never sent ahead.
+    const bodies = Array.from({ length: 40 }, (_, i) => Buffer.alloc(i === 39 ? 32 * 1024 - 1 : 100 + i * 700, `body ${i};`));
+    const responses = await Promise.all(bodies.map((body, i) => request(`${base}/post?n=${i}`, { method: 'POST', body })));
+    responses.forEach((res, i) => {
+      assert.equal(res.status, 200);
+      assert.equal(res.text, `${i} ${createHash('sha256').update(bodies[i]!).digest('hex')}`);
+    });
+    assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
+  });
+
+  it('large responses stay whole when the next request is already in the thread (shared region released piece by piece)', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    // Each response fills both halves of the region, so the worker must wait for the front end's
+    // releases before the next response can be written: a missing release hangs, a release taken
+    // too early corrupts a body.
+    const responses = await Promise.all(Array.from({ length: 24 }, (_, i) => request(`${base}/big?n=${i}`, { timeoutMs: 10_000 })));
+    responses.forEach((res, i) => {
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 1536 * 1024);
+      assert.ok(res.body.equals(bigBody(String(i))), `body ${i} is not the one its request asked for`);
+    });
+    assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
+  });
+
+  it('a request waiting ahead of a process that dies runs in its replacement', async () => {
+    const base = server.get().url;
+    const firstPid = await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const crashing = request(`${base}/crash?n=A&ms=400`);
+    await sleep(100);
+    const waiting = request(`${base}/echo?n=B`);
+    await sentAheadReaches(base, sentBefore + 1);
+    assert.equal((await crashing).status, 502);
+    const res = await waiting;
+    assert.equal(res.status, 200, 'the request sent ahead failed with the process it was sent to');
+    const [n, pid] = res.text.split(' ');
+    assert.equal(n, 'B');
+    assert.notEqual(pid, firstPid);
+  });
+
+  it('a request whose client leaves while it waits ahead does not disturb the next', async () => {
+    const base = server.get().url;
+    const pid = await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const running = request(`${base}/sleep?n=A&ms=400`);
+    await sleep(100);
+    const client = net.connect(server.get().port, '127.0.0.1');
+    client.on('error', () => {});
+    client.write('GET /echo?n=gone HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await sentAheadReaches(base, sentBefore + 1);
+    client.destroy();
+    const first = await running;
+    assert.equal(first.status, 200);
+    assert.equal(first.text.split(' ')[0], 'A');
+    const next = await request(`${base}/echo?n=C`);
+    assert.equal(next.status, 200);
+    assert.deepEqual(next.text.split(' ').slice(0, 2), ['C', pid], 'the process was replaced');
+    // Nothing waits any more: the status page's queue is empty again.
+    await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+  });
+
+  it('counts a request waiting ahead in the queue length of the status page', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const running = request(`${base}/sleep?n=A&ms=600`);
+    await sleep(100);
+    const waiting = request(`${base}/echo?n=B`);
+    await sentAheadReaches(base, sentBefore + 1);
+    const snapshot = await statusJson(base);
+    assert.equal(snapshot.groups[0]!.queueLength, 1);
+    assert.equal(snapshot.groups[0]!.busy, 1);
+    assert.equal((await running).status, 200);
+    assert.equal((await waiting).status, 200);
+  });
+});
+
+describe('send-ahead limits', () => {
+  async function oneWaits(server: RunningServer, warm: string): Promise<{ queueLength: number; sent: number }> {
+    const base = server.url;
+    for (let i = 0; i < 12; i++) assert.equal((await request(`${base}${warm}`)).status, 200);
+    const running = request(`${base}/sleep?n=A&ms=500`);
+    await sleep(150);
+    const waiting = request(`${base}/echo?n=B`);
+    const snapshot = await eventually('the second request waiting', async () => {
+      const status = await statusJson(base);
+      return status.groups[0]!.queueLength === 1 ? status : undefined;
+    });
+    assert.equal((await running).status, 200);
+    assert.equal((await waiting).status, 200);
+    return { queueLength: snapshot.groups[0]!.queueLength, sent: snapshot.groups[0]!.sentAhead };
+  }
+
+  it('a thread whose requests run longer than the limit (2 ms by default) takes none ahead', async () => {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status']);
+    try {
+      // 20 ms requests: the thread's average stays above 2 ms, so the second request stays in the queue.
+      assert.equal((await oneWaits(server, '/sleep?ms=20')).sent, 0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('nor does a thread whose current request has run longer than the limit', async () => {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '50']);
+    try {
+      // Short requests first, but the one running when the second comes has run 150 ms.
+      assert.equal((await oneWaits(server, '/echo')).sent, 0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('--send-ahead 0 turns it off', async () => {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '0']);
+    try {
+      const base = server.url;
+      for (let i = 0; i < 12; i++) assert.equal((await request(`${base}/echo`)).status, 200);
+      const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${base}/echo?n=${i}`)));
+      for (const res of responses) assert.equal(res.status, 200);
+      assert.equal(await sentAhead(base), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('with a long limit, the same waiting request is sent ahead (the checks above are not vacuous)', async () => {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000']);
+    try {
+      assert.equal((await oneWaits(server, '/echo')).sent, 1);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('a request sent ahead to a process whose script changed', () => {
+  let dir = '';
+  let server: RunningServer | null = null;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-ahead-'));
+    fs.copyFileSync(app('ahead.wsgi'), path.join(dir, 'ahead.wsgi'));
+    server = await startServer([path.join(dir, 'ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000']);
+  });
+  after(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs again in a fresh process with the new code, failing nothing', async () => {
+    const base = server!.url;
+    const file = path.join(dir, 'ahead.wsgi');
+    const firstPid = await warmUp(base);
+    const running = request(`${base}/sleep?n=A&ms=400`);
+    await sleep(100);
+    const waiting = request(`${base}/echo?n=B`);
+    await sentAheadReaches(base, 1);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"));
+    const first = await running;
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.text.split(' '), ['A', firstPid, 'one']);
+    const second = await waiting;
+    assert.equal(second.status, 200);
+    const [n, pid, version] = second.text.split(' ');
+    assert.equal(n, 'B');
+    assert.equal(version, 'two');
+    assert.notEqual(pid, firstPid);
+  });
+});
