@@ -4,7 +4,9 @@
  *
  * node:http in front with the same options as wsgi-host's front end, and PROCESSES Python
  * processes of one thread behind one persistent UNIX socket each, doing nothing but answer
- * (apps/hop_floor_worker.py): no environ, no WSGI, no routing, no logging, no supervision. It is
+ * (apps/hop_floor_worker.py): no environ, no WSGI, no routing, no logging, no supervision. As
+ * wsgi-host does (send-ahead), a request without a body that finds every worker busy is written
+ * to a busy one, at most one per worker, so the worker reads it as soon as it has answered. It is
  * the floor of the front-end-plus-Python-processes design: what wsgi-host spends beyond it is the
  * price of being a WSGI server; the distance from the bare node server to it is the price of the
  * process hop itself. Any failure (a worker dies, a socket errors) ends the whole server with a
@@ -31,10 +33,11 @@ if (kind === undefined || !Number.isInteger(port) || python === undefined || wor
   process.exit(2);
 }
 
-/** One Python process's connection, busy with at most one request. */
+/** One Python process's connection: the request it is answering, and at most one sent ahead. */
 interface Worker {
   socket: net.Socket;
-  res: http.ServerResponse | null;
+  /** Responses owed, in the order the requests were written. */
+  owed: http.ServerResponse[];
   /** Response bytes still to come, or -1 before the length prefix. */
   remaining: number;
   /** A length prefix split across reads. */
@@ -43,7 +46,7 @@ interface Worker {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hop-floor-'));
 const socketPath = path.join(dir, 'hop.sock');
-const idle: Worker[] = [];
+const workers: Worker[] = [];
 const waiting: { res: http.ServerResponse; body: Buffer | null }[] = [];
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -60,13 +63,27 @@ function shutDown(code: number, why: string | null): void {
   setTimeout(() => process.exit(code), 200).unref();
 }
 
+/** An idle worker, or (for a request without a body) one with nothing sent ahead yet. */
+function pickWorker(hasBody: boolean): Worker | null {
+  let best: Worker | null = null;
+  for (const worker of workers) {
+    if (worker.owed.length === 0) return worker;
+    if (!hasBody && worker.owed.length === 1 && best === null) best = worker;
+  }
+  return best;
+}
+
 function dispatch(): void {
-  while (idle.length > 0 && waiting.length > 0) {
-    const { res, body } = waiting.shift()!;
-    if (res.destroyed) continue; // the client went away while waiting
-    const worker = idle.pop()!;
-    worker.res = res;
-    worker.remaining = -1;
+  while (waiting.length > 0) {
+    const { res, body } = waiting[0]!;
+    if (res.destroyed) {
+      waiting.shift(); // the client went away while waiting
+      continue;
+    }
+    const worker = pickWorker(body !== null && body.length > 0);
+    if (worker === null) return;
+    waiting.shift();
+    worker.owed.push(res);
     const head = Buffer.allocUnsafe(5);
     head.writeUInt32BE((body?.length ?? 0) + 1, 0);
     head.write(kind!.letter, 4, 'latin1');
@@ -82,38 +99,42 @@ function dispatch(): void {
 }
 
 function onWorkerData(worker: Worker, chunk: Buffer): void {
-  const res = worker.res;
-  if (res === null) return shutDown(1, 'a Python worker sent data with no request outstanding');
   let data = chunk;
-  if (worker.remaining < 0) {
-    if (worker.partialHead !== null) data = Buffer.concat([worker.partialHead, data]);
-    if (data.length < 4) {
-      worker.partialHead = data;
+  // One read may hold the end of one answer and the start of the next (of the request sent ahead).
+  while (data.length > 0) {
+    const res = worker.owed[0];
+    if (res === undefined) return shutDown(1, 'a Python worker sent data with no request outstanding');
+    if (worker.remaining < 0) {
+      if (worker.partialHead !== null) data = Buffer.concat([worker.partialHead, data]);
+      if (data.length < 4) {
+        worker.partialHead = data;
+        return;
+      }
+      worker.partialHead = null;
+      worker.remaining = data.readUInt32BE(0);
+      data = data.subarray(4);
+      if (!res.destroyed) res.writeHead(200, { 'Content-Type': kind!.type, 'Content-Length': worker.remaining });
+    }
+    const piece = data.length > worker.remaining ? data.subarray(0, worker.remaining) : data;
+    data = data.subarray(piece.length);
+    worker.remaining -= piece.length;
+    if (worker.remaining > 0) {
+      if (!res.destroyed) res.write(piece);
       return;
     }
-    worker.partialHead = null;
-    worker.remaining = data.readUInt32BE(0);
-    data = data.subarray(4);
-    if (!res.destroyed) res.writeHead(200, { 'Content-Type': kind!.type, 'Content-Length': worker.remaining });
+    if (!res.destroyed) res.end(piece);
+    worker.owed.shift();
+    worker.remaining = -1;
   }
-  worker.remaining -= data.length;
-  if (worker.remaining > 0) {
-    if (!res.destroyed) res.write(data);
-    return;
-  }
-  if (worker.remaining < 0) return shutDown(1, 'a Python worker sent more than the length it announced');
-  if (!res.destroyed) res.end(data);
-  worker.res = null;
-  idle.push(worker);
   dispatch();
 }
 
 const workerServer = net.createServer((socket) => {
-  const worker: Worker = { socket, res: null, remaining: -1, partialHead: null };
+  const worker: Worker = { socket, owed: [], remaining: -1, partialHead: null };
   socket.on('data', (chunk: Buffer) => onWorkerData(worker, chunk));
   socket.on('error', (err) => shutDown(1, `a Python worker's socket failed: ${err.message}`));
   socket.on('close', () => shutDown(1, "a Python worker's socket closed"));
-  idle.push(worker);
+  workers.push(worker);
   dispatch();
 });
 workerServer.on('error', (err) => shutDown(1, `cannot listen on ${socketPath}: ${err.message}`));
@@ -144,7 +165,7 @@ workerServer.listen(socketPath, () => {
   }
   const waitForWorkers = (): void => {
     if (stopping) return;
-    if (idle.length < processes) {
+    if (workers.length < processes) {
       setTimeout(waitForWorkers, 20);
       return;
     }

@@ -180,10 +180,15 @@ export class ThreadSlot {
       const ran = performance.now() - this.tenantSince;
       this.runMs += (ran - this.runMs) / 8;
     }
-    const next = this.ahead;
+    const next = this.socket.destroyed ? null : this.ahead;
+    if (next === null) {
+      // A connection already cut keeps its request ahead: its close hands it back (aheadLost).
+      this.tenant = null;
+      return null;
+    }
     this.ahead = null;
     this.tenant = next;
-    if (next !== null) this.tenantSince = performance.now();
+    this.tenantSince = performance.now();
     return next;
   }
 
