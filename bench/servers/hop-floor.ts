@@ -27,7 +27,8 @@ export const hopFloor: ServerRecipe = {
   version: () => `node ${process.version} + ${PYTHON}`,
   caveat:
     'hop-floor is a reference, not a WSGI server: node:http in front of Python processes that only answer (no environ, no WSGI, ' +
-    'no logging), one persistent UNIX socket each. For hello it is the floor of a Node-front-end-plus-Python-processes design. ' +
+    'no logging), one persistent UNIX socket each, and a request sent ahead to a busy process when all are busy (as wsgi-host\'s ' +
+    'send-ahead does). For hello it is the floor of a Node-front-end-plus-Python-processes design. ' +
     'It copies 1 MiB bodies through the socket, so for download and upload it is a naive hop, not a floor: wsgi-host, which ' +
     'hands response bodies over shared memory or sendfile, can beat it there.',
 };

@@ -54,9 +54,11 @@ class ScriptLoader(object):
             mtime = os.stat(path).st_mtime_ns // 1000
         except OSError:
             return True
-        if getattr(module, '__mtime__', None) != mtime:
+        # The module's own namespace, not getattr: a missing name costs no AttributeError.
+        namespace = module.__dict__
+        if namespace.get('__mtime__') != mtime:
             return True
-        check = getattr(module, 'reload_required', None)
+        check = namespace.get('reload_required')
         if check is None:
             return False
         try:

@@ -486,6 +486,9 @@ class Request(object):
         self._end(failure, tail)
 
     def _close_iterable(self, result):
+        kind = type(result)
+        if kind is list or kind is tuple:
+            return  # the usual response: nothing to close, and no AttributeError to raise and format
         try:
             close = result.close
         except AttributeError:

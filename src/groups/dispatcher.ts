@@ -129,7 +129,14 @@ export class Dispatcher {
         item.begin(slot);
         return;
       }
-      if (this.beginAhead(lane, item)) return;
+      // Every thread of its interpreters is busy: another process may start one for its group
+      // (provide) even if a busy thread takes this request ahead.
+      if (lane !== this.main) this.provide(lane);
+      const ahead = this.aheadSlot(lane, item);
+      if (ahead !== null) {
+        this.beginAhead(item, ahead);
+        return;
+      }
     }
     lane.queue.push(item);
     this.waiting++;
@@ -155,8 +162,10 @@ export class Dispatcher {
   }
 
   /**
-   * Offers free threads to queued requests, oldest first across application groups. Called
-   * whenever a thread becomes free, or a process or interpreter starts accepting.
+   * Offers free threads to queued requests, oldest first across application groups (and, where
+   * no thread of a group is free, a busy thread that can take its oldest request ahead). Called
+   * whenever a thread becomes free or can take a request ahead again, or a process or
+   * interpreter starts accepting.
    */
   pump(): void {
     if (this.waiting === 0) return;
@@ -167,20 +176,25 @@ export class Dispatcher {
     for (;;) {
       let best: Lane | null = null;
       let bestAt = 0;
+      let bestAhead: ThreadSlot | null = null;
       for (const lane of this.lanes.values()) {
         const head = this.headOf(lane);
         if (head === undefined || (best !== null && head.queuedAt >= bestAt)) continue;
+        let ahead: ThreadSlot | null = null;
         if (this.findFreePool(lane) < 0) {
           if (lane !== this.main) this.provide(lane);
-          continue;
+          ahead = this.aheadSlot(lane, head);
+          if (ahead === null) continue;
         }
         best = lane;
         bestAt = head.queuedAt;
+        bestAhead = ahead;
       }
       if (best === null) return;
       const item = best.queue.shift()!;
       this.waiting--;
-      item.begin(this.takeFreeSlot(best)!);
+      if (bestAhead !== null) this.beginAhead(item, bestAhead);
+      else item.begin(this.takeFreeSlot(best)!);
     }
   }
 
@@ -240,26 +254,23 @@ export class Dispatcher {
       const head = this.headOf(lane);
       if (head === undefined) return;
       const slot = this.takeFreeSlot(lane);
-      if (slot === null) {
-        // In arrival order: if the oldest cannot go ahead, none behind it does.
-        if (!this.beginAhead(lane, head, () => {
-          lane.queue.shift();
-          this.waiting--;
-        })) return;
-        continue;
-      }
+      // In arrival order: if the oldest can neither start nor go ahead, none behind it does.
+      const ahead = slot === null ? this.aheadSlot(lane, head) : null;
+      if (slot === null && ahead === null) return;
       lane.queue.shift();
       this.waiting--;
-      head.begin(slot);
+      if (slot !== null) head.begin(slot);
+      else this.beginAhead(head, ahead!);
     }
   }
 
   /**
-   * Sends `item` to a busy thread ahead of time if one can take it (every thread being busy);
-   * `dequeue` takes it off its queue first. False if it stays where it is.
+   * A busy thread of the lane's interpreters that can take `item` ahead of time (when no thread
+   * is free): the one whose current request started first. Null if none can, or `item` cannot
+   * go ahead.
    */
-  private beginAhead(lane: Lane, item: Dispatchable, dequeue?: () => void): boolean {
-    if (this.sendAheadMs <= 0 || !item.canRunAhead || item.beginAhead === undefined) return false;
+  private aheadSlot(lane: Lane, item: Dispatchable): ThreadSlot | null {
+    if (this.sendAheadMs <= 0 || !item.canRunAhead || item.beginAhead === undefined) return null;
     const now = performance.now();
     let best: ThreadSlot | null = null;
     for (const pool of lane.pools) {
@@ -267,11 +278,12 @@ export class Dispatcher {
       const slot = pool.aheadSlot(now, this.sendAheadMs);
       if (slot !== null && (best === null || slot.since < best.since)) best = slot;
     }
-    if (best === null) return false;
-    dequeue?.();
+    return best;
+  }
+
+  private beginAhead(item: Dispatchable, slot: ThreadSlot): void {
     this.sentAhead++;
-    item.beginAhead(best);
-    return true;
+    item.beginAhead!(slot);
   }
 
   /** Index in lane.pools of the pool to take a thread from, or -1. */

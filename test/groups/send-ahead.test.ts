@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, request, serverFixture, sleep, startServer, type RunningServer } from '../helpers/server';
+import { app, freePort, request, serverFixture, sleep, startServe, startServer, type RunningServer } from '../helpers/server';
 import { eventually, statusJson } from '../ops/ops-helpers';
 
 /** What /big?n=N of ahead.wsgi answers: 1.5 MiB, two pieces of a thread's shared region. */
@@ -232,5 +232,50 @@ describe('a request sent ahead to a process whose script changed', () => {
     assert.equal(n, 'B');
     assert.equal(version, 'two');
     assert.notEqual(pid, firstPid);
+  });
+});
+
+describe('send-ahead in an application group of its own (WSGIApplicationGroup %{RESOURCE}, mod_wsgi\'s default)', () => {
+  let dir = '';
+  let server: RunningServer | null = null;
+  let base = '';
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-ahead-groups-'));
+    const port = await freePort();
+    const conf = path.join(dir, 'httpd.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        `Listen 127.0.0.1:${port}`,
+        'ServerName localhost',
+        `ErrorLog ${path.join(dir, 'error_log')}`,
+        'WSGIDaemonProcess site processes=1 threads=1 send-ahead=1000',
+        'WSGIProcessGroup site',
+        'WSGIApplicationGroup %{RESOURCE}',
+        `WSGIScriptAlias / ${app('ahead.wsgi')}`,
+        '<Location /server-status>',
+        '    SetHandler server-status',
+        '</Location>',
+        '',
+      ].join('\n'),
+    );
+    server = await startServe(conf);
+    base = `http://127.0.0.1:${port}`;
+    await eventually('the group to be ready', async () => ((await request(`${base}/echo`)).status === 200 ? true : undefined), 20_000);
+  });
+  after(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends requests ahead there too, each getting its own response', async () => {
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => request(`${base}/echo?n=${i}`)));
+    responses.forEach((res, i) => {
+      assert.equal(res.status, 200);
+      assert.equal(res.text.split(' ')[0], String(i));
+    });
+    assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
   });
 });
