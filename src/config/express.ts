@@ -26,7 +26,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'callable-object', kind: 'string', placeholder: 'NAME', help: 'Name of the WSGI callable in the script.', defaultText: 'application' },
   { name: 'mount-point', kind: 'string', placeholder: 'URL', help: 'URL path the application is mounted at.', defaultText: '/' },
   { name: 'queue-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a request may wait for a free thread before it gets 504; 0 waits forever.', defaultText: '45' },
-  { name: 'send-ahead', kind: 'number', placeholder: 'MS', min: 0, help: 'When every thread is busy, send a request without a body to a thread whose requests take under this many milliseconds, to start the moment its current one ends (no round trip through the front end in between); 0 never does.', defaultText: '2' },
+  { name: 'send-ahead', kind: 'number', placeholder: 'MS', min: 0, help: 'When every thread is busy, send a request (without a body, or with one under 32 KiB) to a thread whose requests take under this many milliseconds, to start the moment its current one ends (no round trip through the front end in between); 0 never does.', defaultText: '2' },
   { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a stopping process has to exit after its requests are done (then it is killed).', defaultText: '5' },
   { name: 'graceful-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a process being replaced may take to finish its running requests.', defaultText: '15' },
   { name: 'eviction-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'As graceful-timeout, for restarts asked for with SIGUSR1; 0 uses graceful-timeout.', defaultText: '0' },

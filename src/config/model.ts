@@ -235,9 +235,9 @@ export interface ProcessGroupConfig {
   /** Seconds a request may wait for a free thread before it is answered 504. 0 = forever. */
   queueTimeout: number;
   /**
-   * send-ahead (wsgi-host's own): when every thread is busy, a request without a body may be sent
-   * to a thread whose requests run shorter than this many milliseconds, to start the moment its
-   * current one ends; 0 = never.
+   * send-ahead (wsgi-host's own): when every thread is busy, a request without a body (or with
+   * one under 32 KiB held in memory) may be sent to a thread whose requests run shorter than this
+   * many milliseconds, to start the moment its current one ends; 0 = never.
    */
   sendAheadMs: number;
   /**
