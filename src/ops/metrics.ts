@@ -113,6 +113,16 @@ export class ServerMetrics {
       },
     });
     new Counter({
+      name: 'wsgi_host_requests_sent_ahead_total',
+      help: 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.',
+      labelNames: ['process_group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of groups()) this.inc({ process_group: group.config.name }, group.dispatcher.sentAhead);
+      },
+    });
+    new Counter({
       name: 'wsgi_host_process_restarts_total',
       help: 'Daemon process restarts, by process group and reason (mod_wsgi\'s names: maximum_requests, request_timeout, ...; crash and failed_start for unplanned exits).',
       labelNames: ['process_group', 'reason'],

@@ -43,7 +43,7 @@ function sentAheadReaches(base: string, count: number): Promise<number> {
 // end's queue or sent ahead to the thread. A send-ahead limit of 1000 ms makes the thread take
 // one whenever it is busy, so these tests do not depend on how fast the machine is.
 describe('requests sent ahead to a busy thread', () => {
-  const server = serverFixture([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000']);
+  const server = serverFixture([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--server-metrics', '--send-ahead', '1000']);
   before(server.start);
   after(server.stop);
 
@@ -124,6 +124,19 @@ describe('requests sent ahead to a busy thread', () => {
     assert.deepEqual(next.text.split(' ').slice(0, 2), ['C', pid], 'the process was replaced');
     // Nothing waits any more: the status page's queue is empty again.
     await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+  });
+
+  it('the metrics count them as the status page does', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => request(`${base}/echo?n=${i}`)));
+    const sent = await sentAhead(base);
+    assert.ok(sent > 0);
+    const metrics = (await request(`${base}/server-metrics`)).text;
+    assert.match(metrics, /# TYPE wsgi_host_requests_sent_ahead_total counter/);
+    const line = metrics.split('\n').find((l) => l.startsWith('wsgi_host_requests_sent_ahead_total{'));
+    assert.ok(line !== undefined, 'no sample of wsgi_host_requests_sent_ahead_total');
+    assert.equal(Number(line.split(' ').pop()), sent);
   });
 
   it('counts a request waiting ahead in the queue length of the status page', async () => {
