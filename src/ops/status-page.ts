@@ -229,7 +229,7 @@ const SCRIPT = String.raw`
       el('b', null, [String(g.processes.length)]), g.processes.length === 1 ? ' process × ' : ' processes × ', el('b', null, [String(g.threadsPerProcess)]), g.threadsPerProcess === 1 ? ' thread · ' : ' threads · ',
       el('b', null, [String(g.busy)]), ' busy, ', el('b', null, [String(g.idle)]), ' idle · queue ',
       el('b', { 'class': g.queueLength > 0 ? 'bad' : null, 'data-queue': String(g.queueLength) }, [String(g.queueLength)]),
-      ' · ', el('b', null, [num(recent.reqPerSec, 1)]), ' req/s, p95 ', el('b', null, [ms(recent.p95Ms)]), ' over the last minute · ',
+      ' (', el('b', { 'data-sent-ahead': String(g.sentAhead) }, [String(g.sentAhead)]), ' sent ahead so far) · ', el('b', null, [num(recent.reqPerSec, 1)]), ' req/s, p95 ', el('b', null, [ms(recent.p95Ms)]), ' over the last minute · ',
       el('b', null, [String(g.accesses)]), ' requests served'
     ]);
     var rows = g.processes.map(function (p) {

@@ -93,6 +93,7 @@ export function renderStatusText(s: StatusSnapshot): string {
     add(key('BusyWorkers'), group.busy);
     add(key('IdleWorkers'), group.idle);
     add(key('QueueLength'), group.queueLength);
+    add(key('SentAhead'), group.sentAhead);
     add(key('Accesses'), group.accesses);
     add(key('Restarts'), group.restartCount);
     if (group.recent !== null) {

@@ -126,7 +126,7 @@ describe('requests sent ahead to a busy thread', () => {
     await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
   });
 
-  it('the metrics count them as the status page does', async () => {
+  it('the metrics and the status page\'s machine-readable form count them as its JSON does', async () => {
     const base = server.get().url;
     await warmUp(base);
     await Promise.all(Array.from({ length: 20 }, (_, i) => request(`${base}/echo?n=${i}`)));
@@ -137,6 +137,10 @@ describe('requests sent ahead to a busy thread', () => {
     const line = metrics.split('\n').find((l) => l.startsWith('wsgi_host_requests_sent_ahead_total{'));
     assert.ok(line !== undefined, 'no sample of wsgi_host_requests_sent_ahead_total');
     assert.equal(Number(line.split(' ').pop()), sent);
+    const auto = (await request(`${base}/server-status?auto`)).text;
+    assert.equal(Number(/^ProcessGroup\[[^\]]+\]\.SentAhead: (\d+)$/m.exec(auto)?.[1]), sent, auto);
+    const html = (await request(`${base}/server-status`)).text;
+    assert.match(html, /sent ahead so far/);
   });
 
   it('counts a request waiting ahead in the queue length of the status page', async () => {
