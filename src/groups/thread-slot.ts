@@ -3,13 +3,13 @@ import { encodeFrame, ToWorker } from '../protocol/frames';
 import type { ResponseRegion } from './response-region';
 
 const REGION_RELEASED_FRAME = encodeFrame(ToWorker.RegionReleased);
+const REGION_ACCEPTED_FRAME = encodeFrame(ToWorker.RegionAccepted);
 
 /**
  * Where a thread's average run time starts (ms): above send-ahead's default of 2 ms, so a thread
  * takes requests ahead only once a few short requests have brought it down.
  */
 const RUN_MS_START = 4;
-const REGION_ACCEPTED_FRAME = encodeFrame(ToWorker.RegionAccepted);
 
 /** What runs on a slot: the front-end half of one request. */
 export interface SlotTenant {
@@ -28,7 +28,7 @@ export interface SlotTenant {
 }
 
 /**
- * A request whose head went to a busy thread ahead of time (see ThreadSlot.sendAhead): the worker
+ * A request whose head went to a busy thread ahead of time (ThreadSlot.assignAhead): the worker
  * reads it the moment its current request is over, without waiting for the front end.
  */
 export interface AheadTenant extends SlotTenant {
@@ -132,11 +132,6 @@ export class ThreadSlot {
   /** performance.now() when the current tenant got the thread. */
   get since(): number {
     return this.tenantSince;
-  }
-
-  /** The request waiting behind the tenant, if any (for the status page). */
-  get waiting(): SlotTenant | null {
-    return this.ahead;
   }
 
   /**
