@@ -48,6 +48,8 @@ class Worker(object):
         self.stopping = False
         self.current = threading.local()
         self.loader = ScriptLoader(self.describe_context, float(config.get('startupTimeout') or 0), self._startup_timed_out)
+        # queue-timeout, for requests sent ahead: the front end times out the ones in its queue.
+        self.queue_timeout = float(config.get('queueTimeout') or 0)
         # Thread index -> thread ident, for interrupt-timeout.
         self.thread_idents = {}
         self.restart_requested = False
@@ -198,8 +200,14 @@ class Worker(object):
                     # request ran) releases nothing: region releases follow it as usual.
                     conn.outstanding = 0
                 environ = request.environ
-                environ['mod_wsgi.daemon_start'] = time.time()
+                now = environ['mod_wsgi.daemon_start'] = time.time()
                 environ['mod_wsgi.thread_id'] = thread_id
+                if request.flags & FLAG_AHEAD and self.queue_timeout > 0 and now - environ.get('mod_wsgi.queue_start', now) > self.queue_timeout:
+                    # Sent ahead behind a request that then ran long: it waited past queue-timeout,
+                    # so it gets mod_wsgi's 504 without running, as one from the queue would.
+                    request.log(LOG_ERR, "WSGI0084: Queue timeout expired for WSGI daemon process '%s'." % self.group)
+                    request.fail_unstarted(504)
+                    continue
                 current.request = request
                 try:
                     self.dispatch(request, environ)

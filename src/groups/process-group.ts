@@ -364,6 +364,7 @@ export class ProcessGroup implements ProcessHost {
       stackSize: cfg.stackSize,
       switchInterval: cfg.switchInterval,
       startupTimeout: cfg.startupTimeout,
+      queueTimeout: cfg.queueTimeout,
       reloadOnChanges: cfg.reloadOnChanges,
     };
     const environment: NodeJS.ProcessEnv = { ...process.env, ...cfg.environment, WSGI_HOST_WORKER: JSON.stringify(workerConfig) };

@@ -1,7 +1,8 @@
 """For the tests of requests sent ahead to busy threads (test/groups/send-ahead.test.ts).
 
 /echo?n=X answers "X PID VERSION"; /post?n=X answers "X SHA256-OF-THE-BODY"; /big?n=X answers BIG_SIZE bytes derived from X (two pieces of the
-shared region); /sleep?ms=X sleeps first; /crash?ms=X sleeps, then ends the process.
+shared region); /sleep?ms=X sleeps first; /crash?ms=X sleeps, then ends the process; /mark?file=PATH creates the
+file PATH (so a test can tell whether the application ran).
 """
 import hashlib
 import os
@@ -23,6 +24,11 @@ def application(environ, start_response):
     n = query.get('n', '')
     if path == '/big':
         body = big_body(n)
+    elif path == '/mark':
+        from urllib.parse import unquote
+        with open(unquote(query['file']), 'w') as marker:
+            marker.write('ran')
+        body = b'marked'
     elif path == '/post':
         length = int(environ.get('CONTENT_LENGTH') or 0)
         body = ('%s %s' % (n, hashlib.sha256(environ['wsgi.input'].read(length)).hexdigest())).encode('ascii')

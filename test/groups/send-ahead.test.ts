@@ -296,3 +296,49 @@ describe('send-ahead in an application group of its own (WSGIApplicationGroup %{
     assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
   });
 });
+
+describe('queue-timeout and requests sent ahead', () => {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-ahead-queue-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** A request sent ahead behind one that runs 1.6 s; whether the application ran it, and its status. */
+  async function waitBehindLongRequest(queueTimeout: string, name: string): Promise<{ status: number; ran: boolean; server: RunningServer }> {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000', '--queue-timeout', queueTimeout]);
+    try {
+      const base = server.url;
+      await warmUp(base);
+      const marker = path.join(dir, name);
+      const running = request(`${base}/sleep?n=A&ms=1600`);
+      await sleep(100);
+      const waiting = request(`${base}/mark?file=${encodeURIComponent(marker)}`);
+      await sentAheadReaches(base, 1);
+      assert.equal((await running).status, 200);
+      const { status } = await waiting;
+      return { status, ran: fs.existsSync(marker), server };
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
+
+  it('one that waited ahead longer than queue-timeout gets 504 without running, as from the queue', async () => {
+    const { status, ran, server } = await waitBehindLongRequest('1', 'timed-out');
+    try {
+      assert.equal(status, 504);
+      assert.equal(ran, false, 'the application ran a request that had timed out');
+      await server.waitForLog(/WSGI0084: Queue timeout expired for WSGI daemon process/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('one that waited less than queue-timeout runs', async () => {
+    const { status, ran, server } = await waitBehindLongRequest('10', 'in-time');
+    await server.stop();
+    assert.equal(status, 200);
+    assert.equal(ran, true);
+  });
+});
