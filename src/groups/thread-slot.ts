@@ -10,6 +10,14 @@ const REGION_ACCEPTED_FRAME = encodeFrame(ToWorker.RegionAccepted);
  * takes requests ahead only once a few short requests have brought it down.
  */
 const RUN_MS_START = 4;
+/**
+ * A thread that has lately run a request this many times longer than the send-ahead limit takes
+ * none ahead: its application has long requests (a report, a stream, a long poll), and a request
+ * sent ahead could wait behind the next one.
+ */
+const LONG_RUN_FACTOR = 20;
+/** How fast the longest recent run is forgotten: it halves every this many ms. */
+const LONG_RUN_HALF_LIFE_MS = 10_000;
 
 /** What runs on a slot: the front-end half of one request. */
 export interface SlotTenant {
@@ -81,6 +89,13 @@ export class ThreadSlot {
    * It starts high, so a thread takes requests ahead only once it has shown its requests are short.
    */
   private runMs = RUN_MS_START;
+  /**
+   * The longest recent run (ms), decaying with LONG_RUN_HALF_LIFE_MS, and when it was set. A
+   * thread's first request is left out: it is usually the one that loads the application.
+   */
+  private longestRunMs = 0;
+  private longestRunAt = 0;
+  private runs = 0;
 
   constructor(
     private readonly owner: SlotOwner,
@@ -138,16 +153,21 @@ export class ThreadSlot {
    * Whether a request may be sent to this busy thread ahead of time, to run as soon as its current
    * one ends. What that saves is the front end's turnaround between two requests (tens of
    * microseconds), so it is done only where it cannot cost much: the current request has been
-   * sent whole, this thread's requests have been running under `maxRunMs` on average, and the
-   * current one has not run longer than that. A request sent ahead waits for the one before it
-   * even if another thread frees up first.
+   * sent whole, this thread's requests have been running under `maxRunMs` on average, none of
+   * them lately ran LONG_RUN_FACTOR times longer, and the current one has not run longer than
+   * `maxRunMs`. A request sent ahead waits for the one before it even if another thread frees up
+   * first.
    */
   canTakeAhead(now: number, maxRunMs: number): boolean {
     const tenant = this.tenant;
     return (
       tenant !== null && this.ahead === null && tenant.requestSent && this.runMs < maxRunMs &&
-      now - this.tenantSince < maxRunMs && !this.socket.destroyed
+      now - this.tenantSince < maxRunMs && this.longestRecentRun(now) < LONG_RUN_FACTOR * maxRunMs && !this.socket.destroyed
     );
+  }
+
+  private longestRecentRun(now: number): number {
+    return this.longestRunMs === 0 ? 0 : this.longestRunMs * 2 ** (-(now - this.longestRunAt) / LONG_RUN_HALF_LIFE_MS);
   }
 
   /** Queues `next` behind the tenant; its head must be written (by the caller) right after. */
@@ -172,8 +192,14 @@ export class ThreadSlot {
    */
   vacate(): AheadTenant | null {
     if (this.tenant !== null) {
-      const ran = performance.now() - this.tenantSince;
+      const now = performance.now();
+      const ran = now - this.tenantSince;
       this.runMs += (ran - this.runMs) / 8;
+      const longest = this.longestRecentRun(now);
+      if (this.runs++ > 0 && ran > longest) {
+        this.longestRunMs = ran;
+        this.longestRunAt = now;
+      }
     }
     const next = this.socket.destroyed ? null : this.ahead;
     if (next === null) {

@@ -195,6 +195,35 @@ describe('send-ahead limits', () => {
     }
   });
 
+  /**
+   * Short requests after one long one (or none), then two at once: whether the second went
+   * ahead. With --send-ahead 100, a run of 20 x 100 ms = 2 s marks the thread as one whose
+   * application has long requests.
+   */
+  async function afterLongRun(longMs: number): Promise<number> {
+    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '100']);
+    try {
+      const base = server.url;
+      // The thread's first request is not counted (it usually loads the application).
+      assert.equal((await request(`${base}/echo`)).status, 200);
+      if (longMs > 0) assert.equal((await request(`${base}/sleep?ms=${longMs}`)).status, 200);
+      for (let i = 0; i < 15; i++) assert.equal((await request(`${base}/echo`)).status, 200);
+      const both = [request(`${base}/sleep?n=A&ms=300`), request(`${base}/echo?n=B`)];
+      for (const res of await Promise.all(both)) assert.equal(res.status, 200);
+      return await sentAhead(base);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  it('nor does a thread that lately ran a request 20 times longer than the limit', async () => {
+    assert.equal(await afterLongRun(2500), 0);
+  });
+
+  it('without that long request, the same two requests do go ahead (the check above is not vacuous)', async () => {
+    assert.equal(await afterLongRun(0), 1);
+  });
+
   it('--send-ahead 0 turns it off', async () => {
     const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '0']);
     try {
