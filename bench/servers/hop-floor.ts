@@ -5,7 +5,8 @@ import type { ServerRecipe } from './recipe';
 /**
  * A REFERENCE, not a WSGI server: node:http plus one round trip per request over a persistent
  * UNIX socket to one of N Python processes that do no WSGI at all, with one request sent ahead
- * to a busy process as wsgi-host's send-ahead does (hop-floor-server.ts, apps/hop_floor_worker.py). It is the floor of wsgi-host's architecture (a Node front end
+ * to a busy process as wsgi-host's send-ahead does (hop-floor-server.ts,
+ * apps/hop_floor_worker.py). It is the floor of wsgi-host's architecture (a Node front end
  * handing requests to Python processes) for small requests: wsgi-host's distance to it is what
  * WSGI, the environ, routing, logging and supervision cost; its distance to the bare node server
  * is what the process hop costs by itself.

@@ -133,7 +133,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     home,
     displayName: `(wsgi:${host || serverName}:${port}:${uid})`,
     queueTimeout,
-    sendAheadMs: seconds('send-ahead', 2),
+    sendAheadMs: (values['send-ahead'] as number | undefined) ?? group.sendAheadMs,
     shutdownTimeout,
     // mod_wsgi-express's defaults, which are stricter than WSGIDaemonProcess's.
     gracefulTimeout: seconds('graceful-timeout', 15),

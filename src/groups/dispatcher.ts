@@ -15,7 +15,7 @@ export interface Dispatchable {
   queuedAt: number;
   /** The application group it runs in: '' is the main interpreter (%{GLOBAL}). */
   readonly applicationGroup: string;
-  /** Whether it may be sent to a busy thread ahead of time (it has no request body to send). */
+  /** Whether it may be sent to a busy thread ahead of time (no body, or a small one held in memory). */
   readonly canRunAhead: boolean;
   /** Sends it to `slot`, busy with another request, to run as soon as that one is over. */
   beginAhead?(slot: ThreadSlot): void;
@@ -274,7 +274,7 @@ export class Dispatcher {
     const now = performance.now();
     let best: ThreadSlot | null = null;
     for (const pool of lane.pools) {
-      if (!pool.process.accepting) continue;
+      // The pool answers null unless its interpreter and process are ready.
       const slot = pool.aheadSlot(now, this.sendAheadMs);
       if (slot !== null && (best === null || slot.since < best.since)) best = slot;
     }

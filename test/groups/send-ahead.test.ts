@@ -39,6 +39,16 @@ function sentAheadReaches(base: string, count: number): Promise<number> {
   });
 }
 
+/** Runs `use` against a fresh server of one process of one thread for ahead.wsgi, with `extra` flags. */
+async function withOneThread<T>(extra: string[], use: (server: RunningServer) => Promise<T>): Promise<T> {
+  const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', ...extra]);
+  try {
+    return await use(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 // One process of one thread: every request that comes while another runs waits, in the front
 // end's queue or sent ahead to the thread. A send-ahead limit of 1000 ms makes the thread take
 // one whenever it is busy, so these tests do not depend on how fast the machine is.
@@ -176,33 +186,22 @@ describe('send-ahead limits', () => {
   }
 
   it('a thread whose requests run longer than the limit (2 ms by default) takes none ahead', async () => {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status']);
-    try {
-      // 20 ms requests: the thread's average stays above 2 ms, so the second request stays in the queue.
-      assert.equal((await oneWaits(server, '/sleep?ms=20')).sent, 0);
-    } finally {
-      await server.stop();
-    }
+    // 20 ms requests: the thread's average stays above 2 ms, so the second request stays in the queue.
+    assert.equal((await withOneThread([], (server) => oneWaits(server, '/sleep?ms=20'))).sent, 0);
   });
 
   it('nor does a thread whose current request has run longer than the limit', async () => {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '50']);
-    try {
-      // Short requests first, but the one running when the second comes has run 150 ms.
-      assert.equal((await oneWaits(server, '/echo')).sent, 0);
-    } finally {
-      await server.stop();
-    }
+    // Short requests first, but the one running when the second comes has run 150 ms.
+    assert.equal((await withOneThread(['--send-ahead', '50'], (server) => oneWaits(server, '/echo'))).sent, 0);
   });
 
   /**
    * Short requests after one long one (or none), then two at once: whether the second went
-   * ahead. With --send-ahead 100, a run of 20 x 100 ms = 2 s marks the thread as one whose
-   * application has long requests.
+   * ahead. With --send-ahead 100, a request of more than 20 x 100 ms = 2 s marks the thread as
+   * one whose application has long requests.
    */
-  async function afterLongRun(longMs: number): Promise<number> {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '100']);
-    try {
+  function afterLongRun(longMs: number): Promise<number> {
+    return withOneThread(['--send-ahead', '100'], async (server) => {
       const base = server.url;
       // The thread's first request is not counted (it usually loads the application).
       assert.equal((await request(`${base}/echo`)).status, 200);
@@ -210,10 +209,8 @@ describe('send-ahead limits', () => {
       for (let i = 0; i < 15; i++) assert.equal((await request(`${base}/echo`)).status, 200);
       const both = [request(`${base}/sleep?n=A&ms=300`), request(`${base}/echo?n=B`)];
       for (const res of await Promise.all(both)) assert.equal(res.status, 200);
-      return await sentAhead(base);
-    } finally {
-      await server.stop();
-    }
+      return sentAhead(base);
+    });
   }
 
   it('nor does a thread that lately ran a request 20 times longer than the limit', async () => {
@@ -225,25 +222,18 @@ describe('send-ahead limits', () => {
   });
 
   it('--send-ahead 0 turns it off', async () => {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '0']);
-    try {
+    const sent = await withOneThread(['--send-ahead', '0'], async (server) => {
       const base = server.url;
-      for (let i = 0; i < 12; i++) assert.equal((await request(`${base}/echo`)).status, 200);
+      await warmUp(base);
       const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${base}/echo?n=${i}`)));
       for (const res of responses) assert.equal(res.status, 200);
-      assert.equal(await sentAhead(base), 0);
-    } finally {
-      await server.stop();
-    }
+      return sentAhead(base);
+    });
+    assert.equal(sent, 0);
   });
 
   it('with a long limit, the same waiting request is sent ahead (the checks above are not vacuous)', async () => {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000']);
-    try {
-      assert.equal((await oneWaits(server, '/echo')).sent, 1);
-    } finally {
-      await server.stop();
-    }
+    assert.equal((await withOneThread(['--send-ahead', '1000'], (server) => oneWaits(server, '/echo'))).sent, 1);
   });
 });
 
@@ -333,10 +323,12 @@ describe('queue-timeout and requests sent ahead', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  /** A request sent ahead behind one that runs 1.6 s; whether the application ran it, and its status. */
-  async function waitBehindLongRequest(queueTimeout: string, name: string): Promise<{ status: number; ran: boolean; server: RunningServer }> {
-    const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', '--send-ahead', '1000', '--queue-timeout', queueTimeout]);
-    try {
+  /**
+   * A request sent ahead behind one that runs 1.6 s: its status, and whether the application ran
+   * it; `logged` says whether the queue timeout was logged.
+   */
+  function waitBehindLongRequest(queueTimeout: string, name: string): Promise<{ status: number; ran: boolean; logged: boolean }> {
+    return withOneThread(['--send-ahead', '1000', '--queue-timeout', queueTimeout], async (server) => {
       const base = server.url;
       await warmUp(base);
       const marker = path.join(dir, name);
@@ -346,27 +338,20 @@ describe('queue-timeout and requests sent ahead', () => {
       await sentAheadReaches(base, 1);
       assert.equal((await running).status, 200);
       const { status } = await waiting;
-      return { status, ran: fs.existsSync(marker), server };
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
+      const logged = status !== 504 ? false : (await server.waitForLog(/WSGI0084: Queue timeout expired for WSGI daemon process/)) !== '';
+      return { status, ran: fs.existsSync(marker), logged };
+    });
   }
 
   it('one that waited ahead longer than queue-timeout gets 504 without running, as from the queue', async () => {
-    const { status, ran, server } = await waitBehindLongRequest('1', 'timed-out');
-    try {
-      assert.equal(status, 504);
-      assert.equal(ran, false, 'the application ran a request that had timed out');
-      await server.waitForLog(/WSGI0084: Queue timeout expired for WSGI daemon process/);
-    } finally {
-      await server.stop();
-    }
+    const { status, ran, logged } = await waitBehindLongRequest('1', 'timed-out');
+    assert.equal(status, 504);
+    assert.equal(ran, false, 'the application ran a request that had timed out');
+    assert.equal(logged, true);
   });
 
   it('one that waited less than queue-timeout runs', async () => {
-    const { status, ran, server } = await waitBehindLongRequest('10', 'in-time');
-    await server.stop();
+    const { status, ran } = await waitBehindLongRequest('10', 'in-time');
     assert.equal(status, 200);
     assert.equal(ran, true);
   });
