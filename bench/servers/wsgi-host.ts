@@ -5,7 +5,7 @@ import type { ServerRecipe } from './recipe';
 import { commandOutput } from './versions';
 
 /** What the npm package ships (package.json "files"): enough to run from anywhere. */
-const PACKAGE_PARTS = ['package.json', 'bin', path.join('dist', 'src'), 'python'];
+const PACKAGE_PARTS = ['package.json', 'bin', path.join('dist', 'src'), path.join('dist', 'native'), 'python'];
 
 let cli = WSGI_HOST_CLI;
 let snapshotNote = '';
@@ -17,6 +17,8 @@ let snapshotNote = '';
  */
 export function snapshotWsgiHost(dir: string): void {
   for (const part of PACKAGE_PARTS) {
+    // dist/native is missing where no C compiler built it: wsgi-host then copies pieces instead.
+    if (!fs.existsSync(path.join(ROOT, part))) continue;
     fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true, filter: (src) => !src.includes('__pycache__') });
   }
   cli = path.join(dir, 'bin', 'wsgi-host.js');

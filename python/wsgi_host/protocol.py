@@ -51,6 +51,7 @@ FLAG_SCRIPT_RELOADING = 2  # WSGIScriptReloading On: check the script for change
 FLAG_SENDFILE = 4  # WSGIEnableSendfile On: the front end may send a wsgi.file_wrapper's file itself
 FLAG_BODY_IN_REGION = 8  # a BODY_SHARED frame follows the head: the whole body is in the region
 FLAG_AHEAD = 16  # sent while the previous request ran: not a release of the region
+FLAG_REGION_HELD = 32  # the front end still sends from the region: not a release of it either
 
 # Log levels carried in LOG frames (Apache's severities).
 LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
@@ -97,14 +98,25 @@ class ResponseRegion(object):
     __slots__ = ('fd', 'size', 'map')
 
     def __init__(self):
-        self.fd = os.memfd_create('wsgi-host-response', os.MFD_CLOEXEC)
+        self.fd = os.memfd_create('wsgi-host-response', os.MFD_CLOEXEC | getattr(os, 'MFD_ALLOW_SEALING', 0))
         try:
             self.size = 2 * REGION_HALF
             os.ftruncate(self.fd, self.size)
+            self._seal()
             self.map = mmap.mmap(self.fd, self.size)
         except BaseException:
             os.close(self.fd)
             raise
+
+    def _seal(self):
+        """Seals the size: the front end then maps the region and sends pieces to the client straight
+        from it (a mapping of a file that shrinks faults on the missing pages, and application code
+        could truncate this one). Unsealed, the front end copies pieces out instead."""
+        try:
+            import fcntl
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+        except (ImportError, AttributeError, OSError):
+            pass
 
     @classmethod
     def create(cls):
@@ -119,6 +131,14 @@ class ResponseRegion(object):
 
     def describe(self):
         return {'fd': self.fd, 'size': self.size}
+
+    def close(self):
+        """Unmaps and closes the region; the memory lives on while the front end still maps it."""
+        try:
+            self.map.close()
+        except BufferError:
+            pass  # a view of it is still alive somewhere: the mapping goes with the last of them
+        os.close(self.fd)
 
 
 class Connection(object):

@@ -24,7 +24,7 @@ from .loader import ScriptLoader
 from .interpreters import InterpreterHost, report_start
 from .protocol import (Connection, ConnectionClosed, ResponseRegion, frame, HEAD, HELLO, READY, LOG,
                        SHUTDOWN, DUMP_STACKS, INTERRUPT, CREATE_INTERPRETER, RESTART, HEARTBEAT_FRAME,
-                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, FLAG_AHEAD, AUTH_CALL)
+                       HEADER, LOG_ERR, LOG_INFO, LOG_WARNING, FLAG_SCRIPT_RELOADING, FLAG_AHEAD, FLAG_REGION_HELD, AUTH_CALL)
 from .request import Request, FileWrapper, RequestTimeout
 
 CONFIG_VARIABLE = 'WSGI_HOST_WORKER'
@@ -159,14 +159,17 @@ class Worker(object):
         does so when a client goes away mid-request)."""
         self.current.partials = {}
         self.thread_idents[index] = threading.get_ident()
-        # Made once per thread: it outlives reconnections, as the thread does.
-        region = ResponseRegion.create()
         failures = 0
         while not self.stopping:
+            # A fresh region for every connection: after a connection is cut, the front end may
+            # still be sending the old region's pieces to a client straight from its memory.
+            region = ResponseRegion.create()
             try:
                 conn = Connection(self.socket_path, region)
                 conn.send(self.hello('request', index, region))
             except (OSError, ConnectionClosed):
+                if region is not None:
+                    region.close()
                 failures += 1
                 if failures > 50:
                     return
@@ -174,6 +177,8 @@ class Worker(object):
                 continue
             served = self.serve_connection(conn, index)
             conn.close()
+            if region is not None:
+                region.close()
             failures = 0 if served else failures + 1
             if failures:
                 time.sleep(min(0.01 * failures, 0.2))
@@ -194,10 +199,11 @@ class Worker(object):
                     return served  # out of step with the front end: start afresh
                 served += 1
                 request = Request(self, conn, payload)
-                if not request.flags & FLAG_AHEAD:
+                if not request.flags & (FLAG_AHEAD | FLAG_REGION_HELD):
                     # The front end sends a head only once it has taken everything the previous
                     # response left in the shared region. A head sent ahead (while the previous
-                    # request ran) releases nothing: region releases follow it as usual.
+                    # request ran), or while the front end still sends pieces straight from the
+                    # region, releases nothing: region releases follow it as usual.
                     conn.outstanding = 0
                 environ = request.environ
                 now = environ['mod_wsgi.daemon_start'] = time.time()

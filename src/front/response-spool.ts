@@ -25,8 +25,8 @@ const DISK_HIGH_WATER = 1024 * 1024;
 
 /** The client side: the HTTP response. */
 export interface ResponseSink {
-  /** Passes bytes on to the client (node's response frames them). */
-  write(piece: Buffer): void;
+  /** Passes bytes on to the client (node's response frames them); `written` once its socket is done with them. */
+  write(piece: Buffer, written?: () => void): void;
   /** Bytes passed on that the client has not taken yet. */
   buffered(): number;
   /** Calls `resume` once the client has taken what is buffered (after a write was refused). */
@@ -37,10 +37,10 @@ export interface ResponseSink {
 export function clientSink(record: RequestRecord): ResponseSink {
   const res = record.res;
   return {
-    write: (piece) => {
+    write: (piece, written) => {
       // Counted as passed on to the client (%b), so a client that leaves is logged with what it got.
       record.bytesSent += piece.length;
-      res.write(piece);
+      res.write(piece, written);
     },
     buffered: () => res.writableLength,
     onceDrained: (resume) => res.once('drain', resume),
@@ -104,12 +104,20 @@ export class ResponseSpool {
     this.waitForDrain();
   }
 
-  /** Takes the next piece of the response. */
-  write(piece: Buffer): void {
+  /** Whether the next piece would go straight to the client (it has caught up), not to the file. */
+  get passingStraight(): boolean {
+    return !this.closed && this.isEmpty() && this.sink.buffered() < this.options.bufferBytes;
+  }
+
+  /**
+   * Takes the next piece of the response. `written`, if given, is called once the client's
+   * socket is done with the piece, and only if it goes straight there (passingStraight).
+   */
+  write(piece: Buffer, written?: () => void): void {
     if (this.closed) return;
-    if (this.isEmpty() && this.sink.buffered() < this.options.bufferBytes) {
+    if (this.passingStraight) {
       // The client has caught up: nothing is waiting ahead of this piece.
-      this.sink.write(piece);
+      this.sink.write(piece, written);
       return;
     }
     if (this.capped || this.accepted + piece.length > this.options.limit) {

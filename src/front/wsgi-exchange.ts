@@ -1,7 +1,8 @@
+import type * as net from 'node:net';
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { AheadTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
-import { recyclePiece } from '../groups/response-region';
+import { recyclePiece, type RegionPieceCounts, type ResponseRegion } from '../groups/response-region';
 import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { setHeadFlag } from './environ';
@@ -46,6 +47,8 @@ export interface ExchangeContext {
   requestTimedOut(slot: ThreadSlot): void;
   /** Checks the deadlines of running requests. */
   deadlines: DeadlineWatch;
+  /** The group's counts of response pieces lent and copied (status page, metrics). */
+  regionPieces: RegionPieceCounts;
   /**
    * How much response data may wait in the front end for a slow client before the worker is
    * made to wait (response-buffer-size): below it the worker's thread moves on to its next
@@ -81,6 +84,20 @@ export type BodyPlan =
 type State = 'queued' | 'ahead' | 'running' | 'done';
 
 /**
+ * A region piece written to a client's socket within this many milliseconds counts as taken
+ * promptly: the kernel took it at once, so the client keeps up with what it is sent.
+ */
+const PROMPT_MS = 5;
+
+/** Client connections by whether they took every region piece promptly so far (false is for good: see canLendTo). */
+const clientPromptness = new WeakMap<net.Socket, boolean>();
+
+function notePromptness(client: net.Socket, writtenAt: number): void {
+  if (clientPromptness.get(client) === false) return;
+  clientPromptness.set(client, performance.now() - writtenAt <= PROMPT_MS);
+}
+
+/**
  * The front end's half of one WSGI request: waits for a worker thread, sends it the request,
  * relays the response to the client with flow control both ways, and turns worker failures into
  * the right status.
@@ -104,6 +121,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   private heldRegionPieces = 0;
   /** Shared-region pieces passed on whose release goes out once the current read is processed. */
   private unreleasedRegionPieces = 0;
+  /** Give-backs of region pieces lent to the client's socket and not yet done with (lendPiece). */
+  private lentPieces: Set<() => void> | null = null;
   /** Holds the response while its client is behind (WSGIResponseSpoolLimit), while it is. */
   private spool: ResponseSpool | null = null;
   /** The response has spooled once and reached the limit: the rest goes with flow control. */
@@ -166,6 +185,11 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     }
     slot.assign(this);
     this.startTimers();
+    // While the client's socket still sends a piece of the previous response from the region,
+    // this head must not tell the worker the region is free (ThreadSlot.lendRegionPiece).
+    const regionFree = slot.lentRegionPieces === 0;
+    setHeadFlag(this.head, HeadFlags.RegionHeld, !regionFree);
+    if (regionFree) slot.regionReleasedByHead();
     const body = this.body;
     switch (body.kind) {
       case 'none':
@@ -177,7 +201,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
         return;
       case 'buffered':
         setHeadFlag(this.head, HeadFlags.Ahead, false);
-        this.sendBufferedRequest(slot, body, true);
+        this.sendBufferedRequest(slot, body, regionFree);
         return;
       case 'on-demand':
       case 'spooled':
@@ -555,18 +579,18 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     this.record.status = status;
   }
 
-  /** `recyclable`: a slab from the shared region, reused once the client's socket has it. */
-  private onResponseBody(payload: Buffer, recyclable = false): void {
+  /** `written`: called once the client's socket is done with `payload`, if it is passed on to it. */
+  private onResponseBody(payload: Buffer, written?: () => void): void {
     if (this.overridden) return;
     if (this.stopFile !== null) {
       this.afterFile.push(payload);
       return;
     }
-    if (this.spool !== null) return this.spool.write(payload);
+    if (this.spool !== null) return this.spool.write(payload, written);
     this.record.bytesSent += payload.length;
     const res = this.record.res;
     // Past response-buffer-size, the rest goes to a spool file, or the worker waits until the client catches up.
-    if (!res.write(payload, recyclable ? () => recyclePiece(payload) : undefined) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
+    if (!res.write(payload, written) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
       if (this.ctx.responseSpool !== null && !this.spoolSpent) return this.startSpool(this.ctx.responseSpool);
       this.holdWorker();
       res.once('drain', () => this.resumeWorker());
@@ -641,7 +665,11 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     });
   }
 
-  /** A body piece the worker left in its shared region: copied out, passed on, then released. */
+  /**
+   * A body piece the worker left in its shared region: lent to the client's socket as it is
+   * (lendPiece), or copied out and passed on; released to the worker once the front end is done
+   * with it.
+   */
   private onSharedResponseBody(payload: Buffer): void {
     const slot = this.slot!;
     const region = slot.region;
@@ -652,6 +680,13 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       this.abandon(502, 'protocol error');
       return;
     }
+    // The worker wrote a new piece: any earlier one a client has not taken is released soon.
+    slot.settleLentRegionPiecesSoon();
+    const client = this.record.res.socket;
+    if (region.mapped && this.canLendTo(client)) {
+      this.lendPiece(slot, region, region.view(offset, length), client!);
+      return;
+    }
     let piece: Buffer;
     try {
       piece = region.read(offset, length);
@@ -660,7 +695,13 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       this.abandon(502, 'region read failed');
       return;
     }
-    this.onResponseBody(piece, true);
+    slot.regionPieceCopied();
+    this.ctx.regionPieces.copied++;
+    const writtenAt = performance.now();
+    this.onResponseBody(piece, () => {
+      recyclePiece(piece);
+      if (client !== null) notePromptness(client, writtenAt);
+    });
     if (this.state !== 'running') return;
     // The piece is the front end's now; the worker may reuse its half of the region unless the
     // client is behind, in which case that is the worker's signal to wait.
@@ -671,6 +712,50 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       // next request's head releases the region instead, and the worker is not woken twice.
       process.nextTick(() => this.releaseRegionPieces());
     }
+  }
+
+  /**
+   * Whether a region piece can go to the client's socket uncopied. A lent piece the socket has
+   * not written soon after the worker writes its next one is copied then (settleLent), which
+   * costs more than copying it at once: so pieces are lent only to a client that has not been
+   * slow before. And only where nothing holds the piece on the way (spool, file, error override)
+   * and the socket is alive, so its write callback or close is sure to come.
+   */
+  private canLendTo(socket: net.Socket | null): boolean {
+    return socket !== null && clientPromptness.get(socket) !== false && !socket.destroyed && !this.overridden && this.stopFile === null &&
+      (this.spool === null || this.spool.passingStraight);
+  }
+
+  /**
+   * Passes a view of the worker's region to the client's socket. The worker gets the piece back
+   * (RegionReleased) once the socket has written it, or has closed, whichever is first; the
+   * response's close returns any piece whose write callback node dropped with a dead socket.
+   */
+  private lendPiece(slot: ThreadSlot, region: ResponseRegion, view: Buffer, client: net.Socket): void {
+    const giveBack = slot.lendRegionPiece(() => {
+      region.keep(view);
+      clientPromptness.set(client, false);
+    });
+    this.ctx.regionPieces.lent++;
+    let lent = this.lentPieces;
+    if (lent === null) {
+      lent = this.lentPieces = new Set();
+      this.record.res.once('close', () => this.returnLentPieces());
+    }
+    lent.add(giveBack);
+    const writtenAt = performance.now();
+    this.onResponseBody(view, () => {
+      lent.delete(giveBack);
+      giveBack();
+      notePromptness(client, writtenAt);
+    });
+  }
+
+  private returnLentPieces(): void {
+    const lent = this.lentPieces;
+    if (lent === null) return;
+    for (const giveBack of lent) giveBack();
+    lent.clear();
   }
 
   /** The worker hands over a file to send (WSGIEnableSendfile); the front end takes it if it can open it. */
@@ -780,11 +865,12 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     if (slot === null) return;
     // The response is complete in the front end, so the thread is free however slow the client;
     // its region is free too: the worker takes its next request's head as the release of all of it,
-    // unless that head is already there (sent ahead), when the releases must be sent.
+    // unless that head is already there (sent ahead) or will not release it (pieces still lent),
+    // when the releases must be sent.
     const pieces = this.heldRegionPieces + this.unreleasedRegionPieces;
     this.heldRegionPieces = 0;
     this.unreleasedRegionPieces = 0;
-    if (pieces > 0 && slot.hasAhead) slot.releaseRegion(pieces);
+    if (pieces > 0 && (slot.hasAhead || slot.lentRegionPieces > 0)) slot.releaseRegion(pieces);
     if (this.waitingForClientDrain) slot.resumeReading();
     slot.release();
   }

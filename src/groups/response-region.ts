@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { SlabPool } from '../util/slab-pool';
+import { mapRegion, snapshotView } from './region-map';
 
 /**
  * Reads land in reusable 1 MiB slabs: a fresh megabyte for every response piece cost the front
@@ -23,12 +24,20 @@ export function recyclePiece(piece: Buffer): void {
   slabs.give(piece);
 }
 
+/** Response pieces that went through regions: lent (view) or copied (read). */
+export interface RegionPieceCounts {
+  lent: number;
+  copied: number;
+}
+
 export class ResponseRegion {
   private constructor(
-    private readonly fd: number,
+    private fd: number,
     readonly size: number,
     /** Request bodies may be written here too (the file opened for writing). */
     readonly writable: boolean,
+    /** The region mapped read-only (region-map.ts), when it could be: pieces are then lent, not copied. */
+    private mapping: ArrayBuffer | null,
   ) {}
 
   /**
@@ -53,7 +62,7 @@ export class ResponseRegion {
         fs.closeSync(fd);
         return null;
       }
-      return new ResponseRegion(fd, size as number, writable);
+      return new ResponseRegion(fd, size as number, writable, mapRegion(fd, size as number));
     } catch {
       if (fd >= 0) fs.closeSync(fd);
       return null;
@@ -63,6 +72,32 @@ export class ResponseRegion {
   /** Whether [offset, offset + length) lies inside the region. */
   contains(offset: number, length: number): boolean {
     return offset >= 0 && length >= 0 && offset + length <= this.size;
+  }
+
+  /** Whether pieces can be lent (`view`) rather than copied (`read`). */
+  get mapped(): boolean {
+    return this.mapping !== null;
+  }
+
+  /**
+   * The `length` bytes at `offset`, not copied: a view of the worker's memory, valid until the
+   * worker is told the piece is released (ThreadSlot.lendRegionPiece) unless `keep` is called
+   * first. The mapping outlives the region's file descriptor and the worker for as long as a
+   * view is reachable.
+   */
+  view(offset: number, length: number): Buffer {
+    if (this.mapping === null) throw new Error('the region is not mapped: use read()');
+    return Buffer.from(this.mapping, offset, length);
+  }
+
+  /**
+   * Makes `view` keep its bytes after the worker is told the piece is released (for a client
+   * too slow to have taken it yet): its pages become a private copy, and later pieces come from
+   * a fresh mapping, since those pages no longer show the region. Throws if it cannot.
+   */
+  keep(view: Buffer): void {
+    snapshotView(view);
+    if (view.buffer === this.mapping) this.mapping = this.fd >= 0 ? mapRegion(this.fd, this.size) : null;
   }
 
   /** Copies `length` bytes at `offset` into a buffer (a slab: see recyclePiece). */
@@ -95,9 +130,14 @@ export class ResponseRegion {
     }
   }
 
+  /** Closes the file; views already lent stay valid (the mapping goes once they are garbage). */
   close(): void {
+    const fd = this.fd;
+    this.fd = -1;
+    this.mapping = null;
+    if (fd < 0) return;
     try {
-      fs.closeSync(this.fd);
+      fs.closeSync(fd);
     } catch {
       // Already closed: nothing to release.
     }

@@ -123,6 +123,19 @@ export class ServerMetrics {
       },
     });
     new Counter({
+      name: 'wsgi_host_response_pieces_total',
+      help: 'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
+      labelNames: ['process_group', 'how'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of groups()) {
+          this.inc({ process_group: group.config.name, how: 'lent' }, group.regionPieces.lent);
+          this.inc({ process_group: group.config.name, how: 'copied' }, group.regionPieces.copied);
+        }
+      },
+    });
+    new Counter({
       name: 'wsgi_host_process_restarts_total',
       help: 'Daemon process restarts, by process group and reason (mod_wsgi\'s names: maximum_requests, request_timeout, ...; crash and failed_start for unplanned exits).',
       labelNames: ['process_group', 'reason'],

@@ -78,6 +78,9 @@ export interface GroupSnapshot {
   queueTimeoutSeconds: number;
   /** Requests sent to a busy thread to run right after its current one, since the group started. */
   sentAhead: number;
+  /** Large response pieces sent to clients straight from workers' memory, and copied first, since the group started. */
+  responsePiecesLent: number;
+  responsePiecesCopied: number;
   busy: number;
   idle: number;
   scoreboard: string;
@@ -212,6 +215,8 @@ function groupSnapshot(group: ProcessGroup, stats: StatsSource, now: number, now
     queueLength: group.queuedRequests,
     queueTimeoutSeconds: cfg.queueTimeout,
     sentAhead: group.dispatcher.sentAhead,
+    responsePiecesLent: group.regionPieces.lent,
+    responsePiecesCopied: group.regionPieces.copied,
     busy,
     idle,
     scoreboard,

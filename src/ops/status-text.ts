@@ -94,6 +94,8 @@ export function renderStatusText(s: StatusSnapshot): string {
     add(key('IdleWorkers'), group.idle);
     add(key('QueueLength'), group.queueLength);
     add(key('SentAhead'), group.sentAhead);
+    add(key('ResponsePiecesLent'), group.responsePiecesLent);
+    add(key('ResponsePiecesCopied'), group.responsePiecesCopied);
     add(key('Accesses'), group.accesses);
     add(key('Restarts'), group.restartCount);
     if (group.recent !== null) {

@@ -121,6 +121,12 @@ export const enum HeadFlags {
    * the previous response left there.
    */
   Ahead = 16,
+  /**
+   * Pieces of the previous response are still lent to a client socket (ThreadSlot.lendRegionPiece):
+   * the head does not release the shared region; RegionReleased frames follow as the socket is
+   * done with each piece.
+   */
+  RegionHeld = 32,
 }
 
 /** Log levels as carried in Log frames; the numbers are Apache's (syslog) severities. */

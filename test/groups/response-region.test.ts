@@ -1,17 +1,27 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { regionMappingAvailable } from '../../src/groups/region-map';
 import { recyclePiece, ResponseRegion } from '../../src/groups/response-region';
 
 const SIZE = 2 << 20;
 
-/** A Python process holding a 2 MiB memory file, as a worker holds its region: byte i is i % 251. */
-async function startHolder(): Promise<{ child: ChildProcess; pid: number; fd: number }> {
+/**
+ * A Python process holding a 2 MiB memory file, as a worker holds its region: byte i is i % 251.
+ * Sealed against shrinking (as workers seal theirs) when `sealed`. Each line written to its
+ * stdin as "OFFSET LENGTH BYTE" fills that range with BYTE and answers "ok".
+ */
+async function startHolder(sealed = false): Promise<{ child: ChildProcess; pid: number; fd: number }> {
   const script = [
-    'import os, mmap, sys',
-    `fd = os.memfd_create("region"); os.ftruncate(fd, ${SIZE})`,
+    'import os, mmap, sys, fcntl',
+    `fd = os.memfd_create("region", os.MFD_ALLOW_SEALING); os.ftruncate(fd, ${SIZE})`,
+    sealed ? 'fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)' : 'pass',
     `m = mmap.mmap(fd, ${SIZE}); m[:] = (bytes(range(251)) * (${SIZE} // 251 + 1))[:${SIZE}]`,
-    'print(os.getpid(), fd, flush=True); sys.stdin.read()',
+    'print(os.getpid(), fd, flush=True)',
+    'for line in sys.stdin:',
+    '    offset, length, byte = map(int, line.split())',
+    '    m[offset:offset + length] = bytes([byte]) * length',
+    '    print("ok", flush=True)',
   ].join('\n');
   const child = spawn(process.env['PYTHON'] ?? 'python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -80,9 +90,69 @@ describe('a response region read by the front end', () => {
     recyclePiece(third);
   });
 
+  it('is not mapped when the worker did not seal it (a file that shrinks under a mapping faults the reader)', () => {
+    assert.equal(region.mapped, false);
+  });
+
   it('refuses a region that is not a file of the announced size', () => {
     assert.equal(ResponseRegion.open(holder.pid, holder.fd, SIZE * 2), null);
     assert.equal(ResponseRegion.open(holder.pid, -1, SIZE), null);
     assert.equal(ResponseRegion.open(holder.pid, 0, SIZE), null, 'stdin is a pipe, not a file');
+  });
+});
+
+/** Tells the holder to fill a range with one byte value, and waits until it has. */
+function fill(holder: { child: ChildProcess }, offset: number, length: number, byte: number): Promise<void> {
+  return new Promise((resolve) => {
+    holder.child.stdout!.once('data', () => resolve());
+    holder.child.stdin!.write(`${offset} ${length} ${byte}\n`);
+  });
+}
+
+describe('a sealed response region mapped into the front end', () => {
+  let holder: Awaited<ReturnType<typeof startHolder>>;
+  let region: ResponseRegion;
+  before(async () => {
+    assert.ok(regionMappingAvailable(), 'dist/native/region_map.node is built (npm run build needs a C compiler: apt-get install gcc)');
+    holder = await startHolder(true);
+    const opened = ResponseRegion.open(holder.pid, holder.fd, SIZE);
+    assert.ok(opened);
+    region = opened;
+  });
+  after(() => {
+    region?.close();
+    holder?.child.stdin!.end();
+  });
+
+  it('lends views of the worker\'s memory: what the worker writes shows in them without a copy', async () => {
+    assert.equal(region.mapped, true);
+    const view = region.view(1 << 20, 1 << 20);
+    assert.ok(view.equals(expected(1 << 20, 1 << 20)));
+    await fill(holder, 1 << 20, 4096, 42);
+    assert.equal(view[0], 42, 'the view shows the worker\'s new bytes: it is the same memory');
+    assert.equal(view[4096], ((1 << 20) + 4096) % 251, "bytes the worker did not touch are as they were");
+  });
+
+  it('keep() makes a view a private copy: the worker may then overwrite the region without the view changing, and later views show the new bytes', async () => {
+    await fill(holder, 0, 1 << 20, 7);
+    const view = region.view(0, 1 << 20);
+    region.keep(view);
+    await fill(holder, 0, 1 << 20, 9);
+    assert.ok(view.every((b) => b === 7), 'the kept view still holds what it held');
+    const later = region.view(0, 1 << 20);
+    assert.ok(later.every((b) => b === 9), 'a new view shows the region as it is now');
+    const other = region.view(1 << 20, 4096);
+    await fill(holder, 1 << 20, 4096, 11);
+    assert.ok(other.every((b) => b === 11), 'the rest of the region is still shared');
+  });
+
+  it('views stay readable after the region is closed and its worker has exited', async () => {
+    await fill(holder, 0, 8192, 5);
+    const view = region.view(0, 8192);
+    region.close();
+    holder.child.stdin!.end();
+    await new Promise((resolve) => holder.child.once('exit', resolve));
+    assert.ok(view.every((b) => b === 5));
+    assert.equal(region.mapped, false, 'a closed region lends nothing more');
   });
 });
