@@ -2,7 +2,7 @@ import type * as net from 'node:net';
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { AheadTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
-import { recyclePiece, type RegionPieceCounts, type ResponseRegion } from '../groups/response-region';
+import { recyclePiece, type ResponseCounts, type ResponseRegion } from '../groups/response-region';
 import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { setHeadFlag } from './environ';
@@ -47,8 +47,8 @@ export interface ExchangeContext {
   requestTimedOut(slot: ThreadSlot): void;
   /** Checks the deadlines of running requests. */
   deadlines: DeadlineWatch;
-  /** The group's counts of response pieces lent and copied (status page, metrics). */
-  regionPieces: RegionPieceCounts;
+  /** The group's counts of pieces lent and copied and of responses spooled (status page, metrics). */
+  responseCounts: ResponseCounts;
   /**
    * How much response data may wait in the front end for a slow client before the worker is
    * made to wait (response-buffer-size): below it the worker's thread moves on to its next
@@ -117,6 +117,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   /** The request is over: its body is not needed again. */
   private bodyDropped = false;
   private waitingForClientDrain = false;
+  /** checkClientBehind will look at the client's buffer once its socket has tried to write. */
+  private behindCheckPending = false;
   /** Shared-region pieces passed on but not yet released to the worker (held while the client catches up). */
   private heldRegionPieces = 0;
   /** Shared-region pieces passed on whose release goes out once the current read is processed. */
@@ -589,12 +591,28 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     if (this.spool !== null) return this.spool.write(payload, written);
     this.record.bytesSent += payload.length;
     const res = this.record.res;
-    // Past response-buffer-size, the rest goes to a spool file, or the worker waits until the client catches up.
-    if (!res.write(payload, written) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) {
+    if (!res.write(payload, written) && !this.waitingForClientDrain && res.writableLength >= this.ctx.responseBufferBytes) this.checkClientBehind();
+  }
+
+  /**
+   * Past response-buffer-size, the rest goes to a spool file, or the worker waits until the
+   * client catches up. Decided once the socket has tried to write what is queued: node holds a
+   * response's writes until the end of the tick, so a megabyte piece alone would otherwise
+   * count as a client a megabyte behind, and a fast client's download would go through the
+   * spool file. Until then at most what one read from the worker brought is added (the region
+   * holds two pieces).
+   */
+  private checkClientBehind(): void {
+    if (this.behindCheckPending) return;
+    this.behindCheckPending = true;
+    setImmediate(() => {
+      this.behindCheckPending = false;
+      const res = this.record.res;
+      if (this.state !== 'running' || this.spool !== null || this.waitingForClientDrain || this.clientGone || res.writableLength < this.ctx.responseBufferBytes) return;
       if (this.ctx.responseSpool !== null && !this.spoolSpent) return this.startSpool(this.ctx.responseSpool);
       this.holdWorker();
       res.once('drain', () => this.resumeWorker());
-    }
+    });
   }
 
   /** The worker is made to wait: its connection is not read and its shared pieces are not released. */
@@ -614,6 +632,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
 
   /** The client has fallen response-buffer-size behind: what comes next is spooled (response-spool.ts). */
   private startSpool(options: { directory: string; limit: number }): void {
+    this.ctx.responseCounts.spooled++;
     const spool = new ResponseSpool(
       { directory: options.directory, limit: options.limit, bufferBytes: this.ctx.responseBufferBytes },
       clientSink(this.record),
@@ -696,7 +715,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       return;
     }
     slot.regionPieceCopied();
-    this.ctx.regionPieces.copied++;
+    this.ctx.responseCounts.copied++;
     const writtenAt = performance.now();
     this.onResponseBody(piece, () => {
       recyclePiece(piece);
@@ -736,7 +755,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       region.keep(view);
       clientPromptness.set(client, false);
     });
-    this.ctx.regionPieces.lent++;
+    this.ctx.responseCounts.lent++;
     let lent = this.lentPieces;
     if (lent === null) {
       lent = this.lentPieces = new Set();

@@ -270,7 +270,7 @@ function exchangeContext(group: ProcessGroup, errorLog: ErrorLog, errorOverride:
       interruptTimeoutMs: groupConfig.interruptTimeout * 1000,
       requestTimedOut: (slot) => group.requestTimedOut(slot),
       deadlines: group.deadlines,
-      regionPieces: group.regionPieces,
+      responseCounts: group.responseCounts,
       responseBufferBytes: groupConfig.responseBufferSize,
       responseSpool: responseSpoolLimit > 0 && spoolDirectory !== null ? { directory: spoolDirectory, limit: responseSpoolLimit } : null,
     };

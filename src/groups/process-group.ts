@@ -13,7 +13,7 @@ import { DeadlineWatch } from '../util/deadline-watch';
 import type { GroupStats } from '../ops/request-stats';
 import { Dispatcher, type Dispatchable } from './dispatcher';
 import type { Interpreter } from './interpreter';
-import { ResponseRegion, type RegionPieceCounts } from './response-region';
+import { ResponseRegion, type ResponseCounts } from './response-region';
 import type { ThreadSlot } from './thread-slot';
 import { WorkerProcess, type ProcessHost, type ReadyInfo } from './worker-process';
 
@@ -73,11 +73,8 @@ const BOOTSTRAP =
  */
 export class ProcessGroup implements ProcessHost {
   readonly dispatcher: Dispatcher;
-  /**
-   * Large response pieces passed on since the group started: lent straight from the worker's
-   * region to the client's socket, or copied out first (no region mapping, or a slow client).
-   */
-  readonly regionPieces: RegionPieceCounts = { lent: 0, copied: 0 };
+  /** How responses reached their clients (status page, metrics). */
+  readonly responseCounts: ResponseCounts = { lent: 0, copied: 0, spooled: 0 };
   /** Deadlines of the group's running requests (socket-timeout, request-timeout). */
   readonly deadlines = new DeadlineWatch();
   readonly socketPath: string;

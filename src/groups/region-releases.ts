@@ -8,6 +8,9 @@
  * the next request lent to a faster client). So every piece is tracked oldest first, and a
  * release goes out only once every older piece is finished too.
  */
+/** How long a lent piece may keep the worker from reusing its half once the worker wrote a newer one (settleSoon). */
+const SETTLE_AFTER_MS = 2;
+
 interface PendingPiece {
   readonly lent: boolean;
   done: boolean;
@@ -21,6 +24,9 @@ export class RegionReleases {
   private readonly pending: PendingPiece[] = [];
   private lentPending = 0;
   private lends = 0;
+  /** Pieces written while others were lent: when, and which lent pieces, to settle (settleSoon). */
+  private readonly settleDue: { lentBefore: number; at: number }[] = [];
+  private settleTimer: NodeJS.Timeout | null = null;
 
   /** `send(count)` writes `count` RegionReleased frames to the worker. */
   constructor(private readonly send: (count: number) => void) {}
@@ -33,6 +39,30 @@ export class RegionReleases {
   /** Pieces lent so far: settleLent(lentSoFar) later settles only pieces lent before now. */
   get lentSoFar(): number {
     return this.lends;
+  }
+
+  /**
+   * The worker wrote another piece, and may soon need the half a lent piece is in: the pieces
+   * lent so far that client sockets have still not written SETTLE_AFTER_MS from now are settled
+   * then. Not at once: a client that keeps up takes a piece within a millisecond or so, and
+   * settling costs a copy. Each call has its own deadline, so pieces lent while a timer is
+   * pending are settled in their turn.
+   */
+  settleSoon(): void {
+    if (this.lentPending === 0) return;
+    this.settleDue.push({ lentBefore: this.lends, at: performance.now() + SETTLE_AFTER_MS });
+    if (this.settleTimer === null) this.settleTimer = setTimeout(() => this.settleDuePieces(), SETTLE_AFTER_MS);
+  }
+
+  private settleDuePieces(): void {
+    this.settleTimer = null;
+    const now = performance.now();
+    let lentBefore = -1;
+    // Timers may fire a fraction of a millisecond early by performance.now().
+    while (this.settleDue.length > 0 && this.settleDue[0]!.at <= now + 0.5) lentBefore = this.settleDue.shift()!.lentBefore;
+    if (lentBefore >= 0) this.settleLent(lentBefore);
+    const next = this.settleDue[0];
+    if (next !== undefined) this.settleTimer = setTimeout(() => this.settleDuePieces(), Math.max(1, next.at - now));
   }
 
   /** A piece copied out of the region: released by `copiedDone` (or by the next head). */

@@ -24,10 +24,15 @@ export function recyclePiece(piece: Buffer): void {
   slabs.give(piece);
 }
 
-/** Response pieces that went through regions: lent (view) or copied (read). */
-export interface RegionPieceCounts {
+/**
+ * How a group's responses reached their clients, since it started: large pieces lent from a
+ * region (view) or copied out of it (read), and responses that went to a spool file because
+ * their client fell response-buffer-size behind.
+ */
+export interface ResponseCounts {
   lent: number;
   copied: number;
+  spooled: number;
 }
 
 export class ResponseRegion {

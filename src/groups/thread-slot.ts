@@ -4,8 +4,6 @@ import type { ResponseRegion } from './response-region';
 import { RegionReleases } from './region-releases';
 
 const REGION_RELEASED_FRAME = encodeFrame(ToWorker.RegionReleased);
-/** How long a lent region piece may keep the worker from reusing its half (settleLentRegionPiecesSoon). */
-const SETTLE_AFTER_MS = 2;
 const REGION_ACCEPTED_FRAME = encodeFrame(ToWorker.RegionAccepted);
 
 /**
@@ -100,9 +98,6 @@ export class ThreadSlot {
   private longestRunAt = 0;
   private runs = 0;
   private readonly releases = new RegionReleases((count) => this.sendReleases(count));
-  /** Arrivals of pieces while others were lent: when, and which lent pieces, to settle (settleLentRegionPiecesSoon). */
-  private readonly settleDue: { lentBefore: number; at: number }[] = [];
-  private settleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly owner: SlotOwner,
@@ -301,28 +296,9 @@ export class ThreadSlot {
     return this.releases.lend(keep);
   }
 
-  /**
-   * The worker wrote another piece, and may soon need the half a lent piece is in: the pieces
-   * lent so far that client sockets have still not written SETTLE_AFTER_MS from now are
-   * released, their views made private copies (RegionReleases.settleLent). Not at once: a
-   * client that keeps up takes a piece within a millisecond or so, and a copy costs more.
-   */
+  /** The worker wrote another piece: pieces lent before it are settled soon if still not written (RegionReleases.settleSoon). */
   settleLentRegionPiecesSoon(): void {
-    if (this.releases.lent === 0) return;
-    this.settleDue.push({ lentBefore: this.releases.lentSoFar, at: performance.now() + SETTLE_AFTER_MS });
-    if (this.settleTimer === null) this.settleTimer = setTimeout(() => this.settleDuePieces(), SETTLE_AFTER_MS);
-  }
-
-  /** Settles the pieces whose grace is over; waits again for those of later arrivals. */
-  private settleDuePieces(): void {
-    this.settleTimer = null;
-    const now = performance.now();
-    let lentBefore = -1;
-    // Timers may fire a fraction of a millisecond early by performance.now().
-    while (this.settleDue.length > 0 && this.settleDue[0]!.at <= now + 0.5) lentBefore = this.settleDue.shift()!.lentBefore;
-    if (lentBefore >= 0) this.releases.settleLent(lentBefore);
-    const next = this.settleDue[0];
-    if (next !== undefined) this.settleTimer = setTimeout(() => this.settleDuePieces(), Math.max(1, next.at - now));
+    this.releases.settleSoon();
   }
 
   /** A head that releases the whole region (neither ahead nor RegionHeld) goes to the worker now. */

@@ -130,9 +130,19 @@ export class ServerMetrics {
       collect() {
         this.reset();
         for (const group of groups()) {
-          this.inc({ process_group: group.config.name, how: 'lent' }, group.regionPieces.lent);
-          this.inc({ process_group: group.config.name, how: 'copied' }, group.regionPieces.copied);
+          this.inc({ process_group: group.config.name, how: 'lent' }, group.responseCounts.lent);
+          this.inc({ process_group: group.config.name, how: 'copied' }, group.responseCounts.copied);
         }
+      },
+    });
+    new Counter({
+      name: 'wsgi_host_responses_spooled_total',
+      help: 'Responses whose client fell response-buffer-size behind, so the rest went to a spool file (WSGIResponseSpoolLimit) and the worker thread moved on, by process group.',
+      labelNames: ['process_group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of groups()) this.inc({ process_group: group.config.name }, group.responseCounts.spooled);
       },
     });
     new Counter({

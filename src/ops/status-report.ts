@@ -81,6 +81,8 @@ export interface GroupSnapshot {
   /** Large response pieces sent to clients straight from workers' memory, and copied first, since the group started. */
   responsePiecesLent: number;
   responsePiecesCopied: number;
+  /** Responses whose client fell response-buffer-size behind, so the rest went to a spool file, since the group started. */
+  responsesSpooled: number;
   busy: number;
   idle: number;
   scoreboard: string;
@@ -215,8 +217,9 @@ function groupSnapshot(group: ProcessGroup, stats: StatsSource, now: number, now
     queueLength: group.queuedRequests,
     queueTimeoutSeconds: cfg.queueTimeout,
     sentAhead: group.dispatcher.sentAhead,
-    responsePiecesLent: group.regionPieces.lent,
-    responsePiecesCopied: group.regionPieces.copied,
+    responsePiecesLent: group.responseCounts.lent,
+    responsePiecesCopied: group.responseCounts.copied,
+    responsesSpooled: group.responseCounts.spooled,
     busy,
     idle,
     scoreboard,

@@ -96,6 +96,7 @@ export function renderStatusText(s: StatusSnapshot): string {
     add(key('SentAhead'), group.sentAhead);
     add(key('ResponsePiecesLent'), group.responsePiecesLent);
     add(key('ResponsePiecesCopied'), group.responsePiecesCopied);
+    add(key('ResponsesSpooled'), group.responsesSpooled);
     add(key('Accesses'), group.accesses);
     add(key('Restarts'), group.restartCount);
     if (group.recent !== null) {

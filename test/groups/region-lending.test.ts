@@ -52,6 +52,10 @@ async function pieceCounts(base: string): Promise<{ lent: number; copied: number
   return { lent: group.responsePiecesLent, copied: group.responsePiecesCopied };
 }
 
+async function responsesSpooled(base: string): Promise<number> {
+  return (await statusJson(base)).groups[0]!.responsesSpooled;
+}
+
 describe('large response pieces sent straight from the worker\'s memory', () => {
   const server = serverFixture(['--processes', '1', '--threads', '1', '--server-status', app('pieces.wsgi')]);
   before(async () => {
@@ -75,6 +79,18 @@ describe('large response pieces sent straight from the worker\'s memory', () => 
     // client keeps up, copied when its socket is still busy with the one before.
     assert.equal(after.lent + after.copied - before.lent - before.copied, 10);
     assert.ok(after.lent - before.lent >= 2, `the first piece of each response is lent: ${JSON.stringify({ before, after })}`);
+  });
+
+  it('a client that takes a response as it comes is not spooled, though node holds a whole 1 MiB piece until the end of the tick', async () => {
+    const base = `http://127.0.0.1:${server.get().port}`;
+    const before = await responsesSpooled(base);
+    for (let i = 0; i < 5; i++) {
+      // A 1 MiB piece, then a few bytes on the socket: the piece alone fills response-buffer-size
+      // (1 MiB) until node writes it, and a spool decided then would take the rest.
+      const res = await request(`${base}/?mib=1&seed=${i}&tail=100`);
+      sameBytes(res.body, expectedBody(1, i, 100), `response ${i}`);
+    }
+    assert.equal(await responsesSpooled(base), before);
   });
 
   it('requests queued behind one another on the thread each get their own bytes (the next head goes out while the last piece is still being sent)', async () => {
@@ -106,6 +122,7 @@ describe('large response pieces sent straight from the worker\'s memory', () => 
       sameBytes(other.body, expectedBody(6, 2), 'the other request');
       const counts = await pieceCounts(base);
       assert.ok(counts.lent > 0 && counts.copied > 0, `both lent and copied pieces: ${JSON.stringify(counts)}`);
+      assert.ok((await responsesSpooled(base)) >= 1, 'the stalled response went to a spool file');
       sameBytes(bodyOf(await stalled.readAll()), expectedBody(16, 1), 'the client that stalled');
     } finally {
       stalled.stop();

@@ -4,6 +4,7 @@
  * them in (a lent piece waits on its client's socket; a copied one is done at once).
  */
 import { strict as assert } from 'node:assert';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { RegionReleases } from '../../src/groups/region-releases';
 
@@ -52,6 +53,31 @@ describe('region releases', () => {
     assert.equal(releases.lent, 1);
     second();
     assert.equal(sent(), 2);
+  });
+
+  it('settleSoon settles pieces still lent a few milliseconds after a newer piece came, and each later arrival in its turn', async () => {
+    const { releases, sent } = tracked();
+    const kept: number[] = [];
+    releases.lend(() => kept.push(1));
+    releases.settleSoon();
+    releases.lend(() => kept.push(2));
+    releases.settleSoon();
+    releases.lend(() => kept.push(3));
+    assert.deepEqual(kept, [], 'not at once: a client that keeps up takes a piece within a millisecond or so');
+    await sleep(30);
+    assert.deepEqual(kept, [1, 2], 'the pieces lent before each arrival, not the newest one');
+    assert.equal(sent(), 2);
+    assert.equal(releases.lent, 1);
+  });
+
+  it('settleSoon does nothing when nothing is lent, or when the lent piece came back in time', async () => {
+    const { releases, sent } = tracked();
+    releases.settleSoon();
+    const giveBack = releases.lend(() => assert.fail('a piece given back in time is not copied'));
+    releases.settleSoon();
+    giveBack();
+    await sleep(20);
+    assert.equal(sent(), 1);
   });
 
   it('a piece whose bytes cannot be kept stays lent until its socket gives it back', () => {
