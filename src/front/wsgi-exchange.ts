@@ -83,19 +83,8 @@ export type BodyPlan =
 /** ahead: its head is in a busy thread's socket, to run when the thread's current request ends. */
 type State = 'queued' | 'ahead' | 'running' | 'done';
 
-/**
- * A region piece written to a client's socket within this many milliseconds counts as taken
- * promptly: the kernel took it at once, so the client keeps up with what it is sent.
- */
-const PROMPT_MS = 5;
-
-/** Client connections by whether they took every region piece promptly so far (false is for good: see canLendTo). */
-const clientPromptness = new WeakMap<net.Socket, boolean>();
-
-function notePromptness(client: net.Socket, writtenAt: number): void {
-  if (clientPromptness.get(client) === false) return;
-  clientPromptness.set(client, performance.now() - writtenAt <= PROMPT_MS);
-}
+/** Client connections that once kept a lent region piece too long (it had to be settled): they get copies. */
+const slowClients = new WeakSet<net.Socket>();
 
 /**
  * The front end's half of one WSGI request: waits for a worker thread, sends it the request,
@@ -716,11 +705,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     }
     slot.regionPieceCopied();
     this.ctx.responseCounts.copied++;
-    const writtenAt = performance.now();
-    this.onResponseBody(piece, () => {
-      recyclePiece(piece);
-      if (client !== null) notePromptness(client, writtenAt);
-    });
+    this.onResponseBody(piece, () => recyclePiece(piece));
     if (this.state !== 'running') return;
     // The piece is the front end's now; the worker may reuse its half of the region unless the
     // client is behind, in which case that is the worker's signal to wait.
@@ -736,12 +721,12 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   /**
    * Whether a region piece can go to the client's socket uncopied. A lent piece the socket has
    * not written soon after the worker writes its next one is copied then (settleLent), which
-   * costs more than copying it at once: so pieces are lent only to a client that has not been
-   * slow before. And only where nothing holds the piece on the way (spool, file, error override)
+   * costs more than copying it at once: so pieces are lent only to a client that has never had
+   * one settled. And only where nothing holds the piece on the way (spool, file, error override)
    * and the socket is alive, so its write callback or close is sure to come.
    */
   private canLendTo(socket: net.Socket | null): boolean {
-    return socket !== null && clientPromptness.get(socket) !== false && !socket.destroyed && !this.overridden && this.stopFile === null &&
+    return socket !== null && !slowClients.has(socket) && !socket.destroyed && !this.overridden && this.stopFile === null &&
       (this.spool === null || this.spool.passingStraight);
   }
 
@@ -753,7 +738,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   private lendPiece(slot: ThreadSlot, region: ResponseRegion, view: Buffer, client: net.Socket): void {
     const giveBack = slot.lendRegionPiece(() => {
       region.keep(view);
-      clientPromptness.set(client, false);
+      slowClients.add(client);
     });
     this.ctx.responseCounts.lent++;
     let lent = this.lentPieces;
@@ -762,11 +747,9 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       this.record.res.once('close', () => this.returnLentPieces());
     }
     lent.add(giveBack);
-    const writtenAt = performance.now();
     this.onResponseBody(view, () => {
       lent.delete(giveBack);
       giveBack();
-      notePromptness(client, writtenAt);
     });
   }
 
