@@ -2,7 +2,8 @@ import type * as net from 'node:net';
 import type { ErrorLog } from '../log/error-log';
 import type { Dispatchable } from '../groups/dispatcher';
 import type { AheadTenant, ThreadActivity, ThreadSlot } from '../groups/thread-slot';
-import { recyclePiece, type ResponseCounts, type ResponseRegion } from '../groups/response-region';
+import { recyclePiece, type ResponseCounts } from '../groups/response-region';
+import { mayBorrow, PieceLending } from './piece-lending';
 import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { setHeadFlag } from './environ';
@@ -83,9 +84,6 @@ export type BodyPlan =
 /** ahead: its head is in a busy thread's socket, to run when the thread's current request ends. */
 type State = 'queued' | 'ahead' | 'running' | 'done';
 
-/** Client connections that once kept a lent region piece too long (it had to be settled): they get copies. */
-const slowClients = new WeakSet<net.Socket>();
-
 /**
  * The front end's half of one WSGI request: waits for a worker thread, sends it the request,
  * relays the response to the client with flow control both ways, and turns worker failures into
@@ -112,8 +110,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   private heldRegionPieces = 0;
   /** Shared-region pieces passed on whose release goes out once the current read is processed. */
   private unreleasedRegionPieces = 0;
-  /** Give-backs of region pieces lent to the client's socket and not yet done with (lendPiece). */
-  private lentPieces: Set<() => void> | null = null;
+  /** Region pieces lent to the client's socket, once one is. */
+  private lending: PieceLending | null = null;
   /** Holds the response while its client is behind (WSGIResponseSpoolLimit), while it is. */
   private spool: ResponseSpool | null = null;
   /** The response has spooled once and reached the limit: the rest goes with flow control. */
@@ -675,8 +673,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
 
   /**
    * A body piece the worker left in its shared region: lent to the client's socket as it is
-   * (lendPiece), or copied out and passed on; released to the worker once the front end is done
-   * with it.
+   * (piece-lending.ts), or copied out and passed on; released to the worker once the front end
+   * is done with it.
    */
   private onSharedResponseBody(payload: Buffer): void {
     const slot = this.slot!;
@@ -692,7 +690,9 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     slot.settleLentRegionPiecesSoon();
     const client = this.record.res.socket;
     if (region.mapped && this.canLendTo(client)) {
-      this.lendPiece(slot, region, region.view(offset, length), client!);
+      this.ctx.responseCounts.lent++;
+      this.lending ??= new PieceLending(this.record.res);
+      this.lending.lend(slot, region, region.view(offset, length), client, (view, written) => this.onResponseBody(view, written));
       return;
     }
     let piece: Buffer;
@@ -719,45 +719,12 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   }
 
   /**
-   * Whether a region piece can go to the client's socket uncopied. A lent piece the socket has
-   * not written soon after the worker writes its next one is copied then (settleLent), which
-   * costs more than copying it at once: so pieces are lent only to a client that has never had
-   * one settled. And only where nothing holds the piece on the way (spool, file, error override)
-   * and the socket is alive, so its write callback or close is sure to come.
+   * Whether a region piece can go to the client's socket uncopied (piece-lending.ts): only to a
+   * client that may borrow, and where nothing holds the piece on the way (spool file, sent file,
+   * error override), so the socket's write callback or close is sure to come.
    */
-  private canLendTo(socket: net.Socket | null): boolean {
-    return socket !== null && !slowClients.has(socket) && !socket.destroyed && !this.overridden && this.stopFile === null &&
-      (this.spool === null || this.spool.passingStraight);
-  }
-
-  /**
-   * Passes a view of the worker's region to the client's socket. The worker gets the piece back
-   * (RegionReleased) once the socket has written it, or has closed, whichever is first; the
-   * response's close returns any piece whose write callback node dropped with a dead socket.
-   */
-  private lendPiece(slot: ThreadSlot, region: ResponseRegion, view: Buffer, client: net.Socket): void {
-    const giveBack = slot.lendRegionPiece(() => {
-      region.keep(view);
-      slowClients.add(client);
-    });
-    this.ctx.responseCounts.lent++;
-    let lent = this.lentPieces;
-    if (lent === null) {
-      lent = this.lentPieces = new Set();
-      this.record.res.once('close', () => this.returnLentPieces());
-    }
-    lent.add(giveBack);
-    this.onResponseBody(view, () => {
-      lent.delete(giveBack);
-      giveBack();
-    });
-  }
-
-  private returnLentPieces(): void {
-    const lent = this.lentPieces;
-    if (lent === null) return;
-    for (const giveBack of lent) giveBack();
-    lent.clear();
+  private canLendTo(socket: net.Socket | null): socket is net.Socket {
+    return mayBorrow(socket) && !this.overridden && this.stopFile === null && (this.spool === null || this.spool.passingStraight);
   }
 
   /** The worker hands over a file to send (WSGIEnableSendfile); the front end takes it if it can open it. */
