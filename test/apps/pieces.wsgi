@@ -2,7 +2,8 @@
 
 GET /?mib=N&seed=S[&tail=B][&chunked=1][&pause=MS]: N pieces of 1 MiB, then B more bytes; piece
 k holds byte (i + 7 * k + S) % 251 at position i. With chunked=1 no Content-Length is sent; with
-pause, the application waits MS milliseconds before each piece after the first.
+pause, the application waits MS milliseconds before each piece after the first; with read=K it
+reads the request body after K pieces.
 """
 import time
 from urllib.parse import parse_qs
@@ -22,6 +23,7 @@ def application(environ, start_response):
     seed = int(query.get('seed', ['0'])[0])
     tail = int(query.get('tail', ['0'])[0])
     pause = int(query.get('pause', ['0'])[0]) / 1000.0
+    read_after = int(query.get('read', ['0'])[0])
     headers = [('Content-Type', 'application/octet-stream')]
     if query.get('chunked') != ['1']:
         headers.append(('Content-Length', str(mib * MIB + tail)))
@@ -30,5 +32,7 @@ def application(environ, start_response):
         if k and pause:
             time.sleep(pause)
         yield piece(k, seed)
+        if k + 1 == read_after:
+            environ['wsgi.input'].read()
     if tail:
         yield piece(mib, seed, tail)

@@ -113,7 +113,7 @@ describe('large response pieces sent straight from the worker\'s memory', () => 
     // Pieces 20 ms apart, so each is lent while the kernel still takes them; the one being sent
     // when the kernel's buffers fill stays in the front end's socket, and its half of the region
     // must be copied (settled) before the worker writes the piece after next into it.
-    const stalled = stalledClient(port, '/?mib=16&seed=1&pause=20');
+    const stalled = stalledClient(port, 'GET /?mib=16&seed=1&pause=20 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
     try {
       await stalled.sent;
       await sleep(600);
@@ -131,16 +131,16 @@ describe('large response pieces sent straight from the worker\'s memory', () => 
 });
 
 /**
- * A client with a tiny receive buffer (Python, since node:net cannot set SO_RCVBUF) that sends a
- * request and reads nothing until told to; it then writes the whole response to its stdout.
+ * A client with a tiny receive buffer (Python, since node:net cannot set SO_RCVBUF) that sends
+ * `request` (latin1) and reads nothing until told to; it then writes all it gets to its stdout.
  */
-function stalledClient(port: number, target: string): { sent: Promise<void>; readAll: () => Promise<Buffer>; stop: () => void } {
+function stalledClient(port: number, request: string): { sent: Promise<void>; readAll: () => Promise<Buffer>; stop: () => void } {
   const script = [
     'import socket, sys',
     's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
     's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
     `s.connect(('127.0.0.1', ${port}))`,
-    `s.sendall(b'GET ${target} HTTP/1.1\\r\\nHost: test\\r\\nConnection: close\\r\\n\\r\\n')`,
+    `s.sendall(bytes.fromhex('${Buffer.from(request, 'latin1').toString('hex')}'))`,
     "sys.stderr.write('sent\\n'); sys.stderr.flush()",
     'sys.stdin.readline()',
     'while True:',
@@ -184,5 +184,35 @@ describe('large response pieces without the region mapping (WSGI_HOST_REGION_MAP
     sameBytes(res.body, expectedBody(3, 5, 100000), 'copied pieces');
     const counts = await pieceCounts(base);
     assert.deepEqual(counts, { lent: 0, copied: 4 });
+  });
+});
+
+describe('a thread whose connection is cut while a client still sends pieces of its region', () => {
+  // Bodies streamed as the application reads them, so a client that stops sending mid-body
+  // makes the front end abandon the request (408) and cut the thread's connection.
+  const server = serverFixture(['--processes', '1', '--threads', '1', '--request-body-spooling=off', '--body-timeout', '1', app('pieces.wsgi')]);
+  before(() => server.start());
+  after(() => server.stop());
+
+  it('reconnects with a new region: the next request cannot write into pieces the cut client has not been sent yet', async () => {
+    const s = server.get();
+    // Three pieces 20 ms apart, all lent while the kernel takes them; the kernel's buffers fill
+    // during the third, which no newer piece ever settles. Then the application waits for a
+    // body that never comes.
+    const stalled = stalledClient(s.port, `POST /?mib=4&seed=1&pause=20&read=3 HTTP/1.1\r\nHost: test\r\nContent-Length: 5000000\r\n\r\n${'x'.repeat(1000)}`);
+    try {
+      await stalled.sent;
+      await s.waitForLog(/malformed or cut short \(408\); the request is abandoned/, 10_000);
+      const other = await request(`http://127.0.0.1:${s.port}/?mib=4&seed=2`, { timeoutMs: 10_000 });
+      sameBytes(other.body, expectedBody(4, 2), 'the next request');
+      const raw = await stalled.readAll();
+      const end = raw.indexOf('\r\n\r\n');
+      assert.match(raw.subarray(0, end).toString('latin1'), /^HTTP\/1\.1 200 /);
+      // The response is cut after what the application produced before it blocked: three
+      // pieces, each of them exactly the cut client's own.
+      sameBytes(raw.subarray(end + 4), expectedBody(3, 1), 'the cut client');
+    } finally {
+      stalled.stop();
+    }
   });
 });
