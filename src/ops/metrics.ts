@@ -112,16 +112,20 @@ export class ServerMetrics {
         }
       },
     });
-    new Counter({
-      name: 'wsgi_host_requests_sent_ahead_total',
-      help: 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.',
-      labelNames: ['process_group'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of groups()) this.inc({ process_group: group.config.name }, group.dispatcher.sentAhead);
-      },
-    });
+    /** A count each process group keeps itself, read when Prometheus scrapes. */
+    const groupCounter = (name: string, help: string, count: (group: ProcessGroup) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['process_group'],
+        registers,
+        collect() {
+          this.reset();
+          for (const group of groups()) this.inc({ process_group: group.config.name }, count(group));
+        },
+      });
+    };
+    groupCounter('wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
     new Counter({
       name: 'wsgi_host_response_pieces_total',
       help: 'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
@@ -135,16 +139,11 @@ export class ServerMetrics {
         }
       },
     });
-    new Counter({
-      name: 'wsgi_host_responses_spooled_total',
-      help: 'Responses whose client fell response-buffer-size behind, so the rest went to a spool file (WSGIResponseSpoolLimit) and the worker thread moved on, by process group.',
-      labelNames: ['process_group'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of groups()) this.inc({ process_group: group.config.name }, group.responseCounts.spooled);
-      },
-    });
+    groupCounter(
+      'wsgi_host_responses_spooled_total',
+      'Responses whose client fell response-buffer-size behind, so the rest went to a spool file (WSGIResponseSpoolLimit) and the worker thread moved on, by process group.',
+      (group) => group.responseCounts.spooled,
+    );
     new Counter({
       name: 'wsgi_host_process_restarts_total',
       help: 'Daemon process restarts, by process group and reason (mod_wsgi\'s names: maximum_requests, request_timeout, ...; crash and failed_start for unplanned exits).',

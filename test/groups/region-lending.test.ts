@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { regionMappingAvailable } from '../../src/groups/region-map';
 import { app, request, serverFixture, sleep } from '../helpers/server';
-import { statusJson } from '../ops/ops-helpers';
+import { parseAuto, sample, statusJson } from '../ops/ops-helpers';
 
 const MIB = 1 << 20;
 
@@ -57,7 +57,7 @@ async function responsesSpooled(base: string): Promise<number> {
 }
 
 describe('large response pieces sent straight from the worker\'s memory', () => {
-  const server = serverFixture(['--processes', '1', '--threads', '1', '--server-status', app('pieces.wsgi')]);
+  const server = serverFixture(['--processes', '1', '--threads', '1', '--server-status', '--server-metrics', app('pieces.wsgi')]);
   before(async () => {
     assert.ok(regionMappingAvailable(), 'dist/native/region_map.node is built (npm run build needs a C compiler: apt-get install gcc)');
     await server.start();
@@ -127,6 +127,27 @@ describe('large response pieces sent straight from the worker\'s memory', () => 
     } finally {
       stalled.stop();
     }
+  });
+
+  it('the counts of pieces lent and copied and of responses spooled are the same on ?auto and in the metrics', async () => {
+    const base = `http://127.0.0.1:${server.get().port}`;
+    const group = (await statusJson(base)).groups[0]!;
+    assert.ok(group.responsePiecesLent > 0 && group.responsePiecesCopied > 0 && group.responsesSpooled > 0, 'the tests before this one produced all three');
+    const auto = parseAuto((await request(`${base}/server-status?auto`)).text).values;
+    const key = (name: string): number => Number(auto.get(`ProcessGroup[${group.name}].${name}`));
+    assert.deepEqual(
+      [key('ResponsePiecesLent'), key('ResponsePiecesCopied'), key('ResponsesSpooled')],
+      [group.responsePiecesLent, group.responsePiecesCopied, group.responsesSpooled],
+    );
+    const metrics = (await request(`${base}/server-metrics`)).text;
+    assert.deepEqual(
+      [
+        sample(metrics, 'wsgi_host_response_pieces_total', { process_group: group.name, how: 'lent' }),
+        sample(metrics, 'wsgi_host_response_pieces_total', { process_group: group.name, how: 'copied' }),
+        sample(metrics, 'wsgi_host_responses_spooled_total', { process_group: group.name }),
+      ],
+      [group.responsePiecesLent, group.responsePiecesCopied, group.responsesSpooled],
+    );
   });
 });
 

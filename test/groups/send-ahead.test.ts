@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, freePort, request, serverFixture, sleep, startServe, startServer, type RunningServer } from '../helpers/server';
+import { app, request, serveSite, serverFixture, sleep, startServer, type RunningServer, type Site } from '../helpers/server';
 import { eventually, statusJson } from '../ops/ops-helpers';
 
 /** What /big?n=N of ahead.wsgi answers: 1.5 MiB, two pieces of a thread's shared region. */
@@ -272,36 +272,29 @@ describe('a request sent ahead to a process whose script changed', () => {
 });
 
 describe('send-ahead in an application group of its own (WSGIApplicationGroup %{RESOURCE}, mod_wsgi\'s default)', () => {
-  let dir = '';
-  let server: RunningServer | null = null;
+  let site: Site | null = null;
   let base = '';
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-ahead-groups-'));
-    const port = await freePort();
-    const conf = path.join(dir, 'httpd.conf');
-    fs.writeFileSync(
-      conf,
+    site = await serveSite(
       [
-        `Listen 127.0.0.1:${port}`,
+        'Listen 127.0.0.1:{{PORT}}',
         'ServerName localhost',
-        `ErrorLog ${path.join(dir, 'error_log')}`,
+        'ErrorLog {{ROOT}}/error_log',
         'WSGIDaemonProcess site processes=1 threads=1 send-ahead=1000',
         'WSGIProcessGroup site',
         'WSGIApplicationGroup %{RESOURCE}',
-        `WSGIScriptAlias / ${app('ahead.wsgi')}`,
+        'WSGIScriptAlias / {{APPS}}/ahead.wsgi',
         '<Location /server-status>',
         '    SetHandler server-status',
         '</Location>',
         '',
       ].join('\n'),
     );
-    server = await startServe(conf);
-    base = `http://127.0.0.1:${port}`;
+    base = site.url;
     await eventually('the group to be ready', async () => ((await request(`${base}/echo`)).status === 200 ? true : undefined), 20_000);
   });
   after(async () => {
-    await server?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await site?.stop();
   });
 
   it('sends requests ahead there too, each getting its own response', async () => {
