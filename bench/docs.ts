@@ -67,7 +67,8 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     '  options as wsgi-host\'s front end, in one process: the ceiling of the front end without Python behind it.',
     '- The `hop-floor` reference (`bench/servers/hop-floor-server.ts`, `bench/apps/hop_floor_worker.py`) is not a WSGI server:',
     '  the same node:http front end forwards each request over a persistent UNIX socket to one of the Python processes, which',
-    '  only answer (no environ, no WSGI, no logging). It is the floor of wsgi-host\'s design for small requests.',
+    '  only answer (no environ, no WSGI, no logging), under SCHED_BATCH as wsgi-host\'s are by default. It is the floor of',
+    '  wsgi-host\'s design for small requests.',
     '- Machine CPU: from /proc/stat, minus the server\'s, wrk\'s and the bench\'s own CPU time; what remains is other',
     '  processes on the shared machine. Rounds where that is high are noisy; the paired ratios absorb some of it.',
   );

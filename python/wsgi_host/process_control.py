@@ -13,11 +13,13 @@ from .protocol import LOG_INFO, LOG_WARNING
 
 
 def apply_process_settings(config, log):
-    """WSGIDaemonProcess umask, cpu-priority, memory-limit, virtual-memory-limit, cpu-time-limit,
-    stack-size and switch-interval, applied before any application code runs."""
+    """WSGIDaemonProcess umask, cpu-priority, scheduling-policy, memory-limit,
+    virtual-memory-limit, cpu-time-limit, stack-size and switch-interval, applied before any
+    application code runs (and before the serving threads start: they inherit the policy)."""
     umask = config.get('umask')
     if umask is not None:
         os.umask(umask)
+    apply_scheduling_policy(config.get('schedulingPolicy'), log)
     priority = config.get('cpuPriority') or 0
     if priority:
         try:
@@ -50,6 +52,24 @@ def apply_process_settings(config, log):
     interval = config.get('switchInterval')
     if interval:
         sys.setswitchinterval(interval)
+
+
+def apply_scheduling_policy(policy, log):
+    """scheduling-policy=batch: SCHED_BATCH, under which a thread the front end wakes with a
+    request waits for the CPU's current task to block or use up its slice instead of preempting
+    it. That task is often the front end, which every request passes through; preempted, it stalls
+    them all (on 2 cores with 2 processes it was preempted about once every 3 requests, and hello
+    served about 1.25x as many requests per second without that). Any user may choose it; a
+    system without it (not Linux) keeps its default policy."""
+    if policy != 'batch':
+        return
+    batch = getattr(os, 'SCHED_BATCH', None)
+    if batch is None:
+        return
+    try:
+        os.sched_setscheduler(0, batch, os.sched_param(0))
+    except OSError as exc:
+        log(LOG_WARNING, 'Unable to set scheduling policy SCHED_BATCH for daemon process: %s' % exc)
 
 
 def set_process_title(title):

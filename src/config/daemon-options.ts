@@ -154,6 +154,13 @@ const OPTIONS: Record<string, Apply> = {
     group.sendAheadMs = n;
     return null;
   },
+  // A wsgi-host extension: SCHED_BATCH (the default) or SCHED_OTHER for the group's processes.
+  'scheduling-policy': (group, value) => {
+    const v = value.toLowerCase();
+    if (v !== 'batch' && v !== 'normal') return `takes batch or normal, not "${value}"`;
+    group.schedulingPolicy = v;
+    return null;
+  },
   // A wsgi-host extension: application groups in processes of their own instead of sub-interpreters.
   'application-groups': (group, value) => {
     const v = value.toLowerCase();

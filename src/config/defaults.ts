@@ -42,6 +42,7 @@ export function defaultProcessGroup(name: string, python: string): ProcessGroupC
     socketTimeout: 0,
     cpuTimeLimit: 0,
     cpuPriority: 0,
+    schedulingPolicy: 'batch',
     memoryLimit: 0,
     virtualMemoryLimit: 0,
     maximumRss: 0,

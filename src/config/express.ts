@@ -8,7 +8,7 @@ import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { AuthLayer, HookScriptConfig, RequireContainer } from './auth-model';
-import type { ListenerConfig, LogLevelName, LogTarget, Section, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
+import type { ListenerConfig, LogLevelName, LogTarget, ProcessGroupConfig, Section, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -27,6 +27,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'mount-point', kind: 'string', placeholder: 'URL', help: 'URL path the application is mounted at.', defaultText: '/' },
   { name: 'queue-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a request may wait for a free thread before it gets 504; 0 waits forever.', defaultText: '45' },
   { name: 'send-ahead', kind: 'number', placeholder: 'MS', min: 0, help: 'When every thread is busy, send a request (without a body, or with one under 32 KiB) to a thread whose requests take under this many milliseconds, to start the moment its current one ends (no round trip through the front end in between); 0 never does.', defaultText: '2' },
+  { name: 'scheduling-policy', kind: 'string', placeholder: 'POLICY', help: "Linux scheduling policy of the Python processes: batch (SCHED_BATCH: a worker woken by a request does not preempt the front end, which every request passes through) or normal (SCHED_OTHER, as mod_wsgi's daemons).", defaultText: 'batch' },
   { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a stopping process has to exit after its requests are done (then it is killed).', defaultText: '5' },
   { name: 'graceful-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a process being replaced may take to finish its running requests.', defaultText: '15' },
   { name: 'eviction-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'As graceful-timeout, for restarts asked for with SIGUSR1; 0 uses graceful-timeout.', defaultText: '0' },
@@ -134,6 +135,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     displayName: `(wsgi:${host || serverName}:${port}:${uid})`,
     queueTimeout,
     sendAheadMs: (values['send-ahead'] as number | undefined) ?? group.sendAheadMs,
+    schedulingPolicy: schedulingPolicy(values['scheduling-policy'] as string | undefined, group.schedulingPolicy),
     shutdownTimeout,
     // mod_wsgi-express's defaults, which are stricter than WSGIDaemonProcess's.
     gracefulTimeout: seconds('graceful-timeout', 15),
@@ -345,6 +347,13 @@ function responseBufferFlag(values: FlagValues): number {
   const size = sizeFlag(values, 'response-buffer-size');
   if (size < 65536) throw new ExpressConfigError(`--response-buffer-size must be at least 65536 bytes (64K), not "${values['response-buffer-size'] as string}"`);
   return size;
+}
+
+function schedulingPolicy(text: string | undefined, fallback: ProcessGroupConfig['schedulingPolicy']): ProcessGroupConfig['schedulingPolicy'] {
+  if (text === undefined) return fallback;
+  const v = text.toLowerCase();
+  if (v !== 'batch' && v !== 'normal') throw new ExpressConfigError(`--scheduling-policy must be batch or normal, not "${text}"`);
+  return v;
 }
 
 function normalizeMountPoint(value: string): string {

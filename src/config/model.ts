@@ -260,6 +260,13 @@ export interface ProcessGroupConfig {
   socketTimeout: number;
   cpuTimeLimit: number;
   cpuPriority: number;
+  /**
+   * scheduling-policy (wsgi-host's own): the Linux scheduling policy of the processes. 'batch'
+   * (SCHED_BATCH, the default) keeps a worker that a request wakes from preempting the front end
+   * on its CPU; the front end is one thread that every request passes through twice, so each
+   * preemption stalls all of them. 'normal' is SCHED_OTHER, as mod_wsgi's daemons run.
+   */
+  schedulingPolicy: 'batch' | 'normal';
   memoryLimit: number;
   virtualMemoryLimit: number;
   /** Recycle a process whose resident memory passes this many bytes (0 = never). */

@@ -129,6 +129,7 @@ function daemonProcess(group: ProcessGroupConfig): string {
   }
   if (group.displayName !== null) options.push(`display-name=${quote(group.displayName)}`);
   if (group.reloadOnChanges) options.push('reload-on-changes=On');
+  if (group.schedulingPolicy !== defaults.schedulingPolicy) options.push(`scheduling-policy=${group.schedulingPolicy}`);
   if (group.applicationGroups !== defaults.applicationGroups) options.push(`application-groups=${group.applicationGroups}`);
   return `WSGIDaemonProcess ${quote(group.name)} ${options.join(' ')}`.trimEnd();
 }

@@ -360,6 +360,7 @@ export class ProcessGroup implements ProcessHost {
       displayName: cfg.displayName ?? `(wsgi:${cfg.name})`,
       umask: cfg.umask,
       cpuPriority: cfg.cpuPriority,
+      schedulingPolicy: cfg.schedulingPolicy,
       memoryLimit: cfg.memoryLimit,
       virtualMemoryLimit: cfg.virtualMemoryLimit,
       cpuTimeLimit: cfg.cpuTimeLimit,

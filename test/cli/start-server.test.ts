@@ -127,6 +127,9 @@ describe('wsgi-host start-server', () => {
     const level = run(['start-server', '--log-level', 'loud']);
     assert.equal(level.status, 2);
     assert.match(level.stderr, /--log-level must be one of/);
+    const policy = run(['start-server', '--scheduling-policy', 'fifo']);
+    assert.equal(policy.status, 2);
+    assert.match(policy.stderr, /--scheduling-policy must be batch or normal, not "fifo"/);
   });
 
   for (const [what, args, message] of [

@@ -819,7 +819,7 @@ describe('mod_wsgi directives', () => {
       'switch-interval', 'maximum-requests', 'maximum-requests-jitter', 'restart-interval', 'inactivity-timeout', 'request-timeout',
       'interrupt-timeout', 'deadlock-timeout', 'startup-timeout', 'graceful-timeout', 'eviction-timeout', 'shutdown-timeout', 'queue-timeout',
       'socket-timeout', 'cpu-time-limit', 'cpu-priority', 'memory-limit', 'virtual-memory-limit', 'maximum-rss', 'stack-size',
-      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups', 'send-ahead',
+      'reload-on-changes', 'python-executable', 'response-buffer-size', 'application-groups', 'send-ahead', 'scheduling-policy',
     ];
     const TRANSPORT = ['connect-timeout', 'response-socket-timeout', 'listen-backlog', 'send-buffer-size', 'receive-buffer-size', 'header-buffer-size', 'response-flush-delay', 'socket-user', 'server-metrics'];
     const REFUSED: Record<string, RegExp> = {
@@ -869,7 +869,8 @@ describe('mod_wsgi directives', () => {
         '  switch-interval=0.01 maximum-requests=100 maximum-requests-jitter=10 restart-interval=3600 inactivity-timeout=300 \\',
         '  request-timeout=60 interrupt-timeout=5 deadlock-timeout=30 startup-timeout=15 graceful-timeout=20 eviction-timeout=25 \\',
         '  shutdown-timeout=8 queue-timeout=45 socket-timeout=9 cpu-time-limit=120 cpu-priority=-5 memory-limit=512M \\',
-        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On application-groups=processes send-ahead=0.5',
+        '  virtual-memory-limit=1G maximum-rss=1048576 stack-size=512k reload-on-changes=On application-groups=processes send-ahead=0.5 \\',
+        '  scheduling-policy=Normal',
       ]);
       assert.deepEqual(site.config.processGroups[0]!, {
         ...defaultProcessGroup('full', 'python3'),
@@ -903,6 +904,7 @@ describe('mod_wsgi directives', () => {
         socketTimeout: 9,
         cpuTimeLimit: 120,
         cpuPriority: -5,
+        schedulingPolicy: 'normal',
         memoryLimit: 512 * 1024 * 1024,
         virtualMemoryLimit: 1024 ** 3,
         maximumRss: 1048576,
@@ -966,6 +968,7 @@ describe('mod_wsgi directives', () => {
       ['stack-size=1T', /option 'stack-size' needs a size in bytes/],
       ['reload-on-changes=maybe', /option 'reload-on-changes' takes On or Off, not "maybe"/],
       ['application-groups=threads', /option 'application-groups' takes sub-interpreters or processes, not "threads"/],
+      ['scheduling-policy=fifo', /option 'scheduling-policy' takes batch or normal, not "fifo"/],
     ];
     for (const [option, message] of malformed) {
       it(`a malformed value is an error: ${option}`, () => {

@@ -123,7 +123,7 @@ const FLAG_SETS: string[][] = [
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-group-script', 'auth hooks.wsgi', '--auth-group', 'site admins', '--host-access-script', 'auth hooks.wsgi'],
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
   ['--server-status', '--server-metrics', '--slow-requests', '2.5', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.0/8', '--trust-proxy', '::1', '--access-log', '--access-log-format', 'json'],
-  ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading'],
+  ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading', '--scheduling-policy', 'normal'],
   ['--request-body-spooling=off', '--chunked-request'],
   ['--header-timeout', '10', '--header-max-timeout', '20', '--header-min-rate', '100', '--body-timeout', '0', '--max-clients', '50', '--trust-proxy-header', 'X-Forwarded-For', '--trust-proxy-header', 'X-Forwarded-Proto', '--trust-proxy', '10.0.0.0/8'],
 ];
