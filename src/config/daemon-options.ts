@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProcessGroupConfig } from './model';
+import { schedulingPolicyNamed } from './scheduling-policy';
 
 /**
  * The options of WSGIDaemonProcess, every one mod_wsgi 6 accepts: each is applied to the group,
@@ -156,9 +157,9 @@ const OPTIONS: Record<string, Apply> = {
   },
   // A wsgi-host extension: SCHED_BATCH (the default) or SCHED_OTHER for the group's processes.
   'scheduling-policy': (group, value) => {
-    const v = value.toLowerCase();
-    if (v !== 'batch' && v !== 'normal') return `takes batch or normal, not "${value}"`;
-    group.schedulingPolicy = v;
+    const policy = schedulingPolicyNamed(value);
+    if (policy === null) return `takes batch or normal, not "${value}"`;
+    group.schedulingPolicy = policy;
     return null;
   },
   // A wsgi-host extension: application groups in processes of their own instead of sub-interpreters.

@@ -6,9 +6,10 @@ import { LOG_FORMAT_NICKNAMES } from '../log/access-log';
 import { WELCOME_SCRIPT } from '../paths';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
+import { schedulingPolicyNamed, type SchedulingPolicy } from './scheduling-policy';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { AuthLayer, HookScriptConfig, RequireContainer } from './auth-model';
-import type { ListenerConfig, LogLevelName, LogTarget, ProcessGroupConfig, Section, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
+import type { ListenerConfig, LogLevelName, LogTarget, Section, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
 
 /**
  * The flags of `wsgi-host start-server`, modelled on `mod_wsgi-express start-server`, and their
@@ -349,11 +350,11 @@ function responseBufferFlag(values: FlagValues): number {
   return size;
 }
 
-function schedulingPolicy(text: string | undefined, fallback: ProcessGroupConfig['schedulingPolicy']): ProcessGroupConfig['schedulingPolicy'] {
+function schedulingPolicy(text: string | undefined, fallback: SchedulingPolicy): SchedulingPolicy {
   if (text === undefined) return fallback;
-  const v = text.toLowerCase();
-  if (v !== 'batch' && v !== 'normal') throw new ExpressConfigError(`--scheduling-policy must be batch or normal, not "${text}"`);
-  return v;
+  const policy = schedulingPolicyNamed(text);
+  if (policy === null) throw new ExpressConfigError(`--scheduling-policy must be batch or normal, not "${text}"`);
+  return policy;
 }
 
 function normalizeMountPoint(value: string): string {
