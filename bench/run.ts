@@ -3,8 +3,8 @@
  * round, prints a table per workload, writes docs/benchmarks.md and keeps the raw results in
  * .bench/. Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_FAIRNESS_SECONDS (= seconds,
  * 0 skips the per-connection pass), BENCH_ONLY=hello,flask,..., BENCH_SERVERS=wsgi-host,apache,...
- * (a name or a prefix: `gunicorn` means both workers; `uwsgi-http11` is available but not
- * run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
+ * (a name or a prefix: `gunicorn` means both workers; `uwsgi-http11` and
+ * `wsgi-host-sched-normal` are available but not run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,7 +21,7 @@ import { selectRecipes } from './servers';
 import { CLOCK_TICKS_PER_SECOND, machineTicks, selfTicks } from './servers/proc';
 import type { ServerRecipe } from './servers/recipe';
 import { killAllSync, RunningServer } from './servers/running-server';
-import { snapshotWsgiHost, wsgiHost } from './servers/wsgi-host';
+import { runsWsgiHost, snapshotWsgiHost } from './servers/wsgi-host';
 import { WORKLOADS, type Workload } from './workloads';
 
 function log(message: string): void {
@@ -164,7 +164,7 @@ async function main(): Promise<number> {
   fs.mkdirSync(runDir, { recursive: true });
   const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
   scriptDirToRemove = scriptDir;
-  if (recipes.includes(wsgiHost)) snapshotWsgiHost(path.join(runDir, 'wsgi-host'));
+  if (recipes.some(runsWsgiHost)) snapshotWsgiHost(path.join(runDir, 'wsgi-host'));
   const run: RunResult = {
     id,
     startedAt: startedAt.toISOString(),

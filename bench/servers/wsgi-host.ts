@@ -33,26 +33,44 @@ function checkoutVersion(): string {
   return `${pkg.version} (commit ${commit ?? '?'}${dirty ? ' plus uncommitted changes in src/ or python/' : ''}`;
 }
 
+function wsgiHostRecipe(name: string, byDefault: boolean, extraArgs: string[]): ServerRecipe {
+  const extra = extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : '';
+  return {
+    name,
+    byDefault,
+    unavailable: () =>
+      !fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'not built (run tsc -p .)' : !fs.existsSync(PYTHON) ? `${PYTHON} not found` : null,
+    skips: () => null,
+    describe: (w) => `--processes ${w.processes} --threads ${w.threads}${extra}`,
+    launch: ({ workload, port, dir }) => ({
+      command: process.execPath,
+      args: [
+        cli, 'start-server', workload.appFile,
+        '--host', '127.0.0.1', '--port', String(port),
+        '--processes', String(workload.processes), '--threads', String(workload.threads),
+        '--server-root', dir, '--python', PYTHON,
+        ...extraArgs,
+      ],
+      cwd: APPS_DIR,
+      files: [],
+      logs: [path.join(dir, 'error_log')],
+      stopSignal: 'SIGTERM',
+    }),
+    version: () => `${checkoutVersion()}${snapshotNote})`,
+  };
+}
+
 /** wsgi-host itself, exactly as a user runs it: `start-server` with defaults except the shape. */
-export const wsgiHost: ServerRecipe = {
-  name: 'wsgi-host',
-  byDefault: true,
-  unavailable: () =>
-    !fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'not built (run tsc -p .)' : !fs.existsSync(PYTHON) ? `${PYTHON} not found` : null,
-  skips: () => null,
-  describe: (w) => `--processes ${w.processes} --threads ${w.threads}`,
-  launch: ({ workload, port, dir }) => ({
-    command: process.execPath,
-    args: [
-      cli, 'start-server', workload.appFile,
-      '--host', '127.0.0.1', '--port', String(port),
-      '--processes', String(workload.processes), '--threads', String(workload.threads),
-      '--server-root', dir, '--python', PYTHON,
-    ],
-    cwd: APPS_DIR,
-    files: [],
-    logs: [path.join(dir, 'error_log')],
-    stopSignal: 'SIGTERM',
-  }),
-  version: () => `${checkoutVersion()}${snapshotNote})`,
-};
+export const wsgiHost: ServerRecipe = wsgiHostRecipe('wsgi-host', true, []);
+
+/**
+ * Not run by default: wsgi-host with its workers under SCHED_OTHER (`--scheduling-policy
+ * normal`), to measure what the default SCHED_BATCH does in an interleaved run
+ * (BENCH_SERVERS=wsgi-host,wsgi-host-sched-normal).
+ */
+export const wsgiHostSchedNormal: ServerRecipe = wsgiHostRecipe('wsgi-host-sched-normal', false, ['--scheduling-policy', 'normal']);
+
+/** Whether the recipe runs wsgi-host (from the copy taken at the start of the run). */
+export function runsWsgiHost(recipe: ServerRecipe): boolean {
+  return recipe === wsgiHost || recipe === wsgiHostSchedNormal;
+}
