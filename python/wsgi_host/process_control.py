@@ -59,8 +59,8 @@ def apply_scheduling_policy(policy, log):
     request waits for the CPU's current task to block or use up its slice instead of preempting
     it. That task is often the front end, which every request passes through; preempted, it stalls
     them all (on 2 cores with 2 processes it was preempted about once every 3 requests; without
-    that, hello served about 1.08x as many requests per second, at a somewhat higher 99th
-    percentile latency under full load). Any user may choose it; a system without it (not
+    that, hello served about 1.10x as many requests per second, with the 99th percentile
+    latency under full load sometimes higher). Any user may choose it; a system without it (not
     Linux) keeps its default policy."""
     if policy != 'batch':
         return
