@@ -74,30 +74,33 @@ export class ServerMetrics {
         this.set(source.activeRequests());
       },
     });
-    new Gauge({
-      name: 'wsgi_host_queue_length',
-      help: 'Requests waiting for a free thread, by process group.',
-      labelNames: ['process_group'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of groups()) this.set({ process_group: group.config.name }, group.queuedRequests);
-      },
-    });
-    const threadGauge = (name: string, help: string, busy: boolean): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['process_group'],
-        registers,
-        collect() {
-          this.reset();
-          for (const group of groups()) this.set({ process_group: group.config.name }, countThreads(group, busy));
-        },
-      });
+    /**
+     * A number each process group keeps, read when Prometheus scrapes: a gauge, or a counter whose
+     * total the group keeps itself.
+     */
+    const perGroup = (kind: 'gauge' | 'counter', name: string, help: string, value: (group: ProcessGroup) => number): void => {
+      const common = { name, help, labelNames: ['process_group'] as const, registers };
+      if (kind === 'gauge') {
+        new Gauge({
+          ...common,
+          collect() {
+            this.reset();
+            for (const group of groups()) this.set({ process_group: group.config.name }, value(group));
+          },
+        });
+      } else {
+        new Counter({
+          ...common,
+          collect() {
+            this.reset();
+            for (const group of groups()) this.inc({ process_group: group.config.name }, value(group));
+          },
+        });
+      }
     };
-    threadGauge('wsgi_host_busy_threads', 'Worker threads running a request, by process group.', true);
-    threadGauge('wsgi_host_idle_threads', 'Worker threads ready for a request, by process group.', false);
+    perGroup('gauge', 'wsgi_host_queue_length', 'Requests waiting for a free thread, by process group.', (group) => group.queuedRequests);
+    perGroup('gauge', 'wsgi_host_busy_threads', 'Worker threads running a request, by process group.', (group) => countThreads(group, true));
+    perGroup('gauge', 'wsgi_host_idle_threads', 'Worker threads ready for a request, by process group.', (group) => countThreads(group, false));
     new Gauge({
       name: 'wsgi_host_processes',
       help: 'Daemon processes, by process group and state (starting, ready, draining).',
@@ -112,20 +115,7 @@ export class ServerMetrics {
         }
       },
     });
-    /** A count each process group keeps itself, read when Prometheus scrapes. */
-    const groupCounter = (name: string, help: string, count: (group: ProcessGroup) => number): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['process_group'],
-        registers,
-        collect() {
-          this.reset();
-          for (const group of groups()) this.inc({ process_group: group.config.name }, count(group));
-        },
-      });
-    };
-    groupCounter('wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
+    perGroup('counter', 'wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
     new Counter({
       name: 'wsgi_host_response_pieces_total',
       help: 'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
@@ -139,7 +129,8 @@ export class ServerMetrics {
         }
       },
     });
-    groupCounter(
+    perGroup(
+      'counter',
       'wsgi_host_responses_spooled_total',
       'Responses whose client fell response-buffer-size behind, so the rest went to a spool file (WSGIResponseSpoolLimit) and the worker thread moved on, by process group.',
       (group) => group.responseCounts.spooled,
