@@ -3,8 +3,8 @@
  * round, prints a table per workload, writes docs/benchmarks.md and keeps the raw results in
  * .bench/. Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_FAIRNESS_SECONDS (= seconds,
  * 0 skips the per-connection pass), BENCH_ONLY=hello,flask,..., BENCH_SERVERS=wsgi-host,apache,...
- * (a name or a prefix: `gunicorn` means both workers; `uwsgi-http11` and
- * `wsgi-host-sched-normal` are available but not run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
+ * (a name or a prefix: `gunicorn` means both workers; `uwsgi-http11`,
+ * `wsgi-host-sched-normal` and `wsgi-host-priority-0` are available but not run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

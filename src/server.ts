@@ -16,6 +16,7 @@ import { capYoungGeneration } from './util/young-generation-cap';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
+import { FrontEndPriority, type PriorityReport } from './front-end-priority';
 import { dropFrontEnd, resolveCredentials, runningAsRoot, unreachableDirectory, type Credentials } from './privileges';
 
 /**
@@ -53,6 +54,8 @@ export class Server implements OpsHost {
   private releaseYoungGeneration: (() => void) | null = null;
   /** 1, plus one per configuration reload (the status page's ParentServerConfigGeneration). */
   generation = 1;
+  /** The front end's nice value, and the one the server started with (the daemon processes keep that). */
+  private readonly priority = new FrontEndPriority();
 
   constructor(public config: ServerConfig) {
     this.sinksNamed = this.runningSinks;
@@ -94,6 +97,8 @@ export class Server implements OpsHost {
     for (const group of groupConfigs) {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
+    // Before any process starts and before privileges are dropped: lowering a nice value needs them.
+    const priorityReport = this.priority.apply(this.config.frontEndPriority);
     const privilegeWarnings: string[] = [];
     const frontEndUser = this.planPrivileges(privilegeWarnings);
     this.socketDir = createSocketDirectory(this.config.socketPrefix, frontEndUser, this.ownersOfOldSockets());
@@ -126,7 +131,14 @@ export class Server implements OpsHost {
     }
     // Said once the server runs, so that a start-up failure stays one line.
     for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
+    this.reportPriority(priorityReport);
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
+  }
+
+  private reportPriority(report: PriorityReport | null): void {
+    if (report === null) return;
+    if (report.level === 'warn') this.errorLog.warn('core', report.message);
+    else this.errorLog.info('core', report.message);
   }
 
   /** Users resolved for groups, by "user|group". */
@@ -258,6 +270,7 @@ export class Server implements OpsHost {
     const groups = new Map(kept);
     for (const group of started) groups.set(group.config.name, group);
     const retired = [...this.groups.values()].filter((group) => groups.get(group.config.name) !== group);
+    const previousPriority = this.config.frontEndPriority ?? null;
     this.groups = groups;
     this.config = next;
     this.siteLogs = siteLogs;
@@ -270,6 +283,7 @@ export class Server implements OpsHost {
     this.applyOpsFeatures(next);
     this.front.ops = this.ops;
     setFrontEndTitle(next, this.addresses);
+    if ((next.frontEndPriority ?? null) !== previousPriority) this.reportPriority(this.priority.apply(next.frontEndPriority));
     logs.commit();
     for (const problem of logs.reopen()) this.errorLog.error('core', problem);
     const retirements: Promise<void>[] = [];
@@ -366,7 +380,13 @@ export class Server implements OpsHost {
       socketDir: groupSocketDirectory(this.socketDir!, index, credentials, groupConfig.name),
       credentials,
       index,
-      workerSettings: { restrictSignal: python.restrictSignal, restrictStdin: python.restrictStdin, restrictStdout: python.restrictStdout },
+      workerSettings: {
+        restrictSignal: python.restrictSignal,
+        restrictStdin: python.restrictStdin,
+        restrictStdout: python.restrictStdout,
+        // They inherit the front end's nice value; without a cpu-priority of their own they go back to this one.
+        startingPriority: this.priority.startingNice,
+      },
     });
   }
 

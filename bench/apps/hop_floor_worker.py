@@ -30,6 +30,13 @@ def main():
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):
         pass  # not Linux, or not allowed here: the reference runs as before
+    # And as wsgi-host's workers do, it goes back to the nice value the server started with
+    # (passed as the second argument): it inherited the front end's raised priority.
+    if len(sys.argv) > 2:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[2]))
+        except OSError:
+            pass
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(sys.argv[1])
     # A buffered reader: read(n) returns exactly n bytes (or fewer only at end of stream), and a

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import { DOWNLOAD_BODY, HELLO_BODY } from '../workloads';
 
 const port = Number(process.argv[2]);
@@ -29,6 +30,14 @@ const handler = handlers[workload ?? ''];
 if (handler === undefined || !Number.isInteger(port)) {
   process.stderr.write(`usage: bare-node-server.js PORT (${Object.keys(handlers).join('|')})\n`);
   process.exit(2);
+}
+
+// At the priority wsgi-host's front end takes by default (WSGIFrontEndPriority -10) where it may:
+// the ceiling is measured on the same terms.
+try {
+  os.setPriority(0, -10);
+} catch {
+  // Not permitted here (no root, no CAP_SYS_NICE): it runs as started, as wsgi-host's front end would.
 }
 
 const server = http.createServer({ keepAliveTimeout: 2_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true }, handler);

@@ -44,6 +44,15 @@ interface Worker {
   partialHead: Buffer | null;
 }
 
+// As wsgi-host's front end does by default (WSGIFrontEndPriority -10) where it may: the floor of
+// the design includes that choice. The workers go back to the starting value, as wsgi-host's do.
+const startingNice = os.getPriority(0);
+try {
+  os.setPriority(0, -10);
+} catch {
+  // Not permitted here (no root, no CAP_SYS_NICE): the reference runs as before, as wsgi-host does.
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hop-floor-'));
 const socketPath = path.join(dir, 'hop.sock');
 const workers: Worker[] = [];
@@ -158,7 +167,7 @@ server.on('error', (err) => shutDown(1, `cannot listen on 127.0.0.1:${port}: ${e
 // opens last, when every worker has connected, so the first request finds them all.
 workerServer.listen(socketPath, () => {
   for (let i = 0; i < processes; i++) {
-    const child = spawn(python!, [workerScript!, socketPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(python!, [workerScript!, socketPath, String(startingNice)], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', (err) => shutDown(1, `cannot start ${python}: ${err.message}`));
     child.on('exit', (code, signal) => shutDown(1, `a Python worker exited (${signal ?? `status ${code}`})`));
     children.push(child);

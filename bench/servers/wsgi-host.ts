@@ -70,7 +70,14 @@ export const wsgiHost: ServerRecipe = wsgiHostRecipe('wsgi-host', true, []);
  */
 export const wsgiHostSchedNormal: ServerRecipe = wsgiHostRecipe('wsgi-host-sched-normal', false, ['--scheduling-policy', 'normal']);
 
+/**
+ * Not run by default: wsgi-host with its front end left at the starting nice value
+ * (`--front-end-priority 0`), to measure what the default priority does in an interleaved run
+ * (BENCH_SERVERS=wsgi-host,wsgi-host-priority-0). It matters only where the bench runs as root.
+ */
+export const wsgiHostPriority0: ServerRecipe = wsgiHostRecipe('wsgi-host-priority-0', false, ['--front-end-priority', '0']);
+
 /** Whether the recipe runs wsgi-host (from the copy taken at the start of the run). */
 export function runsWsgiHost(recipe: ServerRecipe): boolean {
-  return recipe === wsgiHost || recipe === wsgiHostSchedNormal;
+  return recipe === wsgiHost || recipe === wsgiHostSchedNormal || recipe === wsgiHostPriority0;
 }

@@ -20,12 +20,7 @@ def apply_process_settings(config, log):
     if umask is not None:
         os.umask(umask)
     apply_scheduling_policy(config.get('schedulingPolicy'), log)
-    priority = config.get('cpuPriority') or 0
-    if priority:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, priority)
-        except OSError as exc:
-            log(LOG_WARNING, 'WSGI0075: Unable to set CPU priority of %d for daemon process: %s' % (priority, exc))
+    apply_priority(config.get('cpuPriority') or 0, config.get('startingPriority'), log)
     for key, limit, name in (('memoryLimit', resource.RLIMIT_DATA, 'memory-limit'),
                              ('virtualMemoryLimit', resource.RLIMIT_AS, 'virtual-memory-limit')):
         value = config.get(key) or 0
@@ -52,6 +47,25 @@ def apply_process_settings(config, log):
     interval = config.get('switchInterval')
     if interval:
         sys.setswitchinterval(interval)
+
+
+def apply_priority(priority, starting, log):
+    """cpu-priority, or without one the nice value the server started with: the front end may run
+    at a higher priority (WSGIFrontEndPriority), and this process inherited that from it. Set on
+    the main thread before any other starts (Linux keeps a nice value per thread; new threads take
+    their creator's)."""
+    target = priority if priority else starting
+    if target is None:
+        return
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) == target:
+            return
+        os.setpriority(os.PRIO_PROCESS, 0, target)
+    except OSError as exc:
+        if priority:
+            log(LOG_WARNING, 'WSGI0075: Unable to set CPU priority of %d for daemon process: %s' % (priority, exc))
+        else:
+            log(LOG_WARNING, "Unable to give the daemon process the server's starting priority (nice %d) instead of the front end's: %s" % (target, exc))
 
 
 def apply_scheduling_policy(policy, log):

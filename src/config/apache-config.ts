@@ -11,6 +11,7 @@ import { isLogLevel } from '../log/error-log';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
 import { parseRequestReadTimeout } from './request-read-timeout';
+import { NICE_MAX, NICE_MIN, niceValueNamed } from './nice-value';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -168,6 +169,8 @@ class ConfigBuilder {
   private group: string | null = null;
   /** WSGISlowRequests, in seconds. */
   private slowRequests: number | null = null;
+  /** WSGIFrontEndPriority: a nice value, or null for the default. */
+  private frontEndPriority: number | null = null;
   private mainErrorLogSet = false;
   private readonly vhostErrorLogSet = new Set<VirtualHostConfig>();
   private readonly vhostDocumentRootSet = new Set<VirtualHostConfig>();
@@ -783,6 +786,16 @@ class ConfigBuilder {
         this.slowRequests = seconds;
       },
     },
+    wsgifrontendpriority: {
+      contexts: ['server'],
+      args: [1, 1],
+      usage: 'WSGIFrontEndPriority NICE',
+      apply: (node) => {
+        const nice = niceValueNamed(node.args[0]!);
+        if (nice === null) return this.error(node, `takes a nice value from ${NICE_MIN} to ${NICE_MAX}, not "${node.args[0]}"`);
+        this.frontEndPriority = nice;
+      },
+    },
     wsgidontwritebytecode: {
       contexts: ['server'],
       args: [1, 1],
@@ -1027,6 +1040,7 @@ class ConfigBuilder {
       shutdownTimeout: this.shutdownTimeout,
       warnings: this.warnings.map(formatProblem),
       slowRequests: this.slowRequests,
+      frontEndPriority: this.frontEndPriority,
     };
   }
 }

@@ -7,6 +7,12 @@ import type { LimitsConfig, RequestReadTimeouts, ProcessGroupConfig, PythonSetti
  */
 export const DEFAULT_RESPONSE_BUFFER_SIZE = 1024 * 1024;
 
+/**
+ * The front end's nice value when WSGIFrontEndPriority is not given: applied when the server may
+ * lower its nice value (root, CAP_SYS_NICE); otherwise the front end stays as it started.
+ */
+export const DEFAULT_FRONT_END_PRIORITY = -10;
+
 /** A process group with WSGIDaemonProcess's defaults (mod_wsgi 6). */
 export function defaultProcessGroup(name: string, python: string): ProcessGroupConfig {
   return {

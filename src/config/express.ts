@@ -7,6 +7,7 @@ import { WELCOME_SCRIPT } from '../paths';
 import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
 import { schedulingPolicyNamed, type SchedulingPolicy } from './scheduling-policy';
+import { NICE_MAX, NICE_MIN, niceValueNamed } from './nice-value';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_RESPONSE_BUFFER_SIZE, defaultLimits, defaultProcessGroup, defaultPythonSettings, defaultTimeouts, defaultVirtualHost } from './defaults';
 import type { AuthLayer, HookScriptConfig, RequireContainer } from './auth-model';
 import type { ListenerConfig, LogLevelName, LogTarget, Section, TlsConfig, ReadTimeoutStage, RequestReadTimeouts, ServerConfig } from './model';
@@ -29,6 +30,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'queue-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a request may wait for a free thread before it gets 504; 0 waits forever.', defaultText: '45' },
   { name: 'send-ahead', kind: 'number', placeholder: 'MS', min: 0, help: 'When every thread is busy, send a request (without a body, or with one under 32 KiB) to a thread whose requests take under this many milliseconds, to start the moment its current one ends (no round trip through the front end in between); 0 never does.', defaultText: '2' },
   { name: 'scheduling-policy', kind: 'string', placeholder: 'POLICY', help: "Linux scheduling policy of the Python processes: batch (SCHED_BATCH: a worker woken by a request does not preempt the front end, which every request passes through) or normal (SCHED_OTHER, as mod_wsgi's daemons).", defaultText: 'batch' },
+  { name: 'front-end-priority', kind: 'string', placeholder: 'NICE', help: 'Nice value of the front end, the one thread every request passes through (WSGIFrontEndPriority); from -20 to 19. Below the starting value it needs root or CAP_SYS_NICE (without them the front end stays as it is); the Python processes keep the starting value.', defaultText: '-10' },
   { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a stopping process has to exit after its requests are done (then it is killed).', defaultText: '5' },
   { name: 'graceful-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a process being replaced may take to finish its running requests.', defaultText: '15' },
   { name: 'eviction-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'As graceful-timeout, for restarts asked for with SIGUSR1; 0 uses graceful-timeout.', defaultText: '0' },
@@ -226,6 +228,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     shutdownTimeout,
     warnings: [],
     slowRequests: (values['slow-requests'] as number | undefined) ?? null,
+    frontEndPriority: frontEndPriority(values['front-end-priority'] as string | undefined),
   };
 }
 
@@ -355,6 +358,13 @@ function schedulingPolicy(text: string | undefined, fallback: SchedulingPolicy):
   const policy = schedulingPolicyNamed(text);
   if (policy === null) throw new ExpressConfigError(`--scheduling-policy must be batch or normal, not "${text}"`);
   return policy;
+}
+
+function frontEndPriority(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const nice = niceValueNamed(text);
+  if (nice === null) throw new ExpressConfigError(`--front-end-priority must be a nice value from ${NICE_MIN} to ${NICE_MAX}, not "${text}"`);
+  return nice;
 }
 
 function normalizeMountPoint(value: string): string {

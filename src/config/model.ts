@@ -374,6 +374,8 @@ export interface ServerConfig {
   warnings: string[];
   /** WSGISlowRequests: log requests slower than this many seconds; absent or null = off. */
   slowRequests?: number | null;
+  /** WSGIFrontEndPriority: the front end's nice value; absent or null = the default (see front-end-priority.ts). */
+  frontEndPriority?: number | null;
 }
 
 /** Apache's and mod_wsgi's defaults for per-directory settings. */

@@ -98,6 +98,14 @@ describe('wsgi-host start-server', () => {
     assert.match(slow.stderr, /--slow-requests/);
   });
 
+  it('rejects a --front-end-priority that is not a nice value', () => {
+    for (const value of ['-21', '20', 'high', '1.5']) {
+      const result = run(['start-server', '--front-end-priority', value]);
+      assert.equal(result.status, 2, value);
+      assert.match(result.stderr, new RegExp(`--front-end-priority must be a nice value from -20 to 19, not "${value.replace('.', '\\.')}"`));
+    }
+  });
+
   it('--help and the README\'s options table list exactly the options the parser knows, with their defaults', () => {
     const { stdout } = run(['start-server', '--help']);
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');

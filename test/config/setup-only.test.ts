@@ -123,7 +123,7 @@ const FLAG_SETS: string[][] = [
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-group-script', 'auth hooks.wsgi', '--auth-group', 'site admins', '--host-access-script', 'auth hooks.wsgi'],
   ['--auth-user-script', 'auth hooks.wsgi', '--auth-type', 'Digest', '--pass-authorization=off'],
   ['--server-status', '--server-metrics', '--slow-requests', '2.5', '--trust-proxy-header', 'X-Request-Id', '--trust-proxy', '10.0.0.0/8', '--trust-proxy', '::1', '--access-log', '--access-log-format', 'json'],
-  ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading', '--scheduling-policy', 'normal'],
+  ['--graceful-timeout', '20', '--eviction-timeout', '5', '--request-timeout', '0', '--interrupt-timeout', '3', '--startup-timeout', '0', '--deadlock-timeout', '120', '--maximum-requests', '1000', '--maximum-requests-jitter', '50', '--restart-interval', '3600', '--inactivity-timeout', '600', '--maximum-rss', '512M', '--memory-limit', '1G', '--cpu-time-limit', '300', '--reload-on-changes', '--disable-reloading', '--scheduling-policy', 'normal', '--front-end-priority', '-5'],
   ['--request-body-spooling=off', '--chunked-request'],
   ['--header-timeout', '10', '--header-max-timeout', '20', '--header-min-rate', '100', '--body-timeout', '0', '--max-clients', '50', '--trust-proxy-header', 'X-Forwarded-For', '--trust-proxy-header', 'X-Forwarded-Proto', '--trust-proxy', '10.0.0.0/8'],
 ];
@@ -216,6 +216,7 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
     assert.match(run.text, /^<Location \/server-status>\n    SetHandler server-status\n    Require local\n<\/Location>$/m);
     assert.match(run.text, /^<Location \/server-metrics>\n    SetHandler server-metrics\n    Require local\n<\/Location>$/m);
     assert.match(run.text, /^WSGISlowRequests 0$/m);
+    assert.doesNotMatch(run.text, /WSGIFrontEndPriority/, 'the default priority is not written out');
     assert.match(run.text, /^WSGITrustedProxyHeaders X-Request-Id$/m);
     assert.match(run.text, /^WSGITrustedProxies 10\.0\.0\.1$/m);
     const config = run.result.config!;

@@ -114,6 +114,8 @@ export interface StartOptions {
   expectFailure?: boolean;
   /** Do not wait for the worker processes to be ready (for processes that never will be). */
   dontWaitForWorkers?: boolean;
+  /** A command that runs the server (it must exec it, keeping the pid), e.g. setpriv with its options. */
+  launcher?: string[];
 }
 
 /**
@@ -124,7 +126,8 @@ export interface StartOptions {
 export async function startServer(args: string[], options: StartOptions = {}): Promise<RunningServer> {
   const serverRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-test-'));
   const level = args.includes('--log-level') ? [] : ['--log-level', 'info'];
-  const child = spawn(process.execPath, [CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...level, ...args], {
+  const command = [...(options.launcher ?? []), process.execPath, CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...level, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { DEFAULT_FRONT_END_PRIORITY } from './config/defaults';
+
+/**
+ * The front end's priority (WSGIFrontEndPriority, start-server --front-end-priority): the nice
+ * value of the thread that every request passes through twice, on its way in and on its way out.
+ *
+ * On a busy machine that thread competes for the CPU with the Python processes it feeds and with
+ * everything else; each time it waits for a core, every request waits with it. A negative nice
+ * value lets it win those contests (nginx's worker_priority does the same for its workers).
+ * Lowering a nice value needs root or CAP_SYS_NICE; the daemon processes, which inherit the value
+ * when the front end starts them, go back to the value the server started with (or to their
+ * cpu-priority) before any application code runs.
+ */
+
+export interface PriorityReport {
+  level: 'info' | 'warn';
+  message: string;
+}
+
+export interface PrioritySystem {
+  /** The calling thread's nice value. */
+  get(): number;
+  set(nice: number): void;
+  /**
+   * The nice value of this process's autogroup when the process leads its own session (so the
+   * group holds nothing else of note), or null: another session's group, or no autogroups.
+   */
+  ownGroupNice(): number | null;
+  setGroupNice(nice: number): void;
+}
+
+const linuxPriority: PrioritySystem = {
+  // pid 0: this thread (Linux keeps a nice value per thread).
+  get: () => os.getPriority(0),
+  set: (nice) => os.setPriority(0, nice),
+  ownGroupNice: () => {
+    try {
+      const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+      // After the command name: state, ppid, pgrp, session.
+      const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+      if (session !== process.pid) return null;
+      const nice = /\bnice (-?\d+)/.exec(fs.readFileSync('/proc/self/autogroup', 'utf8'));
+      return nice === null ? null : Number(nice[1]);
+    } catch {
+      return null; // no /proc, or a kernel without autogroups
+    }
+  },
+  setGroupNice: (nice) => fs.writeFileSync('/proc/self/autogroup', String(nice)),
+};
+
+export class FrontEndPriority {
+  /** The nice value the server was started with: the daemon processes return to it. */
+  readonly startingNice: number;
+
+  constructor(private readonly system: PrioritySystem = linuxPriority) {
+    this.startingNice = system.get();
+  }
+
+  /**
+   * Gives the front end `configured` (null: the default), before it starts any process. Returns
+   * what the error log should say, or null when there is nothing to say. A default that cannot
+   * be applied is only worth an info line; a value the administrator asked for, a warning.
+   *
+   * Where the kernel groups processes by session for scheduling (autogroups, the default
+   * without a cgroup CPU controller), a thread's nice value only orders it within its group, and
+   * each session's group gets an equal share against the others: the daemon processes lead
+   * sessions of their own, and so does the front end when a service manager starts it. When it
+   * does, its group gets the same nice value, or raising the thread alone would change nothing.
+   * A front end started from a shell shares the shell's group and leaves that group alone.
+   */
+  apply(configured: number | null | undefined): PriorityReport | null {
+    const explicit = configured !== null && configured !== undefined;
+    const wanted = explicit ? configured : DEFAULT_FRONT_END_PRIORITY;
+    const current = this.system.get();
+    const group = this.system.ownGroupNice();
+    if (current === wanted && (group === null || group === wanted)) return null;
+    try {
+      if (current !== wanted) this.system.set(wanted);
+      if (group !== null && group !== wanted) this.system.setGroupNice(wanted);
+    } catch (err) {
+      // Node reports a refused setpriority as a SystemError whose info holds the errno's name.
+      const code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'lowering a nice value needs root or CAP_SYS_NICE' : (err as Error).message;
+      const now = this.system.get();
+      if (explicit) {
+        return { level: 'warn', message: `Unable to set the front end's priority (WSGIFrontEndPriority, --front-end-priority) to nice ${wanted}: ${why}. It keeps nice ${now}; start wsgi-host as root, grant it CAP_SYS_NICE, or choose a value of ${now} or more.` };
+      }
+      return { level: 'info', message: `The front end keeps nice ${now}: its default priority, nice ${wanted}, was refused (${why}). Set WSGIFrontEndPriority (--front-end-priority) to ${now} to ask for no change.` };
+    }
+    const ofGroup = group !== null ? ", as does the scheduling group of the session it leads" : '';
+    return { level: 'info', message: `The front end runs at nice ${wanted} (WSGIFrontEndPriority)${ofGroup}; its daemon processes at nice ${this.startingNice} unless their cpu-priority says otherwise.` };
+  }
+}
