@@ -65,7 +65,7 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     '  for them "per connection" means per client slot.',
     '- The bare `node` server (`bench/servers/bare-node-server.ts`) answers like the Python apps with the same `http.Server`',
     '  options as wsgi-host\'s front end, in one process: the ceiling of the front end without Python behind it. It runs at',
-    '  the front end\'s default priority (nice -10 where permitted), as the hop-floor\'s front end does.',
+    '  the front end\'s default priority and policy (nice -10 where permitted, SCHED_BATCH), as the hop-floor\'s front end does.',
     '- The `hop-floor` reference (`bench/servers/hop-floor-server.ts`, `bench/apps/hop_floor_worker.py`) is not a WSGI server:',
     '  the same node:http front end forwards each request over a persistent UNIX socket to one of the Python processes, which',
     '  only answer (no environ, no WSGI, no logging), under SCHED_BATCH as wsgi-host\'s are by default. It is the floor of',

@@ -196,7 +196,7 @@ function hopFloorText(v: View): string[] {
     `reference is the floor of wsgi-host's design: the same node:http front end hands each request over a persistent UNIX`,
     `socket to one of ${w.shape.processes} Python processes that do nothing but answer (no environ, no WSGI, no logging),`,
     `sending a request ahead to a busy process when all are busy, as wsgi-host does (send-ahead), its processes under`,
-    `SCHED_BATCH as wsgi-host's are by default (scheduling-policy), its front end at wsgi-host's default priority (nice -10 where permitted).`,
+    `SCHED_BATCH as wsgi-host's are by default (scheduling-policy), its front end where wsgi-host's is by default (nice -10 where permitted, SCHED_BATCH).`,
     `Per request its front end spent ${us(hopNode)} of CPU${node !== undefined ? ` (node:http alone, with no Python behind it: ${us(v.cpuUs(node))}; the difference is the hop)` : ''}`,
     `and its Python processes ${us(hopPython)}. The front end is one node process with one JavaScript thread: at ${us(hopNode)} a`,
     `request it cannot pass about ${rate(hopCap)} req/s (its helper threads count in that CPU too, so a little more), however many cores or Python processes there are. uWSGI \`--http-socket\` spent`,

@@ -4,7 +4,7 @@
  * .bench/. Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_FAIRNESS_SECONDS (= seconds,
  * 0 skips the per-connection pass), BENCH_ONLY=hello,flask,..., BENCH_SERVERS=wsgi-host,apache,...
  * (a name or a prefix: `gunicorn` means both workers; `uwsgi-http11`,
- * `wsgi-host-sched-normal` and `wsgi-host-priority-0` are available but not run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
+ * `wsgi-host-sched-normal`, `wsgi-host-priority-0` and `wsgi-host-fe-normal` are available but not run by default), BENCH_WRITE_DOCS=0 to keep docs/benchmarks.md as it is.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Builds native/region_map.c into dist/native/region_map.node with the C compiler and Node's own
-// headers (they ship with Node, so no download; the node-api-headers package is the fallback). The front end works without it (it then copies
-// large response pieces out of the worker's region with pread), so a missing compiler or header
-// is a warning, not a failed build; WSGI_HOST_NATIVE=required makes it an error.
+// Builds the native addons in native/ into dist/native/*.node with the C compiler and Node's own
+// headers (they ship with Node, so no download; the node-api-headers package is the fallback):
+// region_map (the front end maps workers' response regions; without it, it copies large
+// response pieces out with pread) and thread_policy (the front end's scheduling policy; without
+// it, the front end stays under the default policy). The front end works without either, so a
+// missing compiler or header is a warning, not a failed build; WSGI_HOST_NATIVE=required makes
+// it an error.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,8 +13,10 @@ const path = require('node:path');
 const os = require('node:os');
 
 const root = path.resolve(__dirname, '..');
-const source = path.join(root, 'native', 'region_map.c');
-const target = path.join(root, 'dist', 'native', 'region_map.node');
+const ADDONS = [
+  { name: 'region_map', without: 'the front end will copy large response pieces instead (slower downloads)' },
+  { name: 'thread_policy', without: 'the front end will keep the default scheduling policy' },
+];
 const required = process.env.WSGI_HOST_NATIVE === 'required';
 
 function giveUp(message) {
@@ -19,7 +24,7 @@ function giveUp(message) {
     console.error(`build-native: ${message}`);
     process.exit(1);
   }
-  console.warn(`build-native: ${message}; the front end will copy large response pieces instead (slower downloads).`);
+  console.warn(`build-native: ${message}; ${ADDONS.map((a) => a.without).join(', and ')}.`);
   process.exit(0);
 }
 
@@ -34,18 +39,22 @@ function headerDir() {
   return candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
 }
 
-if (process.platform !== 'linux') giveUp(`the region mapping is for Linux (memfd seals), not ${process.platform}`);
+if (process.platform !== 'linux') giveUp(`the native addons are for Linux (memfd seals, per-thread scheduling policies), not ${process.platform}`);
 const include = headerDir();
 if (include === undefined) giveUp('no node_api.h next to Node, in /usr/include/node or in node_modules/node-api-headers (run npm install)');
-try {
-  if (fs.statSync(target).mtimeMs >= fs.statSync(source).mtimeMs) process.exit(0);
-} catch {
-  // Not built yet.
-}
-fs.mkdirSync(path.dirname(target), { recursive: true });
 const compiler = process.env.CC || 'cc';
-const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-DNODE_GYP_MODULE_NAME=region_map', `-I${include}`, source, '-o', `${target}.tmp`];
-const run = spawnSync(compiler, args, { stdio: 'inherit' });
-if (run.error !== undefined) giveUp(`cannot run the C compiler '${compiler}' (${run.error.message}); install gcc or set CC`);
-if (run.status !== 0) giveUp(`'${compiler} ${args.join(' ')}' failed`);
-fs.renameSync(`${target}.tmp`, target);
+for (const addon of ADDONS) {
+  const source = path.join(root, 'native', `${addon.name}.c`);
+  const target = path.join(root, 'dist', 'native', `${addon.name}.node`);
+  try {
+    if (fs.statSync(target).mtimeMs >= fs.statSync(source).mtimeMs) continue;
+  } catch {
+    // Not built yet.
+  }
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', `-DNODE_GYP_MODULE_NAME=${addon.name}`, `-I${include}`, source, '-o', `${target}.tmp`];
+  const run = spawnSync(compiler, args, { stdio: 'inherit' });
+  if (run.error !== undefined) giveUp(`cannot run the C compiler '${compiler}' (${run.error.message}); install gcc or set CC`);
+  if (run.status !== 0) giveUp(`'${compiler} ${args.join(' ')}' failed`);
+  fs.renameSync(`${target}.tmp`, target);
+}

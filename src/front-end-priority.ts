@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { DEFAULT_FRONT_END_PRIORITY } from './config/defaults';
+import * as path from 'node:path';
+import { DEFAULT_FRONT_END_PRIORITY, DEFAULT_FRONT_END_SCHEDULING_POLICY } from './config/defaults';
+import type { SchedulingPolicy } from './config/scheduling-policy';
 
 /**
  * The front end's priority (WSGIFrontEndPriority, start-server --front-end-priority): the nice
@@ -12,6 +14,13 @@ import { DEFAULT_FRONT_END_PRIORITY } from './config/defaults';
  * Lowering a nice value needs root or CAP_SYS_NICE; the daemon processes, which inherit the value
  * when the front end starts them, go back to the value the server started with (or to their
  * cpu-priority) before any application code runs.
+ *
+ * And its scheduling policy (WSGIFrontEndSchedulingPolicy, --front-end-scheduling-policy):
+ * under SCHED_BATCH (the default; any user may choose it) the woken front end does not preempt
+ * the task on its core but runs when that task blocks or its slice ends, by which time more of
+ * the workers' answers and clients' requests are usually waiting: it handles several per wake-up
+ * instead of one, at a fraction of the CPU. Its nice value still gives it the larger share. The
+ * daemon processes inherit the policy too and set their own (scheduling-policy).
  */
 
 export interface PriorityReport {
@@ -29,6 +38,28 @@ export interface PrioritySystem {
    */
   ownGroupNice(): number | null;
   setGroupNice(nice: number): void;
+  /** The calling thread's policy ('other' for a real-time or idle one); null when it cannot be told. */
+  getPolicy(): SchedulingPolicy | 'other' | null;
+  setPolicy(policy: SchedulingPolicy): void;
+}
+
+interface ThreadPolicyAddon {
+  get(): SchedulingPolicy | 'other';
+  set(policy: SchedulingPolicy): SchedulingPolicy;
+}
+
+/** native/thread_policy.c, built by `npm run build` into dist/native; null where it is not built. */
+let threadPolicy: ThreadPolicyAddon | null | undefined;
+
+function threadPolicyAddon(): ThreadPolicyAddon | null {
+  if (threadPolicy !== undefined) return threadPolicy;
+  threadPolicy = null;
+  try {
+    threadPolicy = require(path.resolve(__dirname, '..', 'native', 'thread_policy.node')) as ThreadPolicyAddon;
+  } catch {
+    // No C compiler at build time, or not Linux: the front end keeps the policy it started with.
+  }
+  return threadPolicy;
 }
 
 const linuxPriority: PrioritySystem = {
@@ -48,6 +79,12 @@ const linuxPriority: PrioritySystem = {
     }
   },
   setGroupNice: (nice) => fs.writeFileSync('/proc/self/autogroup', String(nice)),
+  getPolicy: () => threadPolicyAddon()?.get() ?? null,
+  setPolicy: (policy) => {
+    const addon = threadPolicyAddon();
+    if (addon === null) throw new Error('the native addon dist/native/thread_policy.node is not built (npm run build needs a C compiler)');
+    addon.set(policy);
+  },
 };
 
 export class FrontEndPriority {
@@ -91,5 +128,24 @@ export class FrontEndPriority {
     }
     const ofGroup = group !== null ? ", as does the scheduling group of the session it leads" : '';
     return { level: 'info', message: `The front end runs at nice ${wanted} (WSGIFrontEndPriority)${ofGroup}; its daemon processes at nice ${this.startingNice} unless their cpu-priority says otherwise.` };
+  }
+
+  /**
+   * Puts the front end's thread under `configured` (null: the default policy). Like apply(), it
+   * returns what the error log should say; an explicit policy that cannot be set is a warning.
+   */
+  applyPolicy(configured: SchedulingPolicy | null | undefined): PriorityReport | null {
+    const explicit = configured !== null && configured !== undefined;
+    const wanted = explicit ? configured : DEFAULT_FRONT_END_SCHEDULING_POLICY;
+    const current = this.system.getPolicy();
+    if (current === wanted) return null;
+    if (current === null && wanted === 'normal') return null; // nothing could have changed it
+    try {
+      this.system.setPolicy(wanted);
+    } catch (err) {
+      const message = `The front end keeps its scheduling policy${current !== null ? ` (${current})` : ''} instead of ${wanted} (WSGIFrontEndSchedulingPolicy): ${(err as Error).message}.`;
+      return { level: explicit ? 'warn' : 'info', message };
+    }
+    return { level: 'info', message: `The front end runs under the ${wanted === 'batch' ? 'SCHED_BATCH' : 'SCHED_OTHER'} scheduling policy (WSGIFrontEndSchedulingPolicy).` };
   }
 }

@@ -98,7 +98,7 @@ export class Server implements OpsHost {
       if (!this.pythons.has(group.python)) this.pythons.set(group.python, probePython(group.python));
     }
     // Before any process starts and before privileges are dropped: lowering a nice value needs them.
-    const priorityReport = this.priority.apply(this.config.frontEndPriority);
+    const priorityReports = [this.priority.apply(this.config.frontEndPriority), this.priority.applyPolicy(this.config.frontEndSchedulingPolicy)];
     const privilegeWarnings: string[] = [];
     const frontEndUser = this.planPrivileges(privilegeWarnings);
     this.socketDir = createSocketDirectory(this.config.socketPrefix, frontEndUser, this.ownersOfOldSockets());
@@ -131,7 +131,7 @@ export class Server implements OpsHost {
     }
     // Said once the server runs, so that a start-up failure stays one line.
     for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
-    this.reportPriority(priorityReport);
+    for (const report of priorityReports) this.reportPriority(report);
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
   }
 
@@ -271,6 +271,7 @@ export class Server implements OpsHost {
     for (const group of started) groups.set(group.config.name, group);
     const retired = [...this.groups.values()].filter((group) => groups.get(group.config.name) !== group);
     const previousPriority = this.config.frontEndPriority ?? null;
+    const previousPolicy = this.config.frontEndSchedulingPolicy ?? null;
     this.groups = groups;
     this.config = next;
     this.siteLogs = siteLogs;
@@ -284,6 +285,7 @@ export class Server implements OpsHost {
     this.front.ops = this.ops;
     setFrontEndTitle(next, this.addresses);
     if ((next.frontEndPriority ?? null) !== previousPriority) this.reportPriority(this.priority.apply(next.frontEndPriority));
+    if ((next.frontEndSchedulingPolicy ?? null) !== previousPolicy) this.reportPriority(this.priority.applyPolicy(next.frontEndSchedulingPolicy));
     logs.commit();
     for (const problem of logs.reopen()) this.errorLog.error('core', problem);
     const retirements: Promise<void>[] = [];

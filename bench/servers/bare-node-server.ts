@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import { DOWNLOAD_BODY, HELLO_BODY } from '../workloads';
+import { takeFrontEndScheduling } from './reference-scheduling';
 
 const port = Number(process.argv[2]);
 const workload = process.argv[3];
@@ -32,13 +32,7 @@ if (handler === undefined || !Number.isInteger(port)) {
   process.exit(2);
 }
 
-// At the priority wsgi-host's front end takes by default (WSGIFrontEndPriority -10) where it may:
-// the ceiling is measured on the same terms.
-try {
-  os.setPriority(0, -10);
-} catch {
-  // Not permitted here (no root, no CAP_SYS_NICE): it runs as started, as wsgi-host's front end would.
-}
+takeFrontEndScheduling();
 
 const server = http.createServer({ keepAliveTimeout: 2_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true }, handler);
 server.listen(port, '127.0.0.1');

@@ -18,6 +18,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { takeFrontEndScheduling } from './reference-scheduling';
 
 const [portText, workload, python, workerScript, processesText] = process.argv.slice(2);
 const KINDS: Record<string, { letter: string; type: string; readsBody: boolean }> = {
@@ -44,14 +45,9 @@ interface Worker {
   partialHead: Buffer | null;
 }
 
-// As wsgi-host's front end does by default (WSGIFrontEndPriority -10) where it may: the floor of
-// the design includes that choice. The workers go back to the starting value, as wsgi-host's do.
-const startingNice = os.getPriority(0);
-try {
-  os.setPriority(0, -10);
-} catch {
-  // Not permitted here (no root, no CAP_SYS_NICE): the reference runs as before, as wsgi-host does.
-}
+// As wsgi-host's front end is by default; the workers go back to the starting nice value, as
+// wsgi-host's do.
+const startingNice = takeFrontEndScheduling();
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hop-floor-'));
 const socketPath = path.join(dir, 'hop.sock');

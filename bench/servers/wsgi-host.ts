@@ -77,7 +77,14 @@ export const wsgiHostSchedNormal: ServerRecipe = wsgiHostRecipe('wsgi-host-sched
  */
 export const wsgiHostPriority0: ServerRecipe = wsgiHostRecipe('wsgi-host-priority-0', false, ['--front-end-priority', '0']);
 
+/**
+ * Not run by default: wsgi-host with its front end under SCHED_OTHER (`--front-end-scheduling-policy
+ * normal`), to measure what the default SCHED_BATCH does for the front end in an interleaved run
+ * (BENCH_SERVERS=wsgi-host,wsgi-host-fe-normal).
+ */
+export const wsgiHostFrontEndNormal: ServerRecipe = wsgiHostRecipe('wsgi-host-fe-normal', false, ['--front-end-scheduling-policy', 'normal']);
+
 /** Whether the recipe runs wsgi-host (from the copy taken at the start of the run). */
 export function runsWsgiHost(recipe: ServerRecipe): boolean {
-  return recipe === wsgiHost || recipe === wsgiHostSchedNormal || recipe === wsgiHostPriority0;
+  return recipe === wsgiHost || recipe === wsgiHostSchedNormal || recipe === wsgiHostPriority0 || recipe === wsgiHostFrontEndNormal;
 }

@@ -76,15 +76,18 @@ def apply_scheduling_policy(policy, log):
     that, hello served about 1.10x as many requests per second, with the 99th percentile
     latency under full load sometimes higher). Any user may choose it; a system without it (not
     Linux) keeps its default policy."""
-    if policy != 'batch':
+    if policy not in ('batch', 'normal'):
         return
     batch = getattr(os, 'SCHED_BATCH', None)
     if batch is None:
         return
+    # Set in either case: the process inherited the front end's policy, which may be the other one.
+    wanted, name = (batch, 'SCHED_BATCH') if policy == 'batch' else (os.SCHED_OTHER, 'SCHED_OTHER')
     try:
-        os.sched_setscheduler(0, batch, os.sched_param(0))
+        if os.sched_getscheduler(0) != wanted:
+            os.sched_setscheduler(0, wanted, os.sched_param(0))
     except OSError as exc:
-        log(LOG_WARNING, 'Unable to set scheduling policy SCHED_BATCH for daemon process: %s' % exc)
+        log(LOG_WARNING, 'Unable to set scheduling policy %s for daemon process: %s' % (name, exc))
 
 
 def set_process_title(title):

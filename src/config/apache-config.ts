@@ -12,6 +12,7 @@ import { parseProxyEntry } from '../front/trusted-proxies';
 import { proxyHeaderEnvironName } from './proxy-header-name';
 import { parseRequestReadTimeout } from './request-read-timeout';
 import { NICE_MAX, NICE_MIN, niceValueNamed } from './nice-value';
+import { schedulingPolicyNamed, type SchedulingPolicy } from './scheduling-policy';
 import type {
   DirectorySettings,
   HandlerScript,
@@ -171,6 +172,8 @@ class ConfigBuilder {
   private slowRequests: number | null = null;
   /** WSGIFrontEndPriority: a nice value, or null for the default. */
   private frontEndPriority: number | null = null;
+  /** WSGIFrontEndSchedulingPolicy, or null for the default. */
+  private frontEndSchedulingPolicy: SchedulingPolicy | null = null;
   private mainErrorLogSet = false;
   private readonly vhostErrorLogSet = new Set<VirtualHostConfig>();
   private readonly vhostDocumentRootSet = new Set<VirtualHostConfig>();
@@ -796,6 +799,16 @@ class ConfigBuilder {
         this.frontEndPriority = nice;
       },
     },
+    wsgifrontendschedulingpolicy: {
+      contexts: ['server'],
+      args: [1, 1],
+      usage: 'WSGIFrontEndSchedulingPolicy batch|normal',
+      apply: (node) => {
+        const policy = schedulingPolicyNamed(node.args[0]!);
+        if (policy === null) return this.error(node, `takes batch or normal, not "${node.args[0]}"`);
+        this.frontEndSchedulingPolicy = policy;
+      },
+    },
     wsgidontwritebytecode: {
       contexts: ['server'],
       args: [1, 1],
@@ -1041,6 +1054,7 @@ class ConfigBuilder {
       warnings: this.warnings.map(formatProblem),
       slowRequests: this.slowRequests,
       frontEndPriority: this.frontEndPriority,
+      frontEndSchedulingPolicy: this.frontEndSchedulingPolicy,
     };
   }
 }

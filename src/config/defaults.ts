@@ -13,6 +13,9 @@ export const DEFAULT_RESPONSE_BUFFER_SIZE = 1024 * 1024;
  */
 export const DEFAULT_FRONT_END_PRIORITY = -10;
 
+/** The front end's scheduling policy when WSGIFrontEndSchedulingPolicy is not given (any user may set it). */
+export const DEFAULT_FRONT_END_SCHEDULING_POLICY = 'batch' as const;
+
 /** A process group with WSGIDaemonProcess's defaults (mod_wsgi 6). */
 export function defaultProcessGroup(name: string, python: string): ProcessGroupConfig {
   return {

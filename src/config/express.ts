@@ -31,6 +31,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'send-ahead', kind: 'number', placeholder: 'MS', min: 0, help: 'When every thread is busy, send a request (without a body, or with one under 32 KiB) to a thread whose requests take under this many milliseconds, to start the moment its current one ends (no round trip through the front end in between); 0 never does.', defaultText: '2' },
   { name: 'scheduling-policy', kind: 'string', placeholder: 'POLICY', help: "Linux scheduling policy of the Python processes: batch (SCHED_BATCH: a worker woken by a request does not preempt the front end, which every request passes through) or normal (SCHED_OTHER, as mod_wsgi's daemons).", defaultText: 'batch' },
   { name: 'front-end-priority', kind: 'string', placeholder: 'NICE', help: 'Nice value of the front end, the one thread every request passes through (WSGIFrontEndPriority); from -20 to 19. Below the starting value it needs root or CAP_SYS_NICE (without them the front end stays as it is); the Python processes keep the starting value.', defaultText: '-10' },
+  { name: 'front-end-scheduling-policy', kind: 'string', placeholder: 'POLICY', help: 'Linux scheduling policy of the front end (WSGIFrontEndSchedulingPolicy): batch (SCHED_BATCH: woken, it waits for the running task to block or use its slice, then handles several events at once) or normal (SCHED_OTHER).', defaultText: 'batch' },
   { name: 'shutdown-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a stopping process has to exit after its requests are done (then it is killed).', defaultText: '5' },
   { name: 'graceful-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'How long a process being replaced may take to finish its running requests.', defaultText: '15' },
   { name: 'eviction-timeout', kind: 'number', placeholder: 'SECONDS', min: 0, help: 'As graceful-timeout, for restarts asked for with SIGUSR1; 0 uses graceful-timeout.', defaultText: '0' },
@@ -229,6 +230,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     warnings: [],
     slowRequests: (values['slow-requests'] as number | undefined) ?? null,
     frontEndPriority: frontEndPriority(values['front-end-priority'] as string | undefined),
+    frontEndSchedulingPolicy: frontEndSchedulingPolicy(values['front-end-scheduling-policy'] as string | undefined),
   };
 }
 
@@ -365,6 +367,13 @@ function frontEndPriority(text: string | undefined): number | null {
   const nice = niceValueNamed(text);
   if (nice === null) throw new ExpressConfigError(`--front-end-priority must be a nice value from ${NICE_MIN} to ${NICE_MAX}, not "${text}"`);
   return nice;
+}
+
+function frontEndSchedulingPolicy(text: string | undefined): SchedulingPolicy | null {
+  if (text === undefined) return null;
+  const policy = schedulingPolicyNamed(text);
+  if (policy === null) throw new ExpressConfigError(`--front-end-scheduling-policy must be batch or normal, not "${text}"`);
+  return policy;
 }
 
 function normalizeMountPoint(value: string): string {

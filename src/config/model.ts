@@ -376,6 +376,8 @@ export interface ServerConfig {
   slowRequests?: number | null;
   /** WSGIFrontEndPriority: the front end's nice value; absent or null = the default (see front-end-priority.ts). */
   frontEndPriority?: number | null;
+  /** WSGIFrontEndSchedulingPolicy: the front end's thread's policy; absent or null = the default (batch). */
+  frontEndSchedulingPolicy?: ProcessGroupConfig['schedulingPolicy'] | null;
 }
 
 /** Apache's and mod_wsgi's defaults for per-directory settings. */

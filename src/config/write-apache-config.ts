@@ -46,6 +46,7 @@ export function renderApacheConfig(config: ServerConfig, command: string): strin
   if (main.settings.trustedProxies !== undefined) lines.push(`WSGITrustedProxies ${main.settings.trustedProxies.join(' ')}`);
   if (config.slowRequests !== undefined && config.slowRequests !== null) lines.push(`WSGISlowRequests ${config.slowRequests}`);
   if (config.frontEndPriority !== undefined && config.frontEndPriority !== null) lines.push(`WSGIFrontEndPriority ${config.frontEndPriority}`);
+  if (config.frontEndSchedulingPolicy !== undefined && config.frontEndSchedulingPolicy !== null) lines.push(`WSGIFrontEndSchedulingPolicy ${config.frontEndSchedulingPolicy}`);
   lines.push(`WSGISocketPrefix ${quote(config.socketPrefix)}`, '');
   for (const group of config.processGroups) lines.push(daemonProcess(group));
   lines.push('');

@@ -98,6 +98,12 @@ describe('wsgi-host start-server', () => {
     assert.match(slow.stderr, /--slow-requests/);
   });
 
+  it('rejects a --front-end-scheduling-policy other than batch or normal', () => {
+    const result = run(['start-server', '--front-end-scheduling-policy', 'fifo']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--front-end-scheduling-policy must be batch or normal, not "fifo"/);
+  });
+
   it('rejects a --front-end-priority that is not a nice value', () => {
     for (const value of ['-21', '20', 'high', '1.5']) {
       const result = run(['start-server', '--front-end-priority', value]);

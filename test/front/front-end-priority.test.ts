@@ -28,12 +28,17 @@ const AUTOGROUPS = LINUX && fs.existsSync('/proc/self/autogroup') && fs.readFile
 /** Runs the server as a service manager does: leading a session of its own. */
 const OWN_SESSION = ['/usr/bin/setsid'];
 
-/** The nice value of a process's main thread (Linux keeps one per thread). */
-function niceOf(pid: number): number {
+/** Field `n` (1-based, as proc(5) numbers them) of a process's main thread's stat line. */
+function statField(pid: number, n: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  // After the command name, which may hold spaces and parentheses: fields 3 onwards; nice is field 19.
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  // After the command name, which may hold spaces and parentheses: fields 3 onwards.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
 }
+
+/** The nice value of a process's main thread (Linux keeps one per thread). */
+const niceOf = (pid: number): number => statField(pid, 19);
+/** The scheduling policy of a process's main thread: 0 SCHED_OTHER, 3 SCHED_BATCH. */
+const policyOf = (pid: number): string => ({ 0: 'SCHED_OTHER', 3: 'SCHED_BATCH' })[statField(pid, 41)] ?? `policy ${statField(pid, 41)}`;
 
 const PRIORITY_APP = [
   'import os',
@@ -69,6 +74,11 @@ describe('WSGIFrontEndPriority: the front end and the daemon processes', { skip:
   });
   after(async () => {
     await site?.stop();
+  });
+
+  it('runs the front end under SCHED_BATCH by default, and says so', async () => {
+    assert.equal(policyOf(site!.server.child.pid!), 'SCHED_BATCH');
+    await site!.waitForLog(/The front end runs under the SCHED_BATCH scheduling policy \(WSGIFrontEndSchedulingPolicy\)\./);
   });
 
   it(MAY_LOWER ? 'runs the front end at nice -10 by default, and says so' : 'keeps the front end as it started without the privilege, and says why', async () => {
@@ -120,14 +130,16 @@ describe('--front-end-priority', { skip: LINUX ? false : 'Linux nice values per 
     await server?.stop();
   });
 
-  it('sets the front end to the value given; the Python processes keep the starting value', async () => {
+  it('sets the front end to the values given; the Python processes keep the starting nice value and their own policy', async () => {
     // Raising a nice value needs no privilege, so this holds for any user.
     const wanted = Math.min(STARTING + 3, 19);
-    server = await startServer([app('environ.wsgi'), '--front-end-priority', String(wanted), '--processes', '1', '--threads', '1']);
+    server = await startServer([app('environ.wsgi'), '--front-end-priority', String(wanted), '--front-end-scheduling-policy', 'normal', '--processes', '1', '--threads', '1']);
     assert.equal(niceOf(server.child.pid!), wanted);
+    assert.equal(policyOf(server.child.pid!), 'SCHED_OTHER', '--front-end-scheduling-policy normal');
     const workers = /Starting process '[^']+' \(pid=(\d+)\)/.exec(server.stderr);
     assert.ok(workers !== null, server.stderr);
     assert.equal(niceOf(Number(workers[1])), STARTING);
+    assert.equal(policyOf(Number(workers[1])), 'SCHED_BATCH', "the workers' own default");
     const res = await fetch(`http://127.0.0.1:${server.port}/`);
     assert.equal(res.status, 200);
     await server.stop();
@@ -216,5 +228,13 @@ describe('WSGIFrontEndPriority in a configuration file', () => {
     assert.match(refusal(['Listen 8080', 'WSGIFrontEndPriority high']), /^WSGIFrontEndPriority: takes a nice value from -20 to 19, not "high" \(line 2\)$/);
     assert.match(refusal(['Listen 8080', 'WSGIFrontEndPriority 2.5']), /takes a nice value/);
     assert.match(refusal(['Listen 8080', '<VirtualHost *:8080>', 'WSGIFrontEndPriority 0', '</VirtualHost>']), /^WSGIFrontEndPriority: .*\(line 3\)$/);
+  });
+
+  it('WSGIFrontEndSchedulingPolicy takes batch or normal, at server level only', () => {
+    assert.equal(load(['Listen 8080', 'WSGIFrontEndSchedulingPolicy Normal']).config?.frontEndSchedulingPolicy, 'normal');
+    assert.equal(load(['Listen 8080', 'WSGIFrontEndSchedulingPolicy batch']).config?.frontEndSchedulingPolicy, 'batch');
+    assert.equal(load(['Listen 8080']).config?.frontEndSchedulingPolicy, null);
+    assert.match(refusal(['Listen 8080', 'WSGIFrontEndSchedulingPolicy fifo']), /^WSGIFrontEndSchedulingPolicy: takes batch or normal, not "fifo" \(line 2\)$/);
+    assert.match(refusal(['Listen 8080', '<VirtualHost *:8080>', 'WSGIFrontEndSchedulingPolicy batch', '</VirtualHost>']), /^WSGIFrontEndSchedulingPolicy: .*\(line 3\)$/);
   });
 });
