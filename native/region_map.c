@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "throw_errno.h"
 
 #ifndef F_GET_SEALS
 #define F_GET_SEALS 1034
@@ -38,13 +39,6 @@
 static void unmap_region(napi_env env, void *data, void *hint) {
   (void)env;
   munmap(data, (size_t)(uintptr_t)hint);
-}
-
-static napi_value throw_errno(napi_env env, const char *what) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
-  napi_throw_error(env, NULL, message);
-  return NULL;
 }
 
 /*

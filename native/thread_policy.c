@@ -12,13 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <node_api.h>
-
-static napi_value throw_errno(napi_env env, const char *what) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
+#include "throw_errno.h"
 
 static napi_value policy_name(napi_env env, int policy) {
   const char *name = policy == SCHED_BATCH ? "batch" : policy == SCHED_OTHER ? "normal" : "other";

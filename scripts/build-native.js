@@ -47,7 +47,9 @@ for (const addon of ADDONS) {
   const source = path.join(root, 'native', `${addon.name}.c`);
   const target = path.join(root, 'dist', 'native', `${addon.name}.node`);
   try {
-    if (fs.statSync(target).mtimeMs >= fs.statSync(source).mtimeMs) continue;
+    // Rebuilt when its source or any shared header is newer than the addon.
+    const inputs = [source, ...fs.readdirSync(path.join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => path.join(root, 'native', f))];
+    if (inputs.every((file) => fs.statSync(target).mtimeMs >= fs.statSync(file).mtimeMs)) continue;
   } catch {
     // Not built yet.
   }
