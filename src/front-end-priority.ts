@@ -28,7 +28,8 @@ export interface PriorityReport {
   message: string;
 }
 
-export interface PrioritySystem {
+/** What the front end reads and sets of its own scheduling, on Linux. */
+interface PrioritySystem {
   /** The calling thread's nice value. */
   get(): number;
   set(nice: number): void;
@@ -87,12 +88,21 @@ const linuxPriority: PrioritySystem = {
   },
 };
 
+/** Why a nice value was refused, in words. */
+function refusal(err: unknown): string {
+  // Node reports a refused setpriority as a SystemError whose info holds the errno's name.
+  const code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' ? 'lowering a nice value needs root or CAP_SYS_NICE' : (err as Error).message;
+}
+
 export class FrontEndPriority {
   /** The nice value the server was started with: the daemon processes return to it. */
   readonly startingNice: number;
 
-  constructor(private readonly system: PrioritySystem = linuxPriority) {
-    this.startingNice = system.get();
+  private readonly system: PrioritySystem = linuxPriority;
+
+  constructor() {
+    this.startingNice = this.system.get();
   }
 
   /**
@@ -115,16 +125,18 @@ export class FrontEndPriority {
     if (current === wanted && (group === null || group === wanted)) return null;
     try {
       if (current !== wanted) this.system.set(wanted);
+    } catch (err) {
+      const why = refusal(err);
+      if (explicit) {
+        return { level: 'warn', message: `Unable to set the front end's priority (WSGIFrontEndPriority, --front-end-priority) to nice ${wanted}: ${why}. It keeps nice ${current}; start wsgi-host as root, grant it CAP_SYS_NICE, or choose a value of ${current} or more.` };
+      }
+      return { level: 'info', message: `The front end keeps nice ${current}: its default priority, nice ${wanted}, was refused (${why}). Set WSGIFrontEndPriority (--front-end-priority) to ${current} to ask for no change.` };
+    }
+    try {
       if (group !== null && group !== wanted) this.system.setGroupNice(wanted);
     } catch (err) {
-      // Node reports a refused setpriority as a SystemError whose info holds the errno's name.
-      const code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'lowering a nice value needs root or CAP_SYS_NICE' : (err as Error).message;
-      const now = this.system.get();
-      if (explicit) {
-        return { level: 'warn', message: `Unable to set the front end's priority (WSGIFrontEndPriority, --front-end-priority) to nice ${wanted}: ${why}. It keeps nice ${now}; start wsgi-host as root, grant it CAP_SYS_NICE, or choose a value of ${now} or more.` };
-      }
-      return { level: 'info', message: `The front end keeps nice ${now}: its default priority, nice ${wanted}, was refused (${why}). Set WSGIFrontEndPriority (--front-end-priority) to ${now} to ask for no change.` };
+      // Rare once the thread's value was accepted (the kernel limits how often a group's value changes).
+      return { level: explicit ? 'warn' : 'info', message: `The front end runs at nice ${wanted} (WSGIFrontEndPriority), but the scheduling group of the session it leads keeps nice ${group}: ${refusal(err)}.` };
     }
     const ofGroup = group !== null ? ", as does the scheduling group of the session it leads" : '';
     return { level: 'info', message: `The front end runs at nice ${wanted} (WSGIFrontEndPriority)${ofGroup}; its daemon processes at nice ${this.startingNice} unless their cpu-priority says otherwise.` };

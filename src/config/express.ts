@@ -139,7 +139,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     displayName: `(wsgi:${host || serverName}:${port}:${uid})`,
     queueTimeout,
     sendAheadMs: (values['send-ahead'] as number | undefined) ?? group.sendAheadMs,
-    schedulingPolicy: schedulingPolicy(values['scheduling-policy'] as string | undefined, group.schedulingPolicy),
+    schedulingPolicy: policyFlag(values, 'scheduling-policy') ?? group.schedulingPolicy,
     shutdownTimeout,
     // mod_wsgi-express's defaults, which are stricter than WSGIDaemonProcess's.
     gracefulTimeout: seconds('graceful-timeout', 15),
@@ -230,7 +230,7 @@ export function configFromStartServerFlags(values: FlagValues, positionals: stri
     warnings: [],
     slowRequests: (values['slow-requests'] as number | undefined) ?? null,
     frontEndPriority: frontEndPriority(values['front-end-priority'] as string | undefined),
-    frontEndSchedulingPolicy: frontEndSchedulingPolicy(values['front-end-scheduling-policy'] as string | undefined),
+    frontEndSchedulingPolicy: policyFlag(values, 'front-end-scheduling-policy'),
   };
 }
 
@@ -355,10 +355,12 @@ function responseBufferFlag(values: FlagValues): number {
   return size;
 }
 
-function schedulingPolicy(text: string | undefined, fallback: SchedulingPolicy): SchedulingPolicy {
-  if (text === undefined) return fallback;
+/** --scheduling-policy or --front-end-scheduling-policy: the policy it names, or null when not given. */
+function policyFlag(values: FlagValues, name: string): SchedulingPolicy | null {
+  const text = values[name] as string | undefined;
+  if (text === undefined) return null;
   const policy = schedulingPolicyNamed(text);
-  if (policy === null) throw new ExpressConfigError(`--scheduling-policy must be batch or normal, not "${text}"`);
+  if (policy === null) throw new ExpressConfigError(`--${name} must be batch or normal, not "${text}"`);
   return policy;
 }
 
@@ -367,13 +369,6 @@ function frontEndPriority(text: string | undefined): number | null {
   const nice = niceValueNamed(text);
   if (nice === null) throw new ExpressConfigError(`--front-end-priority must be a nice value from ${NICE_MIN} to ${NICE_MAX}, not "${text}"`);
   return nice;
-}
-
-function frontEndSchedulingPolicy(text: string | undefined): SchedulingPolicy | null {
-  if (text === undefined) return null;
-  const policy = schedulingPolicyNamed(text);
-  if (policy === null) throw new ExpressConfigError(`--front-end-scheduling-policy must be batch or normal, not "${text}"`);
-  return policy;
 }
 
 function normalizeMountPoint(value: string): string {
