@@ -1,5 +1,5 @@
 import { Deque } from '../util/deque';
-import type { ThreadSlot } from './thread-slot';
+import { goesAheadSooner, type ThreadSlot } from './thread-slot';
 
 /** A request waiting for, or given, a worker thread. */
 export interface Dispatchable {
@@ -276,7 +276,7 @@ export class Dispatcher {
     for (const pool of lane.pools) {
       // The pool answers null unless its interpreter and process are ready.
       const slot = pool.aheadSlot(now, this.sendAheadMs);
-      if (slot !== null && (best === null || slot.since < best.since)) best = slot;
+      if (slot !== null && (best === null || goesAheadSooner(slot, best))) best = slot;
     }
     return best;
   }

@@ -2,7 +2,7 @@ import type * as net from 'node:net';
 import { encodeFrame, FromWorker, LOG_LEVEL_NAMES, ToWorker } from '../protocol/frames';
 import type { SlotPool } from './dispatcher';
 import type { ResponseRegion } from './response-region';
-import { ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
+import { goesAheadSooner, ThreadSlot, type SlotOwner, type SlotTenant } from './thread-slot';
 import type { WorkerProcess } from './worker-process';
 
 /** creating: asked for, not yet serving. ready: takes requests. gone: failed, or its loop ended. */
@@ -127,14 +127,14 @@ export class Interpreter implements SlotPool, SlotOwner {
   aheadSlot(now: number, maxRunMs: number): ThreadSlot | null {
     if (this.state !== 'ready' || !this.process.takesAhead) return null;
     let best: ThreadSlot | null = null;
-    for (const slot of this.slots) if (slot.canTakeAhead(now, maxRunMs) && (best === null || slot.since < best.since)) best = slot;
+    for (const slot of this.slots) if (slot.canTakeAhead(now, maxRunMs) && (best === null || goesAheadSooner(slot, best))) best = slot;
     return best;
   }
 
   /** Requests sent ahead to its threads that have not started yet. */
   get waitingAhead(): number {
     let count = 0;
-    for (const slot of this.slots) if (slot.hasAhead) count++;
+    for (const slot of this.slots) count += slot.aheadCount;
     return count;
   }
 

@@ -7,7 +7,7 @@ import type { LogContext } from '../log/error-log';
 import type { ProcessSlots } from './dispatcher';
 import { Interpreter } from './interpreter';
 import type { ResponseRegion } from './response-region';
-import type { SlotTenant, ThreadSlot } from './thread-slot';
+import { MAX_AHEAD, type SlotTenant, type ThreadSlot } from './thread-slot';
 
 /**
  * starting: spawned, not yet ready. ready: takes requests. draining: takes no new requests and
@@ -114,7 +114,7 @@ export class WorkerProcess implements ProcessSlots {
    * maximum-requests (about to be replaced, or one that exits after each request).
    */
   get takesAhead(): boolean {
-    return this.state === 'ready' && (this.requestLimit === 0 || this.requestsServed + 4 * this.threadLimit < this.requestLimit);
+    return this.state === 'ready' && (this.requestLimit === 0 || this.requestsServed + (MAX_AHEAD + 4) * this.threadLimit < this.requestLimit);
   }
 
   get spareThreads(): boolean {

@@ -1,6 +1,6 @@
 """For the tests of requests sent ahead to busy threads (test/groups/send-ahead.test.ts).
 
-/echo?n=X answers "X PID VERSION"; /post?n=X answers "X SHA256-OF-THE-BODY"; /big?n=X answers BIG_SIZE bytes derived from X (two pieces of the
+/echo?n=X answers "X PID VERSION"; /seq?n=X answers "X K", K counting the process's /seq requests from 1; /post?n=X answers "X SHA256-OF-THE-BODY"; /big?n=X answers BIG_SIZE bytes derived from X (two pieces of the
 shared region); /sleep?ms=X sleeps first; /crash?ms=X sleeps, then ends the process; /mark?file=PATH creates the
 file PATH (so a test can tell whether the application ran).
 """
@@ -9,6 +9,7 @@ import os
 import time
 
 VERSION = 'one'
+_seq = [0]
 BIG_SIZE = 1536 * 1024
 
 
@@ -29,6 +30,9 @@ def application(environ, start_response):
         with open(unquote(query['file']), 'w') as marker:
             marker.write('ran')
         body = b'marked'
+    elif path == '/seq':
+        _seq[0] += 1
+        body = ('%s %d' % (n, _seq[0])).encode('ascii')
     elif path == '/post':
         length = int(environ.get('CONTENT_LENGTH') or 0)
         body = ('%s %s' % (n, hashlib.sha256(environ['wsgi.input'].read(length)).hexdigest())).encode('ascii')

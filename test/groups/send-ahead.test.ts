@@ -69,6 +69,32 @@ describe('requests sent ahead to a busy thread', () => {
     assert.ok((await sentAhead(base)) > sentBefore, 'no request was sent ahead');
   });
 
+  it('several wait ahead in one thread at once, and run in the order they came', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const running = request(`${base}/sleep?n=A&ms=800`);
+    await sleep(100);
+    // One at a time, each sent ahead before the next is asked for: with room for only one
+    // request ahead, the second would wait in the front end's queue until A ends.
+    const waiting: ReturnType<typeof request>[] = [];
+    for (let i = 1; i <= 4; i++) {
+      waiting.push(request(`${base}/seq?n=B${i}`));
+      await sentAheadReaches(base, sentBefore + i);
+    }
+    const status = await statusJson(base);
+    assert.equal(status.groups[0]!.busy, 1, 'A is still running');
+    assert.equal(status.groups[0]!.queueLength, 4, 'all four wait ahead in the thread, counted in the queue length');
+    assert.equal((await running).status, 200);
+    const answers = (await Promise.all(waiting)).map((res) => {
+      assert.equal(res.status, 200);
+      return res.text.split(' ');
+    });
+    assert.deepEqual(answers.map(([n]) => n), ['B1', 'B2', 'B3', 'B4'], 'each got its own response');
+    const order = answers.map(([, k]) => Number(k));
+    assert.deepEqual(order, order.map((_, i) => order[0]! + i), 'they ran in the order they came');
+  });
+
   it('small request bodies go ahead with their heads, each to its own request', async () => {
     const base = server.get().url;
     await warmUp(base);
