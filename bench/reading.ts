@@ -2,6 +2,7 @@
  * "Reading the results" in docs/benchmarks.md: the targets of issue 4 checked against one run.
  * Every figure comes from the run; only the targets themselves (from the issue) are constants.
  */
+import { MAX_AHEAD } from '../src/groups/thread-slot';
 import type { WorkloadName } from './config';
 import { fixed, rate, ratio } from './report';
 import type { RunResult, ServerResult, WorkloadResult } from './results';
@@ -195,7 +196,7 @@ function hopFloorText(v: View): string[] {
     `**${capBelowUwsgi ? 'Why hello cannot reach uWSGI on this architecture' : 'The floor of this architecture'}.** The \`hop-floor\``,
     `reference is the floor of wsgi-host's design: the same node:http front end hands each request over a persistent UNIX`,
     `socket to one of ${w.shape.processes} Python processes that do nothing but answer (no environ, no WSGI, no logging),`,
-    `sending a request ahead to a busy process when all are busy, as wsgi-host does (send-ahead), its processes under`,
+    `sending requests ahead to busy processes when all are busy (up to ${MAX_AHEAD} each, as wsgi-host does: send-ahead), its processes under`,
     `SCHED_BATCH as wsgi-host's are by default (scheduling-policy), its front end where wsgi-host's is by default (nice -10 where permitted, SCHED_BATCH).`,
     `Per request its front end spent ${us(hopNode)} of CPU${node !== undefined ? ` (node:http alone, with no Python behind it: ${us(v.cpuUs(node))}; the difference is the hop)` : ''}`,
     `and its Python processes ${us(hopPython)}. The front end is one node process with one JavaScript thread: at ${us(hopNode)} a`,

@@ -6,7 +6,8 @@
  * processes of one thread behind one persistent UNIX socket each, doing nothing but answer
  * (apps/hop_floor_worker.py): no environ, no WSGI, no routing, no logging, no supervision. As
  * wsgi-host does (send-ahead), a request without a body that finds every worker busy is written
- * to a busy one, at most one per worker, so the worker reads it as soon as it has answered. It is
+ * to a busy one, up to wsgi-host's MAX_AHEAD per worker, so the worker reads it as soon as it has
+ * answered (the floor's requests are all far shorter than wsgi-host's send-ahead limit). It is
  * the floor of the front-end-plus-Python-processes design: what wsgi-host spends beyond it is the
  * price of being a WSGI server; the distance from the bare node server to it is the price of the
  * process hop itself. Any failure (a worker dies, a socket errors) ends the whole server with a
@@ -18,6 +19,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { MAX_AHEAD } from '../../src/groups/thread-slot';
 import { takeFrontEndScheduling } from './reference-scheduling';
 
 const [portText, workload, python, workerScript, processesText] = process.argv.slice(2);
@@ -34,7 +36,7 @@ if (kind === undefined || !Number.isInteger(port) || python === undefined || wor
   process.exit(2);
 }
 
-/** One Python process's connection: the request it is answering, and at most one sent ahead. */
+/** One Python process's connection: the request it is answering, and those sent ahead behind it. */
 interface Worker {
   socket: net.Socket;
   /** Responses owed, in the order the requests were written. */
@@ -68,12 +70,12 @@ function shutDown(code: number, why: string | null): void {
   setTimeout(() => process.exit(code), 200).unref();
 }
 
-/** An idle worker, or (for a request without a body) one with nothing sent ahead yet. */
+/** An idle worker, or (for a request without a body) the busy one with the fewest sent ahead, while it has room. */
 function pickWorker(hasBody: boolean): Worker | null {
   let best: Worker | null = null;
   for (const worker of workers) {
     if (worker.owed.length === 0) return worker;
-    if (!hasBody && worker.owed.length === 1 && best === null) best = worker;
+    if (!hasBody && worker.owed.length <= MAX_AHEAD && (best === null || worker.owed.length < best.owed.length)) best = worker;
   }
   return best;
 }
