@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { MAX_AHEAD } from '../../src/groups/thread-slot';
 import { APPS_DIR, HOP_FLOOR_SERVER, PYTHON } from '../paths';
 import type { ServerRecipe } from './recipe';
 
@@ -28,8 +29,8 @@ export const hopFloor: ServerRecipe = {
   version: () => `node ${process.version} + ${PYTHON}`,
   caveat:
     'hop-floor is a reference, not a WSGI server: node:http in front of Python processes that only answer (no environ, no WSGI, ' +
-    'no logging), one persistent UNIX socket each, and a request sent ahead to a busy process when all are busy (as wsgi-host\'s ' +
-    'send-ahead does). For hello it is the floor of a Node-front-end-plus-Python-processes design. ' +
+    'no logging), one persistent UNIX socket each, and requests sent ahead to busy processes when all are busy (up to ' +
+    `${MAX_AHEAD} each, as wsgi-host's send-ahead does). For hello it is the floor of a Node-front-end-plus-Python-processes design. ` +
     'It copies 1 MiB bodies through the socket, so for download and upload it is a naive hop, not a floor: wsgi-host, which ' +
     'hands response bodies over shared memory or sendfile, can beat it there.',
 };
