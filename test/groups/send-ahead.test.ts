@@ -141,6 +141,52 @@ describe('requests sent ahead to a busy thread', () => {
     assert.notEqual(pid, firstPid);
   });
 
+  it('several waiting ahead of a process that dies all run in its replacement, in their order', async () => {
+    const base = server.get().url;
+    const firstPid = await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const crashing = request(`${base}/crash?n=A&ms=500`);
+    await sleep(100);
+    const waiting: ReturnType<typeof request>[] = [];
+    for (let i = 1; i <= 3; i++) {
+      waiting.push(request(`${base}/seq?n=B${i}`));
+      await sentAheadReaches(base, sentBefore + i);
+    }
+    assert.equal((await crashing).status, 502);
+    const answers = (await Promise.all(waiting)).map((res) => {
+      assert.equal(res.status, 200, 'a request sent ahead failed with the process it was sent to');
+      return res.text.split(' ');
+    });
+    assert.deepEqual(answers.map(([n]) => n), ['B1', 'B2', 'B3']);
+    // A fresh process counts its /seq requests from 1: they ran there, oldest first.
+    assert.deepEqual(answers.map(([, k]) => Number(k)), [1, 2, 3]);
+    const after = await request(`${base}/echo?n=C`);
+    assert.notEqual(after.text.split(' ')[1], firstPid);
+  });
+
+  it('one of several waiting ahead whose client leaves costs the others nothing', async () => {
+    const base = server.get().url;
+    await warmUp(base);
+    const sentBefore = await sentAhead(base);
+    const running = request(`${base}/sleep?n=A&ms=500`);
+    await sleep(100);
+    const first = request(`${base}/seq?n=B1`);
+    await sentAheadReaches(base, sentBefore + 1);
+    const client = net.connect(server.get().port, '127.0.0.1');
+    client.on('error', () => {});
+    client.write('GET /echo?n=gone HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await sentAheadReaches(base, sentBefore + 2);
+    const last = request(`${base}/seq?n=B3`);
+    await sentAheadReaches(base, sentBefore + 3);
+    client.destroy();
+    assert.equal((await running).status, 200);
+    for (const [res, n] of [[await first, 'B1'], [await last, 'B3']] as const) {
+      assert.equal(res.status, 200);
+      assert.equal(res.text.split(' ')[0], n);
+    }
+    await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+  });
+
   it('a request whose client leaves while it waits ahead does not disturb the next', async () => {
     const base = server.get().url;
     const pid = await warmUp(base);
