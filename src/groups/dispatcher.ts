@@ -45,8 +45,8 @@ export interface SlotPool {
   readonly applicationGroup: string;
   readonly process: ProcessSlots;
   /**
-   * A busy thread that can take a request ahead of time (ThreadSlot.canTakeAhead), the one whose
-   * current request started first; null if none can.
+   * A busy thread that can take a request ahead of time (ThreadSlot.canTakeAhead), the one with
+   * the fewest waiting ahead, then the one whose current request started first; null if none can.
    */
   aheadSlot(now: number, maxRunMs: number): ThreadSlot | null;
 }
@@ -86,7 +86,7 @@ export class Dispatcher {
     private readonly queueTimeoutMs: number,
     /**
      * send-ahead: a request that finds every thread busy may be sent to a thread whose requests
-     * run shorter than this (ms), to run the moment its current one ends instead of after a round
+     * run shorter than this (ms), to run the moment the ones before it end instead of after a round
      * trip through the front end; 0 never.
      */
     private readonly sendAheadMs = 0,

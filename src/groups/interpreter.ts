@@ -138,7 +138,7 @@ export class Interpreter implements SlotPool, SlotOwner {
     return count;
   }
 
-  /** A request is done with `slot`: it takes requests again, starting with the one sent ahead to it if there is one. */
+  /** A request is done with `slot`: it takes requests again, starting with the oldest sent ahead to it if there is one. */
   release(slot: ThreadSlot): void {
     const next = slot.vacate();
     const process = this.process;
