@@ -194,8 +194,13 @@ export class ThreadSlot {
     const tenant = this.tenant;
     return (
       tenant !== null && this.ahead.length < aheadRoom(this.runMs, maxRunMs) && tenant.requestSent && this.runMs < maxRunMs &&
-      now - this.tenantSince < maxRunMs && this.longestRecentRun(now) < LONG_RUN_FACTOR * maxRunMs && !this.socket.destroyed
+      now - this.tenantSince < maxRunMs && this.hadNoLongRun(now, LONG_RUN_FACTOR * maxRunMs) && !this.socket.destroyed
     );
+  }
+
+  /** Whether no recent run, as it fades, is still `limitMs` or longer (the fading, a power, is only computed when it could matter: this is asked on every dispatch). */
+  private hadNoLongRun(now: number, limitMs: number): boolean {
+    return this.longestRunMs < limitMs || this.longestRecentRun(now) < limitMs;
   }
 
   private longestRecentRun(now: number): number {
