@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, request, serveSite, serverFixture, sleep, startServer, type RunningServer, type Site } from '../helpers/server';
+import { app, request, serveSite, serverFixture, sleep, startServer, type Response, type RunningServer, type Site } from '../helpers/server';
 import { eventually, statusJson } from '../ops/ops-helpers';
 
 /** What /big?n=N of ahead.wsgi answers: 1.5 MiB, two pieces of a thread's shared region. */
@@ -37,6 +37,31 @@ function sentAheadReaches(base: string, count: number): Promise<number> {
     const sent = await sentAhead(base);
     return sent >= count ? sent : undefined;
   });
+}
+
+/**
+ * Asks for /seq?n=B1 ... /seq?n=B`count` one at a time, each once the one before has been sent
+ * ahead (so each is sent ahead too, not queued in the front end behind it); resolves to the
+ * pending responses.
+ */
+async function seqOneByOneAhead(base: string, count: number): Promise<Promise<Response>[]> {
+  const sentBefore = await sentAhead(base);
+  const waiting: Promise<Response>[] = [];
+  for (let i = 1; i <= count; i++) {
+    waiting.push(request(`${base}/seq?n=B${i}`));
+    await sentAheadReaches(base, sentBefore + i);
+  }
+  return waiting;
+}
+
+/** The answers "Bi K" of seqOneByOneAhead's requests, checked to be 200s for B1, B2, ... in order; the K of each. */
+async function seqAnswers(waiting: Promise<Response>[]): Promise<number[]> {
+  const answers = (await Promise.all(waiting)).map((res) => {
+    assert.equal(res.status, 200, 'a request sent ahead failed');
+    return res.text.split(' ');
+  });
+  assert.deepEqual(answers.map(([n]) => n), waiting.map((_, i) => `B${i + 1}`), 'each got its own response');
+  return answers.map(([, k]) => Number(k));
 }
 
 /** Runs `use` against a fresh server of one process of one thread for ahead.wsgi, with `extra` flags. */
@@ -72,26 +97,16 @@ describe('requests sent ahead to a busy thread', () => {
   it('several wait ahead in one thread at once, and run in the order they came', async () => {
     const base = server.get().url;
     await warmUp(base);
-    const sentBefore = await sentAhead(base);
     const running = request(`${base}/sleep?n=A&ms=800`);
     await sleep(100);
-    // One at a time, each sent ahead before the next is asked for: with room for only one
-    // request ahead, the second would wait in the front end's queue until A ends.
-    const waiting: ReturnType<typeof request>[] = [];
-    for (let i = 1; i <= 4; i++) {
-      waiting.push(request(`${base}/seq?n=B${i}`));
-      await sentAheadReaches(base, sentBefore + i);
-    }
+    // With room for only one request ahead, the second would wait in the front end's queue
+    // until A ends, and never count as sent ahead while A runs.
+    const waiting = await seqOneByOneAhead(base, 4);
     const status = await statusJson(base);
     assert.equal(status.groups[0]!.busy, 1, 'A is still running');
     assert.equal(status.groups[0]!.queueLength, 4, 'all four wait ahead in the thread, counted in the queue length');
     assert.equal((await running).status, 200);
-    const answers = (await Promise.all(waiting)).map((res) => {
-      assert.equal(res.status, 200);
-      return res.text.split(' ');
-    });
-    assert.deepEqual(answers.map(([n]) => n), ['B1', 'B2', 'B3', 'B4'], 'each got its own response');
-    const order = answers.map(([, k]) => Number(k));
+    const order = await seqAnswers(waiting);
     assert.deepEqual(order, order.map((_, i) => order[0]! + i), 'they ran in the order they came');
   });
 
@@ -144,22 +159,12 @@ describe('requests sent ahead to a busy thread', () => {
   it('several waiting ahead of a process that dies all run in its replacement, in their order', async () => {
     const base = server.get().url;
     const firstPid = await warmUp(base);
-    const sentBefore = await sentAhead(base);
     const crashing = request(`${base}/crash?n=A&ms=500`);
     await sleep(100);
-    const waiting: ReturnType<typeof request>[] = [];
-    for (let i = 1; i <= 3; i++) {
-      waiting.push(request(`${base}/seq?n=B${i}`));
-      await sentAheadReaches(base, sentBefore + i);
-    }
+    const waiting = await seqOneByOneAhead(base, 3);
     assert.equal((await crashing).status, 502);
-    const answers = (await Promise.all(waiting)).map((res) => {
-      assert.equal(res.status, 200, 'a request sent ahead failed with the process it was sent to');
-      return res.text.split(' ');
-    });
-    assert.deepEqual(answers.map(([n]) => n), ['B1', 'B2', 'B3']);
     // A fresh process counts its /seq requests from 1: they ran there, oldest first.
-    assert.deepEqual(answers.map(([, k]) => Number(k)), [1, 2, 3]);
+    assert.deepEqual(await seqAnswers(waiting), [1, 2, 3]);
     const after = await request(`${base}/echo?n=C`);
     assert.notEqual(after.text.split(' ')[1], firstPid);
   });
