@@ -192,6 +192,7 @@ function hopFloorText(v: View): string[] {
   const hostCap = cap(hostNode);
   const capBelowUwsgi = hopCap !== null && uwsgiRow.rpsMax !== null && hopCap < uwsgiRow.rpsMax;
   const hopOverUwsgi = pairedRatio(hop, uwsgi);
+  const hostOverUwsgi = pairedRatio(host, uwsgi);
   const out = [
     `**${capBelowUwsgi ? 'Why hello cannot reach uWSGI on this architecture' : 'The floor of this architecture'}.** The \`hop-floor\``,
     `reference is the floor of wsgi-host's design: the same node:http front end hands each request over a persistent UNIX`,
@@ -208,7 +209,10 @@ function hopFloorText(v: View): string[] {
     capBelowUwsgi
       ? `uWSGI's best round here, ${rate(uwsgiRow.rpsMax)} req/s, is above that cap: on hello no server with one node:http front end reaches uWSGI \`--http-socket\`, and the hop floor is the reachable aim.`
       : hopOverUwsgi !== null && hopOverUwsgi >= 1
-        ? `In this run uWSGI's best round was ${rate(uwsgiRow.rpsMax)} req/s, under that cap, and the hop floor did ${ratio(hopOverUwsgi)} uWSGI's req/s: the design can reach uWSGI on hello, so what stands between wsgi-host and uWSGI is wsgi-host's own work beyond the floor.`
+        ? `In this run uWSGI's best round was ${rate(uwsgiRow.rpsMax)} req/s, under that cap, and the hop floor did ${ratio(hopOverUwsgi)} uWSGI's req/s: the design can reach uWSGI on hello, ` +
+          (hostOverUwsgi !== null && hostOverUwsgi >= 1
+            ? `and wsgi-host did (${ratio(hostOverUwsgi)} uWSGI's req/s).`
+            : `so what stands between wsgi-host and uWSGI (${ratio(hostOverUwsgi)} its req/s) is wsgi-host's own work beyond the floor.`)
         : `In this run uWSGI's best round was ${rate(uwsgiRow.rpsMax)} req/s, under that cap, and the hop floor did ${ratio(hopOverUwsgi)} uWSGI's req/s: on a machine this busy the req/s comparison is not decisive; the CPU figures are.`,
     `wsgi-host's front end spent ${us(hostNode)} per request (cap about ${rate(hostCap)} req/s) and its Python processes ${us(hostPython)};`,
     `it did ${rate(hostRow.rps)} req/s, ${ratio(pairedRatio(host, hop))} the hop floor's. What it spends beyond the floor is the environ,`,
