@@ -5,10 +5,10 @@ import { gunicornGthread, gunicornSync } from './gunicorn';
 import { hopFloor } from './hop-floor';
 import type { ServerRecipe } from './recipe';
 import { uwsgiHttp11Socket, uwsgiHttpSocket } from './uwsgi';
-import { wsgiHost, wsgiHostFrontEndNormal, wsgiHostPriority0, wsgiHostSchedNormal } from './wsgi-host';
+import { WSGI_HOST_RECIPES } from './wsgi-host';
 
 /** Every peer, in table order. */
-export const RECIPES: ServerRecipe[] = [wsgiHost, wsgiHostSchedNormal, wsgiHostPriority0, wsgiHostFrontEndNormal, apache, gunicornSync, gunicornGthread, uwsgiHttpSocket, uwsgiHttp11Socket, hopFloor, bareNode];
+export const RECIPES: ServerRecipe[] = [...WSGI_HOST_RECIPES, apache, gunicornSync, gunicornGthread, uwsgiHttpSocket, uwsgiHttp11Socket, hopFloor, bareNode];
 
 /**
  * The recipes BENCH_SERVERS asks for: exact names, or a prefix (`gunicorn` means both gunicorn

@@ -84,7 +84,10 @@ export const wsgiHostPriority0: ServerRecipe = wsgiHostRecipe('wsgi-host-priorit
  */
 export const wsgiHostFrontEndNormal: ServerRecipe = wsgiHostRecipe('wsgi-host-fe-normal', false, ['--front-end-scheduling-policy', 'normal']);
 
-/** Whether the recipe runs wsgi-host (from the copy taken at the start of the run). */
+/** Every recipe that runs wsgi-host (from the copy taken at the start of the run), the default one first. */
+export const WSGI_HOST_RECIPES: readonly ServerRecipe[] = [wsgiHost, wsgiHostSchedNormal, wsgiHostPriority0, wsgiHostFrontEndNormal];
+
+/** Whether the recipe runs wsgi-host. */
 export function runsWsgiHost(recipe: ServerRecipe): boolean {
-  return recipe === wsgiHost || recipe === wsgiHostSchedNormal || recipe === wsgiHostPriority0 || recipe === wsgiHostFrontEndNormal;
+  return WSGI_HOST_RECIPES.includes(recipe);
 }

@@ -115,7 +115,7 @@ export class ServerMetrics {
         }
       },
     });
-    perGroup('counter', 'wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread to start the moment its current request ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
+    perGroup('counter', 'wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread ahead of time, each to start the moment the one before it ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
     new Counter({
       name: 'wsgi_host_response_pieces_total',
       help: 'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
