@@ -2,8 +2,9 @@
 // Builds the native addons in native/ into dist/native/*.node with the C compiler and Node's own
 // headers (they ship with Node, so no download; the node-api-headers package is the fallback):
 // region_map (the front end maps workers' response regions; without it, it copies large
-// response pieces out with pread) and thread_policy (the front end's scheduling policy; without
-// it, the front end stays under the default policy). The front end works without either, so a
+// response pieces out with pread), thread_policy (the front end's scheduling policy; without
+// it, the front end stays under the default policy) and startup_pages (the front end gives back
+// the node binary's pages only start-up needed; without it, they stay resident). The front end works without either, so a
 // missing compiler or header is a warning, not a failed build; WSGI_HOST_NATIVE=required makes
 // it an error.
 'use strict';
@@ -16,6 +17,7 @@ const root = path.resolve(__dirname, '..');
 const ADDONS = [
   { name: 'region_map', without: 'the front end will copy large response pieces instead (slower downloads)' },
   { name: 'thread_policy', without: 'the front end will keep the default scheduling policy' },
+  { name: 'startup_pages', without: 'the front end will keep the pages of the node binary that only start-up needed resident (about 17 MiB more RSS)' },
 ];
 const required = process.env.WSGI_HOST_NATIVE === 'required';
 

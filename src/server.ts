@@ -13,6 +13,7 @@ import { openSink, type LineSink } from './log/sink';
 import { anyOpsFeature, attachStats, OpsMonitor, opsFeatures, type OpsHost } from './ops/monitor';
 import { setFrontEndTitle } from './ops/process-title';
 import { capYoungGeneration } from './util/young-generation-cap';
+import { releaseStartupPages } from './util/startup-pages';
 import { VERSION } from './paths';
 import { StartupError } from './startup-error';
 import { makeDirectories } from './util/fs';
@@ -132,7 +133,20 @@ export class Server implements OpsHost {
     // Said once the server runs, so that a start-up failure stays one line.
     for (const warning of privilegeWarnings) this.errorLog.warn('core', warning);
     for (const report of priorityReports) this.reportPriority(report);
+    this.releaseStartupPages();
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
+  }
+
+  /** Once started: the node binary's pages that only start-up used leave the front end's RSS. */
+  private releaseStartupPages(): void {
+    try {
+      const report = releaseStartupPages();
+      if (report === null) return;
+      const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+      this.errorLog.info('core', `Released the node binary's start-up pages: ${mib(report.residentBeforeBytes)} MiB were resident in ${report.mappings} mappings; what the front end still runs comes back from the page cache as it runs.`);
+    } catch (err) {
+      this.errorLog.info('core', `Could not release the node binary's start-up pages (${(err as Error).message}); they stay resident, which costs memory, not correctness.`);
+    }
   }
 
   private reportPriority(report: PriorityReport | null): void {
