@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { FRAME_HEADER_SIZE, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { M_DICT_END, M_DICT_START, mFloat, mInt, mLatin1, mSmallTuple, mStr } from '../protocol/marshal-text';
+import { SlabPool } from '../util/slab-pool';
 
 /** The connection a request came in on. */
 export interface ConnectionInfo {
@@ -179,6 +180,26 @@ function headersPart(raw: readonly string[], passAuthorization: boolean): string
  * the wsgi.* objects and its own timing keys. With `bodyEnd` the frame that ends the (empty)
  * request body follows in the same buffer, so the request goes out in one write.
  */
+/**
+ * Request heads are built in recycled buffers. A fresh buffer per head is memory V8 frees only
+ * at its next scavenge: under load thousands of them piled up between two, and the front end's
+ * malloc heap stayed at that high-water mark (measured under hello load: 14 to 20 MiB, against
+ * 3 to 4 MiB with the heads recycled). A head longer than a buffer is a one-off.
+ */
+const REQUEST_HEAD_BYTES = 4096;
+/** Enough for every request in flight on a busy server; the rest are left to the garbage collector. */
+const MAX_FREE_REQUEST_HEADS = 128;
+const requestHeads = new SlabPool(REQUEST_HEAD_BYTES, MAX_FREE_REQUEST_HEADS, 0);
+
+/**
+ * Gives a head from encodeRequestHead back for reuse. Only once the worker has read it (its
+ * response is complete): until then the head may still wait in the socket's write queue, and be
+ * sent again if the thread is lost. The caller must not touch it afterwards.
+ */
+export function recycleRequestHead(head: Buffer): void {
+  requestHeads.give(head);
+}
+
 export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, flags: number, bodyEnd = false): Buffer {
   const conn = ctx.connection;
   // WSGIMapHEADToGET On shows HEAD to the application as GET; Auto maps only when an output
@@ -210,7 +231,7 @@ export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, fla
     (ctx.proxied != null ? ctx.proxied.overrides : '') +
     M_DICT_END;
   const length = before.length + connection.length + route.length + after.length;
-  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + length + (bodyEnd ? FRAME_HEADER_SIZE : 0));
+  const out = requestHeads.take(FRAME_HEADER_SIZE + length + (bodyEnd ? FRAME_HEADER_SIZE : 0));
   writeFrameHeader(out, 0, ToWorker.Head, length);
   let at = FRAME_HEADER_SIZE;
   at += out.write(before, at, 'latin1');

@@ -6,7 +6,7 @@ import { recyclePiece, type ResponseCounts } from '../groups/response-region';
 import { mayBorrow, PieceLending } from './piece-lending';
 import { releaseBodyMemory } from './release-body-memory';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
-import { setHeadFlag } from './environ';
+import { recycleRequestHead, setHeadFlag } from './environ';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
 import { cutResponse, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
@@ -781,6 +781,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
 
   private finish(ok: boolean): void {
     this.releaseSlot();
+    // The worker ended the response, so it has read the head, which will not be sent again.
+    if (ok) recycleRequestHead(this.head);
     if (!ok || this.overridden) return;
     if (this.stopFile !== null) {
       // The thread is free; the response ends once the front end has sent the file.

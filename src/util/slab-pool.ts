@@ -1,8 +1,9 @@
 /**
- * Reusable large buffers ("slabs"), for the response pieces the front end reads out of the
- * workers' shared regions. A fresh megabyte per piece is external memory V8 gives back only
- * after a mark-compact, plus page faults to touch it; a slab handed back once the client's
- * socket is done with it costs nothing the next time.
+ * Reusable buffers ("slabs"): for the response pieces the front end reads out of the workers'
+ * shared regions, and for the request heads it writes to them. A fresh buffer each time is
+ * external memory V8 gives back only at a later collection (a megabyte piece also costs page
+ * faults to touch); a slab handed back once the socket is done with it costs nothing the next
+ * time.
  *
  * Pieces start `skew` bytes into their slab: a kernel copy from page-aligned memory (a memory
  * file, the page cache) into a page-aligned buffer stalls on 4K aliasing (see
