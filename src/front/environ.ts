@@ -175,12 +175,6 @@ function headersPart(raw: readonly string[], passAuthorization: boolean): string
 }
 
 /**
- * Encodes the head frame of a request: a marshal tuple (flags, environ) in which environ holds
- * the CGI variables mod_wsgi 6 sets and the mod_wsgi.* keys the front end knows. The worker adds
- * the wsgi.* objects and its own timing keys. With `bodyEnd` the frame that ends the (empty)
- * request body follows in the same buffer, so the request goes out in one write.
- */
-/**
  * Request heads are built in recycled buffers. A fresh buffer per head is memory V8 frees only
  * at its next scavenge: under load thousands of them piled up between two, and the front end's
  * malloc heap stayed at that high-water mark (measured under hello load: 14 to 20 MiB, against
@@ -200,6 +194,12 @@ export function recycleRequestHead(head: Buffer): void {
   requestHeads.give(head);
 }
 
+/**
+ * Encodes the head frame of a request: a marshal tuple (flags, environ) in which environ holds
+ * the CGI variables mod_wsgi 6 sets and the mod_wsgi.* keys the front end knows. The worker adds
+ * the wsgi.* objects and its own timing keys. With `bodyEnd` the frame that ends the (empty)
+ * request body follows in the same buffer, so the request goes out in one write.
+ */
 export function encodeRequestHead(req: IncomingMessage, ctx: EnvironContext, flags: number, bodyEnd = false): Buffer {
   const conn = ctx.connection;
   // WSGIMapHEADToGET On shows HEAD to the application as GET; Auto maps only when an output
