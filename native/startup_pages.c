@@ -1,5 +1,6 @@
 /*
- * startup_pages: gives back the pages of the node binary that only start-up needed.
+ * startup_pages: gives back the pages of the node binary (the executable, and libnode where
+ * node is built against it) that only start-up needed.
  *
  * Node's binary is about 95 MiB, and starting it leaves about 38 MiB of it resident for good:
  * the dynamic symbol and relocation tables the loader read once, V8's start-up snapshot and
@@ -31,6 +32,15 @@ struct mapping {
   long long rss_kb;
   long long anonymous_kb;
 };
+
+/*
+ * A node built against a shared libnode (as Debian's is) has its code there, not in the
+ * executable: those mappings are node's too.
+ */
+static int is_libnode(const char *path) {
+  const char *name = strrchr(path, '/');
+  return name != NULL && strncmp(name + 1, "libnode.so", 10) == 0;
+}
 
 struct totals {
   double released_bytes;
@@ -75,7 +85,7 @@ static napi_value release_pages(napi_env env, napi_callback_info info) {
       current.start = start;
       current.end = end;
       current.readonly = strchr(perms, 'w') == NULL;
-      current.of_binary = strcmp(path, exe) == 0;
+      current.of_binary = strcmp(path, exe) == 0 || is_libnode(path);
       /* Unknown until its fields are read: not clean until proven so. */
       current.rss_kb = 0;
       current.anonymous_kb = -1;

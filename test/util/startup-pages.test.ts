@@ -13,13 +13,13 @@ import { app, request, serverFixture } from '../helpers/server';
 
 const MIB = 1 << 20;
 
-/** Resident bytes of `pid`'s mappings of the executable `exe`, from /proc/PID/smaps. */
+/** Resident bytes of `pid`'s mappings of node: the executable `exe`, and libnode if node uses one. */
 function residentOfBinary(pid: number, exe: string): number {
   let inBinary = false;
   let kb = 0;
   for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (header !== null) inBinary = header[1] === exe;
+    if (header !== null) inBinary = header[1] === exe || /\/libnode\.so/.test(header[1]!);
     else if (inBinary && line.startsWith('Rss:')) kb += Number(/(\d+)/.exec(line)![1]);
   }
   return kb * 1024;
