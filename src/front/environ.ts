@@ -194,6 +194,11 @@ export function recycleRequestHead(head: Buffer): void {
   requestHeads.give(head);
 }
 
+/** How many request heads were built in a recycled buffer, since the front end started. */
+export function requestHeadReuses(): number {
+  return requestHeads.reuses;
+}
+
 /**
  * Encodes the head frame of a request: a marshal tuple (flags, environ) in which environ holds
  * the CGI variables mod_wsgi 6 sets and the mod_wsgi.* keys the front end knows. The worker adds

@@ -8,6 +8,7 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { WorkerProcess } from '../groups/worker-process';
 import type { HistoryColumns, SecondSeries, Totals, WindowSummary } from './request-stats';
 import { newSpaceBytes, youngGenerationCap } from '../util/young-generation-cap';
+import { requestHeadReuses } from '../front/environ';
 
 /** The server as the status report sees it. */
 export interface StatusSource {
@@ -112,6 +113,8 @@ export interface StatusSnapshot {
     /** The front end's V8 young generation, and the size it is kept at (0: V8's own sizing). */
     newSpaceBytes: number;
     newSpaceCapBytes: number;
+    /** Request heads built in a recycled buffer (src/front/environ.ts) since the start. */
+    requestHeadsReused: number;
     connections: number;
     activeRequests: number;
   };
@@ -170,6 +173,7 @@ export async function buildSnapshot(source: StatusSource, stats: StatsSource): P
       rssBytes: process.memoryUsage.rss(),
       newSpaceBytes: newSpaceBytes(),
       newSpaceCapBytes: youngGenerationCap(),
+      requestHeadsReused: requestHeadReuses(),
       connections: await source.connectionCount(),
       activeRequests: source.activeRequests,
     },

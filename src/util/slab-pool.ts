@@ -12,6 +12,8 @@
 export class SlabPool {
   private readonly free: ArrayBuffer[] = [];
   private readonly ours = new WeakSet<ArrayBufferLike>();
+  /** Buffers handed out again from the free slabs, since the pool was made. */
+  reuses = 0;
 
   constructor(
     /** The most bytes a piece from this pool holds. */
@@ -28,7 +30,8 @@ export class SlabPool {
   take(length: number): Buffer {
     if (length > this.slabBytes) return Buffer.allocUnsafeSlow(this.skew + length).subarray(this.skew);
     let memory = this.free.pop();
-    if (memory === undefined) {
+    if (memory !== undefined) this.reuses++;
+    else {
       memory = Buffer.allocUnsafeSlow(this.skew + this.slabBytes).buffer as ArrayBuffer;
       this.ours.add(memory);
     }

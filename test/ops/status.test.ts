@@ -104,6 +104,15 @@ describe('server-status with two processes of three threads', () => {
     assert.ok(front.newSpaceBytes > 0 && front.newSpaceBytes <= 16 * 1024 * 1024, `new space ${front.newSpaceBytes} bytes`);
   });
 
+  it('counts the request heads built in recycled buffers (each given back when its response is complete)', async () => {
+    const base = server.get().url;
+    const before = (await statusJson(base)).server.requestHeadsReused;
+    for (let round = 0; round < 10; round++) await Promise.all(Array.from({ length: 10 }, () => request(`${base}/`)));
+    const after = (await statusJson(base)).server.requestHeadsReused;
+    // Only the first round may find no head given back yet.
+    assert.ok(after - before >= 90, `${after - before} of 100 heads were built in a recycled buffer`);
+  });
+
   it('counts queued requests when every thread is busy, and their waits', async () => {
     const base = server.get().url;
     const running = Array.from({ length: 8 }, () => request(`${base}/sleep?seconds=2`));
