@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readingTheResults } from './reading';
 import { RECIPES } from './servers';
-import { backgroundText, cpuSplitText, markdownTable, notesOf, shapeText } from './report';
+import { backgroundText, cpuSplitText, markdownTable, notesOf, rssSplitText, shapeText } from './report';
 import type { RunResult } from './results';
 import { DOCS_FILE, ROOT } from './paths';
 import { WORKLOADS } from './workloads';
@@ -78,6 +78,8 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     out.push('', `## ${w.workload}`, '');
     out.push(`${w.description}. ${shapeText(w.shape)}; app \`${path.relative(ROOT, wl.appFile)}\`.`, '');
     out.push(backgroundText(w), '', cpuSplitText(w), '');
+    const rss = rssSplitText(w);
+    if (rss !== '') out.push(rss, '');
     out.push(markdownTable(w, run.clockTicksPerSecond));
     const notes = w.servers.flatMap((srv) => notesOf(srv).map((n) => `- ${srv.server}: ${n}`));
     for (const srv of w.servers) {

@@ -103,6 +103,21 @@ export function backgroundText(result: WorkloadResult): string {
   return `Machine CPU during the rounds, as % of all cores: wrk median ${med(wrk)}; processes outside the benchmark median ${med(other)}, max ${Math.round(Math.max(...other))}%.`;
 }
 
+/**
+ * Each server's RSS after the load, process by process, largest first: where a total comes
+ * from (a front end against an arbiter, workers against workers).
+ */
+export function rssSplitText(result: WorkloadResult): string {
+  const parts: string[] = [];
+  for (const server of result.servers) {
+    const processes = server.memory?.perProcess;
+    if (processes === undefined || processes.length === 0) continue;
+    const split = [...processes].sort((a, b) => b.rssKb - a.rssKb).map((p) => `${p.name} ${(p.rssKb / 1024).toFixed(1)}`);
+    parts.push(`${server.server}: ${split.join(', ')}`);
+  }
+  return parts.length === 0 ? '' : `RSS by process after the load, MiB: ${parts.join('; ')}.`;
+}
+
 /** Where each server's CPU went, by process name, summed over the rounds. */
 export function cpuSplitText(result: WorkloadResult): string {
   const parts: string[] = [];

@@ -22,6 +22,15 @@ export interface RoundResult {
   machine: { totalTicks: number; busyTicks: number; wrkTicks: number; otherTicks: number };
 }
 
+/** The server's process tree after the load. */
+export interface ServerMemory {
+  rssKb: number;
+  pssKb: number;
+  processes: number;
+  /** Each process's RSS, by the name `cpuTicksByCommand` uses (absent in results from before it). */
+  perProcess?: { name: string; rssKb: number }[];
+}
+
 /** Everything measured for one server on one workload; this is what .bench/*.json holds. */
 export interface ServerResult {
   server: string;
@@ -40,7 +49,7 @@ export interface ServerResult {
   probeBody: string | null;
   /** A correct request after all the load: null when fine, else what went wrong. */
   probeAfterLoad: string | null;
-  memory: { rssKb: number; pssKb: number; processes: number } | null;
+  memory: ServerMemory | null;
   stop: StopReport | null;
   /** Lines in the server's logs (copied to the run's directory). */
   logLines: number;

@@ -15,7 +15,7 @@ import { probe } from './load/probe';
 import { killWrkSync, runWrk, WRK, type WrkOptions } from './load/wrk';
 import { machineInfo } from './machine';
 import { DOCS_FILE, RESULTS_DIR } from './paths';
-import { backgroundText, cpuSplitText, notesOf, shapeText, textTable } from './report';
+import { backgroundText, cpuSplitText, notesOf, rssSplitText, shapeText, textTable } from './report';
 import type { RunResult, ServerResult, WorkloadResult } from './results';
 import { selectRecipes } from './servers';
 import { CLOCK_TICKS_PER_SECOND, machineTicks, selfTicks } from './servers/proc';
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
       run.workloads.push(result);
       save();
       process.stdout.write(`\n== ${name}: ${workload.description}; ${shapeText(workload)} ==\n`);
-      process.stdout.write(`${backgroundText(result)}\n${cpuSplitText(result)}\n`);
+      process.stdout.write(`${backgroundText(result)}\n${cpuSplitText(result)}\n${rssSplitText(result)}\n`);
       process.stdout.write(textTable(result, CLOCK_TICKS_PER_SECOND) + '\n');
       for (const srv of result.servers) for (const note of notesOf(srv)) process.stdout.write(`  note: ${srv.server}: ${note}\n`);
       for (const srv of result.servers) {

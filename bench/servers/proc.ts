@@ -79,6 +79,11 @@ export function treeCpuTicks(tree: ProcStat[]): number {
   return tree.reduce((sum, s) => sum + s.utime + s.stime + s.cutime + s.cstime, 0);
 }
 
+/** A process's RSS in KiB (0 if it is gone). */
+export function processRssKb(pid: number): number {
+  return statusKb(pid, 'status', 'VmRSS');
+}
+
 function statusKb(pid: number, file: 'status' | 'smaps_rollup', key: string): number {
   try {
     const text = fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { START_TIMEOUT_MS, STOP_TIMEOUT_MS } from '../config';
 import { probe, type ProbeResult } from '../load/probe';
 import type { Workload } from '../workloads';
-import { processGroup, processTree, stillAlive, treeCpuTicks, treeMemoryKb, type ProcStat } from './proc';
+import { processGroup, processRssKb, processTree, stillAlive, treeCpuTicks, treeMemoryKb, type ProcStat } from './proc';
+import type { ServerMemory } from '../results';
 import type { Launch, ServerRecipe } from './recipe';
 
 /** Asks the kernel for a free port. Another process could take it before the server binds it;
@@ -156,9 +157,10 @@ export class RunningServer {
     return new Map(this.tree().map((s) => [`${s.pid}/${s.starttime}`, { comm: processName(s), ticks: treeCpuTicks([s]) }]));
   }
 
-  memory(): { rssKb: number; pssKb: number; processes: number } {
+  memory(): ServerMemory {
     const tree = this.tree();
-    return { ...treeMemoryKb(tree), processes: tree.length };
+    const perProcess = tree.map((s) => ({ name: processName(s), rssKb: processRssKb(s.pid) }));
+    return { ...treeMemoryKb(tree), processes: tree.length, perProcess };
   }
 
   /** Everything the server logged: its output and its own log files. */
