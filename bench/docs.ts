@@ -56,6 +56,7 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     '  process tree from /proc/PID/stat, before and after each round, summed over rounds and divided by the responses.',
     '- **RSS / PSS**: summed VmRSS (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) of the process tree after the',
     '  load; RSS counts memory shared by forked workers once per process, PSS divides it between them. **procs**: processes in the tree.',
+    '  Under each workload, "RSS by process" gives each process\'s VmRSS at that moment, largest first.',
     '- **non-2xx**: responses with status >= 400 in the rounds (wrk counts these), plus non-2xx seen by the per-connection pass.',
     '  **socket errors**: wrk\'s connect/read/write/timeout errors in the rounds.',
     `- **served/conn**: after the rounds, a ${s.fairnessSeconds} s pass with one connection per wrk thread (\`wrk -t C -c C\`) counts the`,
