@@ -12,8 +12,7 @@
 export class SlabPool {
   private readonly free: ArrayBuffer[] = [];
   private readonly ours = new WeakSet<ArrayBufferLike>();
-  /** Buffers handed out again from the free slabs, since the pool was made. */
-  reuses = 0;
+  private reused = 0;
 
   constructor(
     /** The most bytes a piece from this pool holds. */
@@ -23,6 +22,11 @@ export class SlabPool {
     private readonly skew = 64,
   ) {}
 
+  /** Buffers handed out again from the free slabs, since the pool was made. */
+  get reuses(): number {
+    return this.reused;
+  }
+
   /**
    * A buffer of `length` bytes, its contents undefined. Longer than a slab, it is a one-off
    * buffer (still skewed) that give() ignores.
@@ -30,7 +34,7 @@ export class SlabPool {
   take(length: number): Buffer {
     if (length > this.slabBytes) return Buffer.allocUnsafeSlow(this.skew + length).subarray(this.skew);
     let memory = this.free.pop();
-    if (memory !== undefined) this.reuses++;
+    if (memory !== undefined) this.reused++;
     else {
       memory = Buffer.allocUnsafeSlow(this.skew + this.slabBytes).buffer as ArrayBuffer;
       this.ours.add(memory);

@@ -64,6 +64,19 @@ async function seqAnswers(waiting: Promise<Response>[]): Promise<number[]> {
   return answers.map(([, k]) => Number(k));
 }
 
+/** A raw client that sends GET /echo?n=gone; the test destroys it to leave before the answer. */
+function requestThenLeave(port: number): net.Socket {
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /echo?n=gone HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  return client;
+}
+
+/** Waits until nothing waits any more: the status page's queue is empty again. */
+async function queueEmpties(base: string): Promise<void> {
+  await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+}
+
 /** Runs `use` against a fresh server of one process of one thread for ahead.wsgi, with `extra` flags. */
 async function withOneThread<T>(extra: string[], use: (server: RunningServer) => Promise<T>): Promise<T> {
   const server = await startServer([app('ahead.wsgi'), '--processes', '1', '--threads', '1', '--server-status', ...extra]);
@@ -177,9 +190,7 @@ describe('requests sent ahead to a busy thread', () => {
     await sleep(100);
     const first = request(`${base}/seq?n=B1`);
     await sentAheadReaches(base, sentBefore + 1);
-    const client = net.connect(server.get().port, '127.0.0.1');
-    client.on('error', () => {});
-    client.write('GET /echo?n=gone HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const client = requestThenLeave(server.get().port);
     await sentAheadReaches(base, sentBefore + 2);
     const last = request(`${base}/seq?n=B3`);
     await sentAheadReaches(base, sentBefore + 3);
@@ -189,7 +200,7 @@ describe('requests sent ahead to a busy thread', () => {
       assert.equal(res.status, 200);
       assert.equal(res.text.split(' ')[0], n);
     }
-    await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+    await queueEmpties(base);
   });
 
   it('a request whose client leaves while it waits ahead does not disturb the next', async () => {
@@ -198,9 +209,7 @@ describe('requests sent ahead to a busy thread', () => {
     const sentBefore = await sentAhead(base);
     const running = request(`${base}/sleep?n=A&ms=400`);
     await sleep(100);
-    const client = net.connect(server.get().port, '127.0.0.1');
-    client.on('error', () => {});
-    client.write('GET /echo?n=gone HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const client = requestThenLeave(server.get().port);
     await sentAheadReaches(base, sentBefore + 1);
     client.destroy();
     const first = await running;
@@ -209,8 +218,7 @@ describe('requests sent ahead to a busy thread', () => {
     const next = await request(`${base}/echo?n=C`);
     assert.equal(next.status, 200);
     assert.deepEqual(next.text.split(' ').slice(0, 2), ['C', pid], 'the process was replaced');
-    // Nothing waits any more: the status page's queue is empty again.
-    await eventually('an empty queue', async () => ((await statusJson(base)).groups[0]!.queueLength === 0 ? true : undefined));
+    await queueEmpties(base);
   });
 
   it('the metrics and the status page\'s machine-readable form count them as its JSON does', async () => {
