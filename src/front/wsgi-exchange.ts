@@ -130,6 +130,8 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   /** performance.now() deadlines; 0 = none. */
   private headDeadline = 0;
   private requestDeadline = 0;
+  /** This request's place in ctx.deadlines (DeadlineWatch's to set). */
+  watchIndex = -1;
   private interrupted = false;
 
   constructor(
