@@ -1,18 +1,22 @@
 /*
  * startup_pages: gives back the pages of the node binary (the executable, and libnode where
- * node is built against it) that only start-up needed.
+ * node is built against it) and of the libraries it maps that only start-up needed.
  *
  * Node's binary is about 95 MiB, and starting it leaves about 38 MiB of it resident for good:
  * the dynamic symbol and relocation tables the loader read once, V8's start-up snapshot and
  * the JavaScript sources of Node's own modules it deserialized or compiled, and code that ran
- * once. Those pages are clean copies of the file, so dropping this process's mappings of them
- * (MADV_DONTNEED) loses nothing: a page the front end still uses comes back from the page cache
- * on its next touch, without I/O, and the page cache itself is left alone for other processes.
+ * once; libc, libstdc++ and the others add 2 to 3 MiB of the same. Those pages are clean copies
+ * of their files, so dropping this process's mappings of them (MADV_DONTNEED) loses nothing: a
+ * page the front end still uses comes back from the page cache on its next touch, without I/O,
+ * and the page cache itself is left alone for other processes.
  *
- * Only mappings that cannot differ from the file are dropped: read-only ones with no private
- * (copied-on-write) page. A read-only mapping can hold written pages (the relocated part the
- * loader write-protects after start-up); dropping those would bring the file's unrelocated
- * bytes back, so such a mapping is kept whole.
+ * Only mappings that cannot differ from their file are dropped: private, read-only ones with no
+ * private (copied-on-write) page. A read-only mapping can hold written pages (the relocated
+ * part the loader write-protects after start-up); dropping those would bring the file's
+ * unrelocated bytes back, so such a mapping is kept whole. A shared mapping's pages are the
+ * file's own, not this process's, and are left alone.
+ *
+ * The Python workers do the same to themselves (python/wsgi_host/memory.py).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,20 +31,11 @@
 
 struct mapping {
   uintptr_t start, end;
-  int readonly;
-  int of_binary;
+  /* Private, read-only and of a file: a candidate, if it holds no copied page. */
+  int private_readonly_file;
   long long rss_kb;
   long long anonymous_kb;
 };
-
-/*
- * A node built against a shared libnode (as Debian's is) has its code there, not in the
- * executable: those mappings are node's too.
- */
-static int is_libnode(const char *path) {
-  const char *name = strrchr(path, '/');
-  return name != NULL && strncmp(name + 1, "libnode.so", 10) == 0;
-}
 
 struct totals {
   double released_bytes;
@@ -49,7 +44,7 @@ struct totals {
 };
 
 static void release_if_clean(const struct mapping *m, struct totals *t) {
-  if (!m->of_binary || !m->readonly || m->anonymous_kb != 0 || m->end <= m->start) return;
+  if (!m->private_readonly_file || m->anonymous_kb != 0 || m->end <= m->start) return;
   if (madvise((void *)m->start, m->end - m->start, MADV_DONTNEED) != 0) return;
   t->released_bytes += (double)(m->end - m->start);
   t->resident_before_bytes += (double)m->rss_kb * 1024;
@@ -57,15 +52,11 @@ static void release_if_clean(const struct mapping *m, struct totals *t) {
 }
 
 /*
- * release(): { releasedBytes, residentBeforeBytes, mappings }: the size of the binary's clean
- * mappings dropped, how much of them was resident just before, and how many there were.
+ * release(): { releasedBytes, residentBeforeBytes, mappings }: the size of the clean mappings
+ * dropped, how much of them was resident just before, and how many there were.
  */
 static napi_value release_pages(napi_env env, napi_callback_info info) {
   (void)info;
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n < 0) return throw_errno(env, "readlink of /proc/self/exe failed");
-  exe[n] = '\0';
   FILE *smaps = fopen("/proc/self/smaps", "r");
   if (smaps == NULL) return throw_errno(env, "opening /proc/self/smaps failed");
 
@@ -84,8 +75,8 @@ static napi_value release_pages(napi_env env, napi_callback_info info) {
       path[strcspn(path, "\n")] = '\0';
       current.start = start;
       current.end = end;
-      current.readonly = strchr(perms, 'w') == NULL;
-      current.of_binary = strcmp(path, exe) == 0 || is_libnode(path);
+      /* perms is "rwxp": the second letter says writable, the fourth private (p) or shared (s). */
+      current.private_readonly_file = path[0] == '/' && strlen(perms) == 4 && perms[1] != 'w' && perms[3] == 'p';
       /* Unknown until its fields are read: not clean until proven so. */
       current.rss_kb = 0;
       current.anonymous_kb = -1;

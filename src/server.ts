@@ -137,15 +137,15 @@ export class Server implements OpsHost {
     this.errorLog.notice('core', `wsgi-host/${VERSION} configured -- resuming normal operations`);
   }
 
-  /** Once started: the node binary's pages that only start-up used leave the front end's RSS. */
+  /** Once started: the pages of the node binary and its libraries that only start-up used leave the front end's RSS. */
   private releaseStartupPages(): void {
     try {
       const report = releaseStartupPages();
       if (report === null) return;
       const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-      this.errorLog.info('core', `Released the node binary's start-up pages: ${mib(report.residentBeforeBytes)} MiB were resident in ${report.mappings} mappings; what the front end still runs comes back from the page cache as it runs.`);
+      this.errorLog.info('core', `Released the start-up pages of the node binary and its libraries: ${mib(report.residentBeforeBytes)} MiB were resident in ${report.mappings} mappings; what the front end still runs comes back from the page cache as it runs.`);
     } catch (err) {
-      this.errorLog.info('core', `Could not release the node binary's start-up pages (${(err as Error).message}); they stay resident, which costs memory, not correctness.`);
+      this.errorLog.info('core', `Could not release the start-up pages of the node binary and its libraries (${(err as Error).message}); they stay resident, which costs memory, not correctness.`);
     }
   }
 

@@ -30,7 +30,7 @@ def module_name(path):
 class ScriptLoader(object):
     """Keeps the loaded script modules of one interpreter."""
 
-    def __init__(self, describe_context, startup_timeout=0, on_startup_timeout=None):
+    def __init__(self, describe_context, startup_timeout=0, on_startup_timeout=None, on_loaded=None):
         # Only fully executed modules are here: other threads must never see a module whose
         # code is still running.
         self._loaded = {}
@@ -41,6 +41,9 @@ class ScriptLoader(object):
         self._startup_timeout = startup_timeout
         self._on_startup_timeout = on_startup_timeout
         self._first_failure = {}
+        # Called, outside the lock, each time a script has been executed: loading is start-up
+        # work whose leftovers the process can give back.
+        self._on_loaded = on_loaded
 
     def is_stale(self, path, log, log_exception):
         """mod_wsgi's script reloading check, made on every request once the script is loaded:
@@ -93,13 +96,15 @@ class ScriptLoader(object):
             if module is not None:
                 return module
             module = self._exec_script(path, application_group, log, log_exception)
-            if module is not None:
-                self._first_failure.pop(path, None)
-                return module
-            first = self._first_failure.setdefault(path, time.time())
-            if self._startup_timeout and time.time() - first > self._startup_timeout and self._on_startup_timeout:
-                self._on_startup_timeout(path)
-            return None
+            if module is None:
+                first = self._first_failure.setdefault(path, time.time())
+                if self._startup_timeout and time.time() - first > self._startup_timeout and self._on_startup_timeout:
+                    self._on_startup_timeout(path)
+                return None
+            self._first_failure.pop(path, None)
+        if self._on_loaded is not None:
+            self._on_loaded()
+        return module
 
     def _exec_script(self, path, application_group, log, log_exception):
         module = exec_script(path, self._describe_context(application_group), log,

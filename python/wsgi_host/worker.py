@@ -19,6 +19,7 @@ import time
 import types
 
 from . import __version__, MOD_WSGI_VERSION
+from . import memory
 from . import process_control
 from .loader import ScriptLoader
 from .interpreters import InterpreterHost, report_start
@@ -47,7 +48,11 @@ class Worker(object):
         self.control = None
         self.stopping = False
         self.current = threading.local()
-        self.loader = ScriptLoader(self.describe_context, float(config.get('startupTimeout') or 0), self._startup_timed_out)
+        self.loader = ScriptLoader(self.describe_context, float(config.get('startupTimeout') or 0), self._startup_timed_out,
+                                   self._script_loaded)
+        # Set once the process is ready, in an interpreter that owns its process (never in a
+        # sub-interpreter): from then on, each script load gives back what it needed only once.
+        self.releases_memory = False
         # queue-timeout, for requests sent ahead: the front end times out the ones in its queue.
         self.queue_timeout = float(config.get('queueTimeout') or 0)
         # Thread index -> thread ident, for interrupt-timeout.
@@ -267,6 +272,7 @@ class Worker(object):
             process_control.start_reload_monitor(self)
         self.start_serving_threads()
         self.control.send(frame(READY, json.dumps(self.interpreters.describe()).encode('ascii')))
+        self.start_releasing_memory()
         self.control_loop()
 
     def serve_application_group(self, ready_fd, own_process):
@@ -290,6 +296,8 @@ class Worker(object):
                 process_control.start_reload_monitor(self)
             self.start_serving_threads()
             self.control.send(frame(READY))
+            if own_process:
+                self.start_releasing_memory()
         except BaseException:
             import traceback
             report_start(ready_fd, False, traceback.format_exc())
@@ -318,6 +326,21 @@ class Worker(object):
             started = time.time()
             if self.loader.preload(path['script'], self.application_group, self.log, self.log_exception):
                 self.log(LOG_INFO, "Preloaded WSGI script '%s' in %.3f seconds." % (path['script'], time.time() - started))
+
+    def start_releasing_memory(self):
+        """Once ready: gives back the start-up's leftovers (memory.py), now and after each later
+        script load."""
+        self.releases_memory = True
+        self.release_memory()
+
+    def _script_loaded(self):
+        if self.releases_memory:
+            self.release_memory()
+
+    def release_memory(self):
+        result = memory.release_startup_memory()
+        if result is not None:
+            self.log(LOG_INFO, memory.describe_release(result))
 
     def start_serving_threads(self):
         for index in range(self.threads):

@@ -1,29 +1,17 @@
 /**
- * Once started, the front end gives back the node binary's pages that only start-up needed
- * (native/startup_pages.c). The test reads the front end's resident share of the binary from
- * /proc itself, after serving requests (which bring back the pages they run), and checks it
+ * Once started, the front end gives back the pages of the node binary and its libraries that
+ * only start-up needed (native/startup_pages.c). The test reads the front end's resident share
+ * of those mappings from /proc itself, after serving requests (which bring back the pages they run), and checks it
  * against what the server reported was resident just before the release. Serving afterwards,
  * large responses from the workers' mapped regions included, shows the release dropped only
  * pages that the file holds unchanged: had it dropped a relocated page, the process would crash.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { releasableResidentKb } from '../helpers/proc';
 import { app, request, serverFixture } from '../helpers/server';
 
 const MIB = 1 << 20;
-
-/** Resident bytes of `pid`'s mappings of node: the executable `exe`, and libnode if node uses one. */
-function residentOfBinary(pid: number, exe: string): number {
-  let inBinary = false;
-  let kb = 0;
-  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (header !== null) inBinary = header[1] === exe || /\/libnode\.so/.test(header[1]!);
-    else if (inBinary && line.startsWith('Rss:')) kb += Number(/(\d+)/.exec(line)![1]);
-  }
-  return kb * 1024;
-}
 
 /** What test/apps/pieces.wsgi sends for `mib` pieces and `seed`: piece k holds (i + 7k + seed) % 251. */
 function expectedPieces(mib: number, seed: number): Buffer {
@@ -35,17 +23,17 @@ function expectedPieces(mib: number, seed: number): Buffer {
   return out;
 }
 
-describe('the node binary\'s start-up pages', { skip: process.platform !== 'linux' && 'Linux only (/proc)' }, () => {
+describe('the start-up pages of the node binary and its libraries', { skip: process.platform !== 'linux' && 'Linux only (/proc)' }, () => {
   const server = serverFixture(['--processes', '1', '--threads', '2', app('pieces.wsgi')]);
   before(server.start);
   after(server.stop);
 
   it('are given back once the server has started, and the front end goes on serving', async () => {
-    const line = await server.get().waitForLog(/Released the node binary's start-up pages: ([\d.]+) MiB were resident in (\d+) mappings/);
+    const line = await server.get().waitForLog(/Released the start-up pages of the node binary and its libraries: ([\d.]+) MiB were resident in (\d+) mappings/);
     const [, before, mappings] = /: ([\d.]+) MiB were resident in (\d+) mappings/.exec(line)!;
     const residentBefore = Number(before) * MIB;
-    // The dynamic symbol tables, the text and the read-only data: the binary's own mappings.
-    assert.ok(Number(mappings) >= 2, `the binary's read-only mappings were released (${mappings})`);
+    // The dynamic symbol tables, the text and the read-only data of the binary, and libc's.
+    assert.ok(Number(mappings) >= 4, `the read-only mappings of the binary and its libraries were released (${mappings})`);
     assert.ok(residentBefore > 8 * MIB, `start-up had ${before} MiB of the binary resident`);
 
     for (let seed = 0; seed < 6; seed++) {
@@ -54,10 +42,9 @@ describe('the node binary\'s start-up pages', { skip: process.platform !== 'linu
       assert.ok(reply.body.equals(expectedPieces(2, seed)), `response ${seed} has its own exact bytes`);
     }
     const pid = server.get().child.pid!;
-    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-    const residentNow = residentOfBinary(pid, exe);
+    const residentNow = releasableResidentKb(pid) * 1024;
     assert.ok(residentNow > 0, 'the front end still has the pages it runs');
     assert.ok(residentNow < 0.7 * residentBefore,
-      `after serving, ${(residentNow / MIB).toFixed(1)} MiB of the binary are resident, against ${before} MiB before the release`);
+      `after serving, ${(residentNow / MIB).toFixed(1)} MiB of the released mappings are resident, against ${before} MiB before the release`);
   });
 });
