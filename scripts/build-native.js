@@ -3,10 +3,12 @@
 // headers (they ship with Node, so no download; the node-api-headers package is the fallback):
 // region_map (the front end maps workers' response regions; without it, it copies large
 // response pieces out with pread), thread_policy (the front end's scheduling policy; without
-// it, the front end stays under the default policy) and startup_pages (the front end gives back
-// the node binary's pages only start-up needed; without it, they stay resident). The front end works without either, so a
-// missing compiler or header is a warning, not a failed build; WSGI_HOST_NATIVE=required makes
-// it an error.
+// it, the front end stays under the default policy), startup_pages (the front end gives back
+// the pages of the node binary and its libraries that only start-up needed; without it, they
+// stay resident) and body_memory (a buffered request body's memory is freed as soon as the
+// worker has it; without it, at V8's next scavenge). The front end works without any of them,
+// so a missing compiler or header is a warning, not a failed build; WSGI_HOST_NATIVE=required
+// makes it an error.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,6 +20,7 @@ const ADDONS = [
   { name: 'region_map', without: 'the front end will copy large response pieces instead (slower downloads)' },
   { name: 'thread_policy', without: 'the front end will keep the default scheduling policy' },
   { name: 'startup_pages', without: 'the front end will keep the pages of the node binary that only start-up needed resident (about 17 MiB more RSS)' },
+  { name: 'body_memory', without: 'buffered request bodies will be freed at V8\'s next scavenge instead of at once (more RSS under uploads)' },
 ];
 const required = process.env.WSGI_HOST_NATIVE === 'required';
 
