@@ -13,6 +13,7 @@ import type { OpsMonitor } from '../ops/monitor';
 import { adoptTrustedRequestId, ID_PREFIX } from '../ops/request-id';
 import type { ConnectionInfo } from './environ';
 import { errorPageBody, reasonPhrase, sendErrorPage } from './error-page';
+import { frontEndBodyBudget } from './body-budget';
 import { ClientReadTimeouts } from './client-timeouts';
 import { ClientSendTimeout } from './client-send-timeout';
 import { limitChunkedBody, transferCodingProblem } from './body-framing';
@@ -384,7 +385,7 @@ export class FrontEnd {
     const { record, settings, fail } = routed;
     // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
     if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
-    const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware, this.options.spoolDirectory ?? null);
+    const wsgi = (t: WsgiTarget): void => startWsgiRequest(routed, t, config, this.options.groups, this.options.serverSoftware, this.options.spoolDirectory ?? null, frontEndBodyBudget);
 
     if (translation.kind === 'wsgi') {
       const alias = translation.alias;

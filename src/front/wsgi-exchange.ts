@@ -5,6 +5,7 @@ import type { AheadTenant, ThreadActivity, ThreadSlot } from '../groups/thread-s
 import { recyclePiece, type ResponseCounts } from '../groups/response-region';
 import { mayBorrow, PieceLending } from './piece-lending';
 import { releaseBodyMemory } from './release-body-memory';
+import type { BodyTicket } from './body-budget';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { recycleRequestHead, setHeadFlag } from './environ';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
@@ -67,7 +68,7 @@ export interface ExchangeContext {
 export type BodyPlan =
   | { kind: 'none' }
   /** Read whole before dispatch (as the pieces it arrived in); goes out with the head in one write. */
-  | { kind: 'buffered'; pieces: Buffer[]; length: number }
+  | { kind: 'buffered'; pieces: Buffer[]; length: number; ticket?: BodyTicket }
   /**
    * Streamed once the application first reads wsgi.input, so a request can still be run
    * elsewhere until then (script reloading); with Expect: 100-continue, that is also when the
@@ -202,7 +203,9 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
   }
 
   /** Writes the head and the whole body held in memory, in the region if `regionFree` and it pays. */
-  private sendBufferedRequest(slot: ThreadSlot, body: { pieces: Buffer[]; length: number }, regionFree: boolean): void {
+  private sendBufferedRequest(slot: ThreadSlot, body: { pieces: Buffer[]; length: number; ticket?: BodyTicket }, regionFree: boolean): void {
+    // Out of the queue: the threads' capacity bounds it from now on, not the body budget.
+    body.ticket?.release();
     this.requestStreamEnded = true;
     this.bodyWritesPending++;
     const written = (): void => {

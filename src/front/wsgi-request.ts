@@ -3,6 +3,7 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { ErrorLog } from '../log/error-log';
 import { nowMicros } from '../log/apache-time';
 import { HeadFlags } from '../protocol/frames';
+import type { BodyBudget } from './body-budget';
 import { RequestBodyReader } from './body-spool';
 import { encodeRequestHead, expandApplicationGroup } from './environ';
 import { proxyEnviron } from './proxy-headers';
@@ -63,6 +64,7 @@ export function startWsgiRequest(
   groups: { group(name: string): ProcessGroup | undefined },
   serverSoftware: string,
   spoolDirectory: string | null = null,
+  bodyBudget: BodyBudget | null = null,
 ): void {
   const { record, settings, vhost, hooks, fail } = r;
   const req = record.req;
@@ -135,13 +137,21 @@ export function startWsgiRequest(
     // Bodies up to the limit are read whole first: the worker thread then never waits on a slow
     // client, and head and body reach it in one write.
     const buffered = body;
+    const ticket = bodyBudget?.track(req);
+    if (ticket !== undefined) {
+      buffered.ticket = ticket;
+      // Whatever becomes of the request (run, failed, client gone), its body stops counting.
+      record.res.once('close', () => ticket.release());
+    }
     hooks.onBodyFailure((status) => fail(status, 'The request body was malformed or cut short; the request was not run.'));
     req.on('data', (chunk: Buffer) => {
       buffered.pieces.push(chunk);
       buffered.length += chunk.length;
+      ticket?.received(chunk.length);
     });
     req.on('end', () => {
       hooks.onBodyFailure(null);
+      ticket?.finishedReading();
       if (record.res.destroyed) return;
       group.submit(new WsgiExchange(context, record, head, buffered, applicationGroup));
     });

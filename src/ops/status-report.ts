@@ -8,6 +8,7 @@ import type { ProcessGroup } from '../groups/process-group';
 import type { WorkerProcess } from '../groups/worker-process';
 import type { HistoryColumns, SecondSeries, Totals, WindowSummary } from './request-stats';
 import { newSpaceBytes, youngGenerationCap } from '../util/young-generation-cap';
+import { frontEndBodyBudget } from '../front/body-budget';
 import { requestHeadReuses } from '../front/environ';
 
 /** The server as the status report sees it. */
@@ -115,6 +116,11 @@ export interface StatusSnapshot {
     newSpaceCapBytes: number;
     /** Request heads built in a recycled buffer (src/front/environ.ts) since the start. */
     requestHeadsReused: number;
+    /**
+     * Request bodies read whole and not yet dispatched (src/front/body-budget.ts): their bytes,
+     * the budget, the bodies paused now until it frees, and the pauses since the start.
+     */
+    bodiesHeld: { bytes: number; limitBytes: number; pausedNow: number; pausesTotal: number };
     connections: number;
     activeRequests: number;
   };
@@ -174,6 +180,12 @@ export async function buildSnapshot(source: StatusSource, stats: StatsSource): P
       newSpaceBytes: newSpaceBytes(),
       newSpaceCapBytes: youngGenerationCap(),
       requestHeadsReused: requestHeadReuses(),
+      bodiesHeld: {
+        bytes: frontEndBodyBudget.heldBytes,
+        limitBytes: frontEndBodyBudget.limitBytes,
+        pausedNow: frontEndBodyBudget.pausedNow,
+        pausesTotal: frontEndBodyBudget.pausesTotal,
+      },
       connections: await source.connectionCount(),
       activeRequests: source.activeRequests,
     },

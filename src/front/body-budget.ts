@@ -1,0 +1,182 @@
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * While fewer bodies than this are complete and waiting for a thread, the oldest this many of
+ * those still being read are read whatever the budget: the threads always have bodies coming,
+ * the budget never stops everything (no body could complete to free it), and a few slow clients
+ * at the head of the line do not stall the rest.
+ */
+const ALWAYS_READ = 4;
+
+/** What a resumed body is expected to read before the budget hears from it: one socket read. */
+const RESUMED_READ_BYTES = 64 * 1024;
+
+/**
+ * Bounds the memory the front end spends on request bodies it reads whole before dispatch
+ * (bodies up to 1 MiB, so that a slow client never holds a Python thread) while their requests
+ * wait for a thread.
+ *
+ * Without a bound, every waiting request held its whole body: with 32 clients uploading 1 MiB
+ * to 2 threads, 30 bodies (30 MiB) sat in the front end, and nothing but the number of
+ * connections limited it. With one, once the bodies not yet dispatched hold `limitBytes`, the
+ * newer ones are paused: their bytes stay in the client's socket (TCP flow control), and are
+ * read, in arrival order, as dispatched bodies free the budget. Bodies already dispatched are
+ * not counted: those are bounded by the number of threads.
+ *
+ * A paused body is time the client is not being read, so RequestReadTimeout does not count it
+ * (ClientReadTimeouts only times bodies that are flowing).
+ */
+export class BodyBudget {
+  private held = 0;
+  /** Bodies still being read, oldest first. */
+  private readonly reading: BodyTicket[] = [];
+  /** The paused ones among them, in arrival order. */
+  private readonly paused: BodyTicket[] = [];
+  /** Bodies read whole and not yet dispatched. */
+  private complete = 0;
+  private pausedTotal = 0;
+
+  constructor(readonly limitBytes: number) {
+    if (!(limitBytes > 0)) throw new Error(`the body budget must be a positive number of bytes, not ${limitBytes}`);
+  }
+
+  /** Bytes of bodies read and not yet dispatched. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /** Bodies paused now, waiting for the budget. */
+  get pausedNow(): number {
+    return this.paused.length;
+  }
+
+  /** Bodies paused since the start (each counted once per pause). */
+  get pausesTotal(): number {
+    return this.pausedTotal;
+  }
+
+  /** Starts counting `req`'s body, which its caller reads whole. */
+  track(req: IncomingMessage): BodyTicket {
+    const ticket = new BodyTicket(this, req);
+    this.reading.push(ticket);
+    return ticket;
+  }
+
+  /** BodyTicket's: `ticket` received `bytes` more. */
+  received(ticket: BodyTicket, bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.limitBytes && !ticket.paused && !this.alwaysRead(ticket)) {
+      ticket.paused = true;
+      ticket.req.pause();
+      this.insertPaused(ticket);
+      this.pausedTotal++;
+    }
+  }
+
+  /** BodyTicket's: `ticket`'s body is complete, and waits for a thread. */
+  completed(ticket: BodyTicket): void {
+    this.stopReading(ticket);
+    this.complete++;
+  }
+
+  /** BodyTicket's: a body no longer counts (dispatched, or its request is over). */
+  released(ticket: BodyTicket, bytes: number, wasComplete: boolean): void {
+    if (wasComplete) this.complete--;
+    else this.stopReading(ticket);
+    this.held -= bytes;
+    this.resumeWhatFits();
+  }
+
+  private stopReading(ticket: BodyTicket): void {
+    remove(this.reading, ticket);
+    if (ticket.paused) {
+      ticket.paused = false;
+      remove(this.paused, ticket);
+    }
+  }
+
+  private alwaysRead(ticket: BodyTicket): boolean {
+    if (this.complete >= ALWAYS_READ) return false;
+    for (let i = 0; i < ALWAYS_READ && i < this.reading.length; i++) {
+      if (this.reading[i] === ticket) return true;
+    }
+    return false;
+  }
+
+  /** Keeps `paused` in arrival order: a ticket paused now is usually the newest. */
+  private insertPaused(ticket: BodyTicket): void {
+    const place = this.reading.indexOf(ticket);
+    let at = this.paused.length;
+    while (at > 0 && this.reading.indexOf(this.paused[at - 1]!) > place) at--;
+    this.paused.splice(at, 0, ticket);
+  }
+
+  private resume(ticket: BodyTicket): void {
+    remove(this.paused, ticket);
+    ticket.paused = false;
+    ticket.req.resume();
+  }
+
+  private resumeWhatFits(): void {
+    if (this.complete < ALWAYS_READ) {
+      for (let i = 0; i < ALWAYS_READ && i < this.reading.length; i++) {
+        const ticket = this.reading[i]!;
+        if (ticket.paused) this.resume(ticket);
+      }
+    }
+    // Oldest first, each counted for one read's worth until its bytes come in, so that a freed
+    // megabyte does not set every paused body reading at once.
+    let room = this.limitBytes - this.held;
+    while (room > 0 && this.paused.length > 0) {
+      this.resume(this.paused[0]!);
+      room -= RESUMED_READ_BYTES;
+    }
+  }
+}
+
+/** One request body's account with the budget. */
+export class BodyTicket {
+  paused = false;
+  private bytes = 0;
+  private state: 'reading' | 'complete' | 'released' = 'reading';
+
+  constructor(
+    private readonly budget: BodyBudget,
+    readonly req: IncomingMessage,
+  ) {}
+
+  /** `bytes` more of the body were read. */
+  received(bytes: number): void {
+    if (this.state !== 'reading') return;
+    this.bytes += bytes;
+    this.budget.received(this, bytes);
+  }
+
+  /** The body is complete: it waits for a thread (and still counts until released). */
+  finishedReading(): void {
+    if (this.state !== 'reading') return;
+    this.state = 'complete';
+    this.budget.completed(this);
+  }
+
+  /** The body is dispatched, or its request is over: it no longer counts. Idempotent. */
+  release(): void {
+    if (this.state === 'released') return;
+    const wasComplete = this.state === 'complete';
+    this.state = 'released';
+    this.budget.released(this, this.bytes, wasComplete);
+  }
+}
+
+function remove<T>(list: T[], item: T): void {
+  const at = list.indexOf(item);
+  if (at >= 0) list.splice(at, 1);
+}
+
+/**
+ * The front end's budget: four bodies of the largest size read whole in memory (1 MiB; larger
+ * ones go to a spool file). Four complete bodies waiting for a thread keep the threads fed
+ * (each takes one as it frees up) while the bodies behind them wait in their clients' sockets.
+ */
+export const BODIES_AHEAD = 4;
+export const frontEndBodyBudget = new BodyBudget(BODIES_AHEAD * 1024 * 1024);
