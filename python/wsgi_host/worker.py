@@ -338,7 +338,11 @@ class Worker(object):
             self.release_memory()
 
     def release_memory(self):
-        result = memory.release_startup_memory()
+        try:
+            result = memory.release_startup_memory()
+        except Exception as exc:  # memory, not correctness: never let it stop a process or a request
+            self.log(LOG_INFO, 'Could not release start-up memory (%s); it stays resident.' % exc)
+            return
         if result is not None:
             self.log(LOG_INFO, memory.describe_release(result))
 
