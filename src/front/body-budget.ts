@@ -77,6 +77,8 @@ export class BodyBudget {
   completed(ticket: BodyTicket): void {
     this.stopReading(ticket);
     this.complete++;
+    // A paused body may now be among the oldest still being read.
+    this.resumeWhatFits();
   }
 
   /** BodyTicket's: a body no longer counts (dispatched, or its request is over). */

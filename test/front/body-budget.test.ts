@@ -83,9 +83,11 @@ describe('the body budget', () => {
     assert.deepEqual(readers.map(({ req }) => req.flowing), [true, true, true, true, false, false, false, false]);
     // The oldest completes: the fifth is now among the oldest four still reading.
     readers[0]!.ticket.finishedReading();
-    assert.equal(readers[4]!.req.flowing, false, 'not resumed until the budget or the rule says so');
-    readers[1]!.ticket.release(); // its client went away
     assert.equal(readers[4]!.req.flowing, true, 'the fifth reads again: it is among the oldest four');
+    assert.equal(readers[5]!.req.flowing, false, 'the sixth is not');
+    readers[1]!.ticket.release(); // its client went away
+    assert.equal(readers[5]!.req.flowing, true, 'now the sixth is among the oldest four too');
+    assert.equal(readers[6]!.req.flowing, false);
     for (const { ticket } of readers) ticket.release();
     assert.equal(budget.heldBytes, 0);
     assert.equal(budget.pausedNow, 0);
