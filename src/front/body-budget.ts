@@ -25,6 +25,10 @@ const RESUMED_READ_BYTES = 64 * 1024;
  *
  * A paused body is time the client is not being read, so RequestReadTimeout does not count it
  * (ClientReadTimeouts only times bodies that are flowing).
+ *
+ * Bodies read by a RequestBodyReader (chunked, or sent after 100 Continue, with request body
+ * spooling on) are not paused: once the budget is used up, the reader moves the body to a spool
+ * file, as it does with a body over 1 MiB, and its bytes stop counting.
  */
 export class BodyBudget {
   private held = 0;
@@ -35,6 +39,7 @@ export class BodyBudget {
   /** Bodies read whole and not yet dispatched. */
   private complete = 0;
   private pausedTotal = 0;
+  private spilledTotal = 0;
 
   constructor(readonly limitBytes: number) {
     if (!(limitBytes > 0)) throw new Error(`the body budget must be a positive number of bytes, not ${limitBytes}`);
@@ -55,6 +60,11 @@ export class BodyBudget {
     return this.pausedTotal;
   }
 
+  /** Spillable bodies moved to a spool file because the budget was used up, since the start. */
+  get spillsTotal(): number {
+    return this.spilledTotal;
+  }
+
   /** Starts counting `req`'s body, which its caller reads whole. */
   track(req: IncomingMessage): BodyTicket {
     const ticket = new BodyTicket(this, req);
@@ -62,12 +72,31 @@ export class BodyBudget {
     return ticket;
   }
 
+  /**
+   * Starts counting a body whose reader can move it to a spool file (RequestBodyReader): rather
+   * than being paused, it is told to spill once the budget is used up (BodyTicket.keep).
+   */
+  trackSpillable(): BodyTicket {
+    return new BodyTicket(this, null);
+  }
+
+  /** BodyTicket's: whether `bytes` more of a spillable body fit; counted if so. */
+  keep(bytes: number): boolean {
+    if (this.held + bytes > this.limitBytes) {
+      this.spilledTotal++;
+      return false;
+    }
+    this.held += bytes;
+    return true;
+  }
+
   /** BodyTicket's: `ticket` received `bytes` more. */
   received(ticket: BodyTicket, bytes: number): void {
     this.held += bytes;
-    if (this.held > this.limitBytes && !ticket.paused && !this.alwaysRead(ticket)) {
+    const req = ticket.req;
+    if (req !== null && this.held > this.limitBytes && !ticket.paused && !this.alwaysRead(ticket)) {
       ticket.paused = true;
-      ticket.req.pause();
+      req.pause();
       this.insertPaused(ticket);
       this.pausedTotal++;
     }
@@ -89,12 +118,17 @@ export class BodyBudget {
     this.resumeWhatFits();
   }
 
+  /** BodyTicket's: a spillable body's `bytes` no longer count. */
+  spillableReleased(bytes: number): void {
+    this.held -= bytes;
+    this.resumeWhatFits();
+  }
+
   private stopReading(ticket: BodyTicket): void {
     remove(this.reading, ticket);
-    if (ticket.paused) {
-      ticket.paused = false;
-      remove(this.paused, ticket);
-    }
+    // A body that stops counting while paused (its request failed, say) is let go: node:http
+    // then reads and drops the rest, or closes the connection, as for any unread body.
+    if (ticket.paused) this.resume(ticket);
   }
 
   private alwaysRead(ticket: BodyTicket): boolean {
@@ -116,7 +150,7 @@ export class BodyBudget {
   private resume(ticket: BodyTicket): void {
     remove(this.paused, ticket);
     ticket.paused = false;
-    ticket.req.resume();
+    ticket.req?.resume();
   }
 
   private resumeWhatFits(): void {
@@ -144,21 +178,34 @@ export class BodyTicket {
 
   constructor(
     private readonly budget: BodyBudget,
-    readonly req: IncomingMessage,
+    /** The request to pause; null for a spillable body, which is never paused. */
+    readonly req: IncomingMessage | null,
   ) {}
 
-  /** `bytes` more of the body were read. */
+  /** `bytes` more of the body were read (a body its caller holds in memory, paused if need be). */
   received(bytes: number): void {
     if (this.state !== 'reading') return;
     this.bytes += bytes;
     this.budget.received(this, bytes);
   }
 
+  /**
+   * For a spillable body: whether `bytes` more may stay in memory (and are counted); false
+   * once the budget is used up, and the caller should move the body to its spool file and
+   * release the ticket.
+   */
+  keep(bytes: number): boolean {
+    if (this.state !== 'reading') return false;
+    if (!this.budget.keep(bytes)) return false;
+    this.bytes += bytes;
+    return true;
+  }
+
   /** The body is complete: it waits for a thread (and still counts until released). */
   finishedReading(): void {
     if (this.state !== 'reading') return;
     this.state = 'complete';
-    this.budget.completed(this);
+    if (this.req !== null) this.budget.completed(this);
   }
 
   /** The body is dispatched, or its request is over: it no longer counts. Idempotent. */
@@ -166,7 +213,8 @@ export class BodyTicket {
     if (this.state === 'released') return;
     const wasComplete = this.state === 'complete';
     this.state = 'released';
-    this.budget.released(this, this.bytes, wasComplete);
+    if (this.req === null) this.budget.spillableReleased(this.bytes);
+    else this.budget.released(this, this.bytes, wasComplete);
   }
 }
 

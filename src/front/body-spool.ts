@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
+import type { BodyTicket } from './body-budget';
 
 /**
  * Request body spooling (WSGIRequestBodySpooling, wsgi-host's own; nginx does the same with
@@ -99,6 +100,11 @@ export interface BodyReadOptions {
   declaredLength: number;
   /** Where spool files are made: the server's private socket directory. */
   directory: string;
+  /**
+   * The body's account with the front end's budget for bodies held in memory: when it says no
+   * more, the body goes to a spool file however small it is (and the ticket is released).
+   */
+  budget?: BodyTicket;
 }
 
 /**
@@ -148,7 +154,11 @@ export class RequestBodyReader {
     this.pieces.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.spool === null) {
-      if (this.opening || this.received <= this.options.memoryLimit) return;
+      if (this.opening) return;
+      const budget = this.options.budget;
+      if (this.received <= this.options.memoryLimit && (budget === undefined || budget.keep(chunk.length))) return;
+      // On its way to the spool file: its memory no longer counts against the budget.
+      budget?.release();
       this.openSpool();
     } else {
       this.flush();

@@ -129,7 +129,7 @@ export function startWsgiRequest(
   });
   const context = exchangeContext(group, r.errorLog, settings.errorOverride, config.timeouts.socket, spoolDirectory !== null ? settings.responseSpoolLimit : 0, spoolDirectory);
   if (readFirst !== null) {
-    return readBodyFirst(r, t, serverSoftware, groupName, applicationGroup, group, context, readFirst, config.limits.bufferedBodySize, spoolDirectory!);
+    return readBodyFirst(r, t, serverSoftware, groupName, applicationGroup, group, context, readFirst, config.limits.bufferedBodySize, spoolDirectory!, bodyBudget);
   }
   const head = encodeHead(r, t, serverSoftware, groupName, applicationGroup, body, record.startMicros / 1e6);
 
@@ -220,11 +220,15 @@ function readBodyFirst(
   declaredLength: number,
   memoryLimit: number,
   directory: string,
+  bodyBudget: BodyBudget | null,
 ): void {
   const { record, hooks, fail } = r;
+  const ticket = bodyBudget?.trackSpillable();
+  // Whatever becomes of the request, its body stops counting.
+  if (ticket !== undefined) record.res.once('close', () => ticket.release());
   const reader = new RequestBodyReader(
     record.req,
-    { memoryLimit, declaredLength, directory },
+    { memoryLimit, declaredLength, directory, budget: ticket },
     (read) => {
       hooks.onBodyFailure(null);
       record.onClientClose = undefined;
@@ -232,7 +236,8 @@ function readBodyFirst(
         if (read.kind === 'spooled') read.spool.close();
         return;
       }
-      const body: BodyPlan = read.kind === 'spooled' ? read : read.length === 0 ? { kind: 'none' } : { kind: 'buffered', pieces: read.pieces, length: read.length };
+      if (read.kind === 'spooled' || read.length === 0) ticket?.release();
+      const body: BodyPlan = read.kind === 'spooled' ? read : read.length === 0 ? { kind: 'none' } : { kind: 'buffered', pieces: read.pieces, length: read.length, ticket };
       const head = encodeHead(r, t, serverSoftware, groupName, applicationGroup, body, nowMicros() / 1e6);
       group.submit(new WsgiExchange(context, record, head, body, applicationGroup));
     },

@@ -118,9 +118,10 @@ export interface StatusSnapshot {
     requestHeadsReused: number;
     /**
      * Request bodies read whole and not yet dispatched (src/front/body-budget.ts): their bytes,
-     * the budget, the bodies paused now until it frees, and the pauses since the start.
+     * the budget, the bodies paused now until it frees, the pauses since the start, and the
+     * bodies moved to a spool file instead (chunked ones, or sent after 100 Continue).
      */
-    bodiesHeld: { bytes: number; limitBytes: number; pausedNow: number; pausesTotal: number };
+    bodiesHeld: { bytes: number; limitBytes: number; pausedNow: number; pausesTotal: number; spillsTotal: number };
     connections: number;
     activeRequests: number;
   };
@@ -185,6 +186,7 @@ export async function buildSnapshot(source: StatusSource, stats: StatsSource): P
         limitBytes: frontEndBodyBudget.limitBytes,
         pausedNow: frontEndBodyBudget.pausedNow,
         pausesTotal: frontEndBodyBudget.pausesTotal,
+        spillsTotal: frontEndBodyBudget.spillsTotal,
       },
       connections: await source.connectionCount(),
       activeRequests: source.activeRequests,

@@ -93,6 +93,23 @@ describe('the body budget', () => {
     assert.equal(budget.pausedNow, 0);
   });
 
+  it('lets a paused body go when it stops counting (its request failed, say)', () => {
+    const budget = new BodyBudget(MiB);
+    const complete = Array.from({ length: 4 }, () => tracked(budget));
+    for (const { ticket } of complete) {
+      ticket.received(MiB / 4);
+      ticket.finishedReading();
+    }
+    const paused = tracked(budget);
+    paused.ticket.received(1);
+    assert.equal(paused.req.flowing, false);
+    paused.ticket.release();
+    assert.equal(paused.req.flowing, true, 'node:http may read and drop the rest');
+    assert.equal(budget.pausedNow, 0);
+    for (const { ticket } of complete) ticket.release();
+    assert.equal(budget.heldBytes, 0);
+  });
+
   it('counts a body once, whatever order its ends come in', () => {
     const budget = new BodyBudget(MiB);
     const { ticket } = tracked(budget);
@@ -104,13 +121,37 @@ describe('the body budget', () => {
     assert.equal(budget.heldBytes, 0);
   });
 
+  it('tells a spillable body to go to its spool file once the budget is used up, and frees room when it goes', () => {
+    const budget = new BodyBudget(MiB);
+    const spillable = budget.trackSpillable();
+    assert.equal(spillable.keep(MiB / 2), true);
+    const other = budget.trackSpillable();
+    assert.equal(other.keep(MiB / 4), true);
+    assert.equal(other.keep(MiB / 2), false, 'over the budget: spill');
+    assert.equal(budget.spillsTotal, 1);
+    assert.equal(budget.heldBytes, MiB * 0.75, 'what was refused is not counted');
+    other.release(); // the reader moved it to its spool file
+    assert.equal(budget.heldBytes, MiB / 2);
+    // A paused buffered body reads again when a spillable one's memory is freed.
+    const complete = Array.from({ length: 4 }, () => tracked(budget));
+    for (const { ticket } of complete) ticket.finishedReading();
+    const paused = tracked(budget);
+    paused.ticket.received(MiB / 2 + 1);
+    assert.equal(paused.req.flowing, false);
+    spillable.release();
+    assert.equal(paused.req.flowing, true, 'the spillable body\'s half megabyte freed room');
+    assert.equal(spillable.keep(1), false, 'a released ticket keeps nothing');
+    for (const { ticket } of [...complete, paused]) ticket.release();
+    assert.equal(budget.heldBytes, 0);
+  });
+
   it('refuses a budget that is not a positive number of bytes', () => {
     assert.throws(() => new BodyBudget(0), /positive number of bytes/);
   });
 });
 
 describe('bodies waiting for a slow thread', () => {
-  const server = serverFixture(['--processes', '1', '--threads', '1', '--server-status', app('slow_upload.wsgi')]);
+  const server = serverFixture(['--processes', '1', '--threads', '1', '--server-status', '--chunked-request', app('slow_upload.wsgi')]);
   before(server.start);
   after(server.stop);
 
@@ -139,5 +180,23 @@ describe('bodies waiting for a slow thread', () => {
     assert.equal(held.bytes, 0, 'every body stopped counting once its request was over');
     // The budget, plus the oldest bodies still being read when few are complete, plus a read each.
     assert.ok(most <= (BODIES_AHEAD + 4) * MiB, `the bodies waiting held up to ${(most / MiB).toFixed(1)} MiB`);
+  });
+
+  it('go to spool files when chunked and over the budget, and every upload is answered with its own body', async () => {
+    const base = server.get().url;
+    const spillsBefore = (await statusJson(base)).server.bodiesHeld.spillsTotal;
+    const bodies = Array.from({ length: 16 }, (_, k) => Buffer.alloc(MiB / 2, `chunked ${k} `));
+    // No Content-Length: node's client sends the body chunked, which the front end reads whole
+    // (request body spooling is on by default) into memory or, past the budget, a spool file.
+    const replies = await Promise.all(
+      bodies.map((body) => request(`${base}/?ms=40`, { method: 'POST', body, headers: { 'Transfer-Encoding': 'chunked' }, timeoutMs: 60_000 })),
+    );
+    replies.forEach((reply, k) => {
+      assert.equal(reply.status, 200);
+      assert.deepEqual(JSON.parse(reply.text), { length: MiB / 2, sha256: createHash('sha256').update(bodies[k]!).digest('hex') }, `upload ${k}`);
+    });
+    const held = (await statusJson(base)).server.bodiesHeld;
+    assert.ok(held.spillsTotal > spillsBefore, 'bodies over the budget went to spool files');
+    assert.equal(held.bytes, 0, 'every body stopped counting once its request was over');
   });
 });
