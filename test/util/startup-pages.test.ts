@@ -9,7 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { releasableResidentKb } from '../helpers/proc';
-import { app, request, serverFixture } from '../helpers/server';
+import * as fs from 'node:fs';
+import { app, request, serverFixture, startServer } from '../helpers/server';
 
 const MIB = 1 << 20;
 
@@ -46,5 +47,39 @@ describe('the start-up pages of the node binary and its libraries', { skip: proc
     assert.ok(residentNow > 0, 'the front end still has the pages it runs');
     assert.ok(residentNow < 0.7 * residentBefore,
       `after serving, ${(residentNow / MIB).toFixed(1)} MiB of the released mappings are resident, against ${before} MiB before the release`);
+  });
+});
+
+describe('the unused pages of the node binary and its libraries', { skip: process.platform !== 'linux' && 'Linux only (/proc)' }, () => {
+  // Every second here (WSGI_HOST_PAGE_RELEASE_SECONDS; a minute by default), logged at debug.
+  const server = serverFixture(['--processes', '1', '--threads', '2', '--log-level', 'debug', app('pieces.wsgi')], { env: { WSGI_HOST_PAGE_RELEASE_SECONDS: '1' } });
+  before(server.start);
+  after(server.stop);
+
+  it('are given back again and again while the server runs, and the front end goes on serving', async () => {
+    const pattern = /Released the unused pages of the node binary and its libraries: ([\d.]+) MiB were resident in (\d+) mappings/g;
+    const released = (): number[] => [...server.get().stderr.matchAll(pattern)].map((m) => Number(m[1]));
+    for (let round = 0; round < 3; round++) {
+      for (let seed = 0; seed < 4; seed++) {
+        const reply = await request(`${server.get().url}/?mib=1&seed=${seed + round}`);
+        assert.equal(reply.status, 200);
+        assert.ok(reply.body.equals(expectedPieces(1, seed + round)), `response ${seed + round} has its own exact bytes`);
+      }
+      const seen = released().length;
+      await server.get().waitFor(() => released().length > seen, 'one more release', 5_000);
+    }
+    // Serving between releases brought pages back, and each release gave them back again.
+    const amounts = released();
+    assert.ok(amounts.length >= 3, `${amounts.length} releases`);
+    assert.ok(amounts.slice(-2).every((mib) => mib > 0.5), `released after serving: ${amounts.join(', ')} MiB`);
+  });
+});
+
+describe('WSGI_HOST_PAGE_RELEASE_SECONDS', () => {
+  it('must be a whole number of seconds: anything else stops the start with one line saying so', async () => {
+    const server = await startServer([app('pieces.wsgi')], { env: { WSGI_HOST_PAGE_RELEASE_SECONDS: 'soon' }, expectFailure: true });
+    assert.equal(await server.waitForExit(), 1);
+    assert.match(server.stderr.trim(), /^wsgi-host: WSGI_HOST_PAGE_RELEASE_SECONDS must be a whole number of seconds \(0 for no release after start\), not 'soon'\.$/);
+    fs.rmSync(server.serverRoot, { recursive: true, force: true });
   });
 });
