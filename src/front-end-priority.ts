@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { DEFAULT_FRONT_END_PRIORITY, DEFAULT_FRONT_END_SCHEDULING_POLICY } from './config/defaults';
 import type { SchedulingPolicy } from './config/scheduling-policy';
+import { nativeAddon } from './util/native-addon';
 
 /**
  * The front end's priority (WSGIFrontEndPriority, start-server --front-end-priority): the nice
@@ -49,18 +49,9 @@ interface ThreadPolicyAddon {
   set(policy: SchedulingPolicy): SchedulingPolicy;
 }
 
-/** native/thread_policy.c, built by `npm run build` into dist/native; null where it is not built. */
-let threadPolicy: ThreadPolicyAddon | null | undefined;
-
+/** native/thread_policy.c; without it, the front end keeps the policy it started with. */
 function threadPolicyAddon(): ThreadPolicyAddon | null {
-  if (threadPolicy !== undefined) return threadPolicy;
-  threadPolicy = null;
-  try {
-    threadPolicy = require(path.resolve(__dirname, '..', 'native', 'thread_policy.node')) as ThreadPolicyAddon;
-  } catch {
-    // No C compiler at build time, or not Linux: the front end keeps the policy it started with.
-  }
-  return threadPolicy;
+  return nativeAddon<ThreadPolicyAddon>('thread_policy');
 }
 
 const linuxPriority: PrioritySystem = {

@@ -101,9 +101,12 @@ export function defaultPythonSettings(): PythonSettings {
   };
 }
 
+/** The largest request body the front end reads whole into memory; a larger one goes to a spool file. */
+export const BUFFERED_BODY_BYTES = 1024 * 1024;
+
 /** Apache's LimitRequest* defaults. */
 export function defaultLimits(): LimitsConfig {
-  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: 1024 * 1024, maxConnections: DEFAULT_MAX_CONNECTIONS, listenBacklog: 511 };
+  return { requestLine: 8190, requestFields: 100, requestFieldSize: 8190, bufferedBodySize: BUFFERED_BODY_BYTES, maxConnections: DEFAULT_MAX_CONNECTIONS, listenBacklog: 511 };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { BUFFERED_BODY_BYTES } from '../config/defaults';
 
 /**
  * While fewer bodies than this are complete and waiting for a thread, the oldest this many of
@@ -224,9 +225,9 @@ function remove<T>(list: T[], item: T): void {
 }
 
 /**
- * The front end's budget: four bodies of the largest size read whole in memory (1 MiB; larger
- * ones go to a spool file). Four complete bodies waiting for a thread keep the threads fed
- * (each takes one as it frees up) while the bodies behind them wait in their clients' sockets.
+ * The front end's budget: four bodies of the largest size read whole in memory (larger ones go
+ * to a spool file). Four complete bodies waiting for a thread keep the threads fed (each takes
+ * one as it frees up) while the bodies behind them wait in their clients' sockets.
  */
 export const BODIES_AHEAD = 4;
-export const frontEndBodyBudget = new BodyBudget(BODIES_AHEAD * 1024 * 1024);
+export const frontEndBodyBudget = new BodyBudget(BODIES_AHEAD * BUFFERED_BODY_BYTES);

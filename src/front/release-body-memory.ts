@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { nativeAddon } from '../util/native-addon';
 
 /**
  * Frees the memory of request body pieces the front end is done with, without waiting for V8.
@@ -39,14 +39,8 @@ interface BodyMemoryAddon {
   free(memory: ArrayBuffer): boolean;
 }
 
-/** native/body_memory.c, built by `npm run build` into dist/native; null where it is not built. */
-const native: BodyMemoryAddon | null = (() => {
-  try {
-    return require(path.resolve(__dirname, '..', '..', 'native', 'body_memory.node')) as BodyMemoryAddon;
-  } catch {
-    return null; // no C compiler at build time, or not Linux: bodies are freed at the next scavenge
-  }
-})();
+/** native/body_memory.c; without it, bodies are freed at the next scavenge. */
+const native = nativeAddon<BodyMemoryAddon>('body_memory');
 
 /** Whether bodies are freed at once (the addon is built) rather than at the next scavenge. */
 export function freesBodyMemoryAtOnce(): boolean {

@@ -4,7 +4,7 @@
  * socket straight from the worker's memory; without it (no C compiler at build time, not Linux,
  * or WSGI_HOST_REGION_MAP=off) each piece is first copied out with pread.
  */
-import * as path from 'node:path';
+import { nativeAddon } from '../util/native-addon';
 
 interface RegionMapper {
   /** An ArrayBuffer over the file's first `size` bytes; null unless it is sealed against shrinking. */
@@ -13,7 +13,6 @@ interface RegionMapper {
   snapshot(mapping: ArrayBuffer, offset: number, length: number): void;
 }
 
-const ADDON = path.resolve(__dirname, '..', '..', 'native', 'region_map.node');
 
 let loaded: RegionMapper | null | undefined;
 
@@ -21,11 +20,8 @@ function mapper(): RegionMapper | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
   if (process.env['WSGI_HOST_REGION_MAP'] === 'off') return loaded;
-  try {
-    loaded = require(ADDON) as RegionMapper;
-  } catch {
-    // Not built: pieces are copied instead (response-region.ts).
-  }
+  // Not built: pieces are copied instead (response-region.ts).
+  loaded = nativeAddon<RegionMapper>('region_map');
   return loaded;
 }
 
