@@ -5,10 +5,11 @@
 // response pieces out with pread), thread_policy (the front end's scheduling policy; without
 // it, the front end stays under the default policy), startup_pages (the front end gives back
 // the pages of the node binary and its libraries that only start-up needed; without it, they
-// stay resident) and body_memory (a buffered request body's memory is freed as soon as the
-// worker has it; without it, at V8's next scavenge). The front end works without any of them,
-// so a missing compiler or header is a warning, not a failed build; WSGI_HOST_NATIVE=required
-// makes it an error.
+// stay resident), body_memory (a buffered request body's memory is freed as soon as the
+// worker has it; without it, at V8's next scavenge) and file_send (WSGIEnableSendfile sends a
+// wsgi.file_wrapper's file with sendfile(2); without it, the front end reads and writes it).
+// The front end works without any of them, so a missing compiler or header is a warning, not a
+// failed build; WSGI_HOST_NATIVE=required makes it an error.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -21,6 +22,7 @@ const ADDONS = [
   { name: 'thread_policy', without: 'the front end will keep the default scheduling policy' },
   { name: 'startup_pages', without: 'the front end will keep the pages of the node binary that only start-up needed resident (about 17 MiB more RSS)' },
   { name: 'body_memory', without: 'buffered request bodies will be freed at V8\'s next scavenge instead of at once (more RSS under uploads)' },
+  { name: 'file_send', without: 'WSGIEnableSendfile will read files into memory and write them instead of using sendfile(2) (slower file downloads)' },
 ];
 const required = process.env.WSGI_HOST_NATIVE === 'required';
 

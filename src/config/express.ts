@@ -64,7 +64,7 @@ export const START_SERVER_FLAGS: FlagSpec[] = [
   { name: 'auth-type', kind: 'string', placeholder: 'TYPE', help: 'Authentication scheme for --auth-user-script: Basic or Digest.', defaultText: 'Basic' },
   { name: 'auth-group-script', kind: 'string', placeholder: 'SCRIPT', help: 'Python script whose groups_for_user(environ, user) lists a user\'s groups (WSGIAuthGroupScript); with --auth-user-script, users must then be in --auth-group.' },
   { name: 'auth-group', kind: 'string', placeholder: 'NAME', help: 'The group users must be in when --auth-group-script is given (Require wsgi-group).', defaultText: 'wsgi' },
-  { name: 'enable-sendfile', kind: 'boolean', help: 'Let the front end send the file of a wsgi.file_wrapper response itself, freeing the worker thread at once (WSGIEnableSendfile On).' },
+  { name: 'enable-sendfile', kind: 'boolean', help: 'Let the front end send the file of a wsgi.file_wrapper response itself, with sendfile(2), freeing the worker thread at once (WSGIEnableSendfile On).' },
   { name: 'chunked-request', kind: 'boolean', help: 'Accept request bodies sent with Transfer-Encoding: chunked (WSGIChunkedRequest On); without it they get 411.' },
   { name: 'request-body-spooling', kind: 'boolean', help: 'Read each request body whole (bodies over 1 MiB into an unlinked file in the socket directory) before the request takes a Python thread (WSGIRequestBodySpooling, wsgi-host\'s own); --request-body-spooling=off streams bodies as the application reads them, as mod_wsgi does.', defaultText: 'on' },
   { name: 'limit-request-body', kind: 'integer', placeholder: 'BYTES', min: 0, help: 'Largest request body accepted (413 beyond); 0 is unlimited.', defaultText: '10485760' },

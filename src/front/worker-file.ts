@@ -1,10 +1,17 @@
 /**
- * WSGIEnableSendfile: the front end sends a wsgi.file_wrapper's file itself, reading it through
- * its own descriptor for the worker's open file (/proc/PID/fd/N), so the worker thread is free
- * as soon as it has handed the file over. (Node has no sendfile(2): the file is read in large
- * pieces and written to the client with flow control.)
+ * WSGIEnableSendfile: the front end sends a wsgi.file_wrapper's file itself, through its own
+ * descriptor for the worker's open file (/proc/PID/fd/N), so the worker thread is free as soon
+ * as it has handed the file over.
+ *
+ * With native/file_send.c built, the file goes to a plain client socket with sendfile(2): the
+ * kernel passes the file's cached pages to the socket, with no copy through the front end's
+ * memory. When the socket is full, one piece goes the usual way (read, then written with flow
+ * control), and sendfile takes over again once the socket has taken it. Without the addon, over
+ * TLS, or where the response needs framing, every piece goes the usual way.
  */
 import * as fs from 'node:fs';
+import type * as net from 'node:net';
+import { nativeAddon } from '../util/native-addon';
 
 /** A descriptor of the same open file as `workerFd` in process `pid` (a process this front end started), or null. */
 export function openWorkerFile(pid: number, workerFd: number): number | null {
@@ -29,18 +36,108 @@ export interface FileSink {
   done(): void;
   /** Reading failed part way. */
   failed(err: Error): void;
+  /**
+   * The client's socket when sendfile(2) may write to it now (the response head written and
+   * nothing queued before it), or null: the next piece goes through write().
+   */
+  socketForSendfile(): net.Socket | null;
+  /** `bytes` of the file went to the client's socket by sendfile(2). */
+  sentByKernel(bytes: number): void;
 }
+
+interface FileSendAddon {
+  /**
+   * sendfile(2) of up to `count` bytes from `offset`, on the thread pool. `error`: '' when all
+   * went, 'EAGAIN' when the socket filled, 'EOF' when the file ended first, else the reason.
+   */
+  send(socketFd: number, fileFd: number, offset: number, count: number, done: (sent: number, error: string) => void): void;
+}
+
+const addon = process.env.WSGI_HOST_SENDFILE === 'off' ? null : nativeAddon<FileSendAddon>('file_send');
+
+/** Pieces read and written the usual way (no addon, a full socket, TLS). */
+const PIECE_BYTES = 1024 * 1024;
 
 /** Sends `length` bytes of `fd` from `offset` to `sink`; closes `fd` when done. Returns a stopper. */
 export function sendWorkerFile(fd: number, offset: number, length: number, sink: FileSink): () => void {
-  const stream = fs.createReadStream('', { fd, start: offset, end: offset + length - 1, highWaterMark: 1024 * 1024, autoClose: true });
-  stream.on('data', (piece: Buffer | string) => {
-    if (!sink.write(piece as Buffer)) {
-      stream.pause();
-      sink.onceDrained(() => stream.resume());
+  const transfer = new FileTransfer(fd, offset, offset + length, sink);
+  transfer.next();
+  return () => transfer.stop();
+}
+
+/** The descriptor under a plain socket (not TLS, not closed), or -1. */
+function plainSocketDescriptor(socket: net.Socket | null): number {
+  if (socket === null || socket.destroyed || (socket as { encrypted?: boolean }).encrypted === true) return -1;
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+class FileTransfer {
+  private stopped = false;
+  private closed = false;
+  /** A read of the file is in flight: the descriptor must stay open until it is back. */
+  private reading = false;
+
+  constructor(
+    private readonly fd: number,
+    private position: number,
+    private readonly end: number,
+    private readonly sink: FileSink,
+  ) {}
+
+  stop(): void {
+    this.stopped = true;
+    // A sendfile in flight works on its own duplicates, so only a read holds the descriptor.
+    if (!this.reading) this.close();
+  }
+
+  next(): void {
+    if (this.stopped) return this.close();
+    if (this.position >= this.end) {
+      this.close();
+      this.sink.done();
+      return;
     }
-  });
-  stream.on('end', () => sink.done());
-  stream.on('error', (err) => sink.failed(err));
-  return () => stream.destroy();
+    const socket = addon !== null ? this.sink.socketForSendfile() : null;
+    const socketFd = plainSocketDescriptor(socket);
+    if (addon === null || socketFd < 0) return this.writePiece();
+    addon.send(socketFd, this.fd, this.position, this.end - this.position, (sent, error) => {
+      this.position += sent;
+      if (sent > 0) this.sink.sentByKernel(sent);
+      if (this.stopped) return this.close();
+      if (error === '') return this.next();
+      // The socket is full: a piece through write(), which waits for the client, and sendfile again once it is taken.
+      if (error === 'EAGAIN') return this.writePiece();
+      if (error === 'EOF') return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+      // The client's connection failed: closing it ends the response as a client that left.
+      this.close();
+      socket!.destroy();
+    });
+  }
+
+  /** Reads the next piece and writes it to the client, then goes on once the client has it. */
+  private writePiece(): void {
+    const piece = Buffer.allocUnsafe(Math.min(PIECE_BYTES, this.end - this.position));
+    this.reading = true;
+    fs.read(this.fd, piece, 0, piece.length, this.position, (err, n) => {
+      this.reading = false;
+      if (this.stopped) return this.close();
+      if (err !== null) return this.fail(err);
+      if (n === 0) return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+      this.position += n;
+      if (this.sink.write(n === piece.length ? piece : piece.subarray(0, n))) return this.next();
+      this.sink.onceDrained(() => this.next());
+    });
+  }
+
+  private fail(err: Error): void {
+    this.close();
+    this.sink.failed(err);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.close(this.fd, () => {});
+  }
 }

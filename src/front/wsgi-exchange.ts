@@ -748,10 +748,26 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     slot.write(fd !== null ? FILE_TAKEN_FRAME : FILE_NOT_TAKEN_FRAME);
     if (fd === null) return;
     const res = this.record.res;
+    const counts = this.ctx.responseCounts;
+    let headFlushed = false;
     this.stopFile = sendWorkerFile(fd, offset, length, {
       write: (piece) => {
         this.record.bytesSent += piece.length;
+        counts.fileBytesCopied += piece.length;
         return res.write(piece);
+      },
+      socketForSendfile: () => {
+        // writeHead only keeps the head (headersSent is already true): it must be on the socket first.
+        if (!headFlushed) {
+          res.flushHeaders();
+          headFlushed = true;
+        }
+        // Anything still queued must go first, and a chunked body needs framing sendfile cannot add.
+        return res.writableLength === 0 && !res.chunkedEncoding ? res.socket : null;
+      },
+      sentByKernel: (bytes) => {
+        this.record.bytesSent += bytes;
+        counts.fileBytesSendfile += bytes;
       },
       onceDrained: (resume) => res.once('drain', resume),
       done: () => this.fileSent(),

@@ -74,7 +74,7 @@ const BOOTSTRAP =
 export class ProcessGroup implements ProcessHost {
   readonly dispatcher: Dispatcher;
   /** How responses reached their clients (status page, metrics). */
-  readonly responseCounts: ResponseCounts = { lent: 0, copied: 0, spooled: 0 };
+  readonly responseCounts: ResponseCounts = { lent: 0, copied: 0, spooled: 0, fileBytesSendfile: 0, fileBytesCopied: 0 };
   /** Deadlines of the group's running requests (socket-timeout, request-timeout). */
   readonly deadlines = new DeadlineWatch();
   readonly socketPath: string;

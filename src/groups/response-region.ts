@@ -26,13 +26,16 @@ export function recyclePiece(piece: Buffer): void {
 
 /**
  * How a group's responses reached their clients, since it started: large pieces lent from a
- * region (view) or copied out of it (read), and responses that went to a spool file because
- * their client fell response-buffer-size behind.
+ * region (view) or copied out of it (read); responses that went to a spool file because their
+ * client fell response-buffer-size behind; and the bytes of wsgi.file_wrapper files the front
+ * end sent (WSGIEnableSendfile), by sendfile(2) or read and written (worker-file.ts).
  */
 export interface ResponseCounts {
   lent: number;
   copied: number;
   spooled: number;
+  fileBytesSendfile: number;
+  fileBytesCopied: number;
 }
 
 export class ResponseRegion {

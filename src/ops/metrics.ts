@@ -129,6 +129,19 @@ export class ServerMetrics {
         }
       },
     });
+    new Counter({
+      name: 'wsgi_host_file_bytes_sent_total',
+      help: 'Bytes of wsgi.file_wrapper files the front end sent itself (WSGIEnableSendfile), by process group and how: sendfile (by sendfile(2), no copy through the front end) or copied (read, then written: no addon, TLS, or a full socket).',
+      labelNames: ['process_group', 'how'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of groups()) {
+          this.inc({ process_group: group.config.name, how: 'sendfile' }, group.responseCounts.fileBytesSendfile);
+          this.inc({ process_group: group.config.name, how: 'copied' }, group.responseCounts.fileBytesCopied);
+        }
+      },
+    });
     perGroup(
       'counter',
       'wsgi_host_responses_spooled_total',

@@ -85,6 +85,9 @@ export interface GroupSnapshot {
   responsePiecesCopied: number;
   /** Responses whose client fell response-buffer-size behind, so the rest went to a spool file, since the group started. */
   responsesSpooled: number;
+  /** Bytes of wsgi.file_wrapper files the front end sent (WSGIEnableSendfile) by sendfile(2), and read and written, since the group started. */
+  fileBytesBySendfile: number;
+  fileBytesCopied: number;
   busy: number;
   idle: number;
   scoreboard: string;
@@ -238,6 +241,8 @@ function groupSnapshot(group: ProcessGroup, stats: StatsSource, now: number, now
     responsePiecesLent: group.responseCounts.lent,
     responsePiecesCopied: group.responseCounts.copied,
     responsesSpooled: group.responseCounts.spooled,
+    fileBytesBySendfile: group.responseCounts.fileBytesSendfile,
+    fileBytesCopied: group.responseCounts.fileBytesCopied,
     busy,
     idle,
     scoreboard,

@@ -97,6 +97,8 @@ export function renderStatusText(s: StatusSnapshot): string {
     add(key('ResponsePiecesLent'), group.responsePiecesLent);
     add(key('ResponsePiecesCopied'), group.responsePiecesCopied);
     add(key('ResponsesSpooled'), group.responsesSpooled);
+    add(key('FileBytesBySendfile'), group.fileBytesBySendfile);
+    add(key('FileBytesCopied'), group.fileBytesCopied);
     add(key('Accesses'), group.accesses);
     add(key('Restarts'), group.restartCount);
     if (group.recent !== null) {

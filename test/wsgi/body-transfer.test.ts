@@ -357,3 +357,87 @@ describe('--enable-sendfile frees the worker thread as soon as it hands the file
     }
   });
 });
+
+describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/file_send.c)', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--server-status']);
+  const data = patternFile(12_000_000);
+  before(server.start);
+  after(async () => {
+    await server.stop();
+    data.cleanup();
+  });
+  const target = (): string => `/file-wrapper?path=${encodeURIComponent(data.file)}`;
+
+  async function fileBytes(): Promise<{ sendfile: number; copied: number }> {
+    const status = await getJson<{ groups: { fileBytesBySendfile: number; fileBytesCopied: number }[] }>(`${server.get().url}/server-status?json`);
+    return { sendfile: status.groups[0]!.fileBytesBySendfile, copied: status.groups[0]!.fileBytesCopied };
+  }
+
+  /** One GET on a fresh connection, read after `pauseMs`; the whole response, split into head and body. */
+  function getOnce(path: string, pauseMs = 0): Promise<{ head: string; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(server.get().port, '127.0.0.1');
+      const pieces: Buffer[] = [];
+      socket.on('error', reject);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      if (pauseMs > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), pauseMs);
+      }
+      socket.on('data', (piece: Buffer) => pieces.push(piece));
+      socket.on('end', () => {
+        const all = Buffer.concat(pieces);
+        const split = all.indexOf('\r\n\r\n');
+        resolve({ head: all.subarray(0, split).toString('latin1'), body: all.subarray(split + 4) });
+      });
+    });
+  }
+
+  it('sends the file by sendfile, intact, and counts every byte once', async () => {
+    const before = await fileBytes();
+    const res = await getOnce(target());
+    const after = await fileBytes();
+    assert.match(res.head, /^HTTP\/1\.1 200 /);
+    assert.match(res.head, /\r\nContent-Length: 12000000/i);
+    assert.ok(res.body.equals(data.content), 'the body is the file');
+    assert.ok(after.sendfile > before.sendfile, `sendfile sent part of the file (${after.sendfile - before.sendfile} bytes)`);
+    assert.equal(after.sendfile - before.sendfile + (after.copied - before.copied), 12_000_000);
+  });
+
+  it('a client that stops reading: the piece its full socket cannot take goes the usual way, then sendfile again', async () => {
+    const before = await fileBytes();
+    const res = await getOnce(target(), 400);
+    const after = await fileBytes();
+    assert.ok(res.body.equals(data.content), 'the body is the file, in order');
+    assert.ok(after.copied > before.copied, 'a piece waited for the client in the front end');
+    assert.ok(after.sendfile - before.sendfile > 0, 'sendfile sent the rest once the client read again');
+    assert.equal(after.sendfile - before.sendfile + (after.copied - before.copied), 12_000_000);
+  });
+
+  it('the connection stays in step: the next request on it gets its own response', async () => {
+    const raw = await rawExchange(
+      server.get().port,
+      `GET ${target()} HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const firstHead = raw.indexOf('\r\n\r\n');
+    assert.match(raw.subarray(0, firstHead).toString('latin1'), /^HTTP\/1\.1 200 /);
+    const firstBody = raw.subarray(firstHead + 4, firstHead + 4 + 12_000_000);
+    assert.ok(firstBody.equals(data.content), 'the file comes whole before the next response');
+    assert.match(raw.subarray(firstHead + 4 + 12_000_000).toString('latin1'), /^HTTP\/1\.1 200 [^]*\r\n\r\n\d+$/);
+  });
+
+  it('closes every descriptor it opened, for files sent whole and for clients that leave part way', async () => {
+    const pid = server.get().child.pid!;
+    const open = (): number => fs.readdirSync(`/proc/${pid}/fd`).length;
+    const baseline = open();
+    for (let i = 0; i < 3; i++) assert.equal((await getOnce(target())).body.length, 12_000_000);
+    for (let i = 0; i < 3; i++) {
+      const stalled = stalledGet(server.get().port, target());
+      await sleep(200);
+      stalled.destroy();
+    }
+    const deadline = Date.now() + 5_000;
+    while (open() > baseline && Date.now() < deadline) await sleep(50);
+    assert.equal(open(), baseline, 'the front end holds no descriptor more than before');
+  });
+});
