@@ -3,7 +3,7 @@
 /** A mistake in the environment variables or the machine set-up: reported without a stack. */
 export class BenchConfigError extends Error {}
 
-export type WorkloadName = 'hello' | 'flask' | 'io' | 'download' | 'upload';
+export type WorkloadName = 'hello' | 'flask' | 'io' | 'download' | 'file' | 'upload';
 
 /** Processes x threads of every server and wrk connections, per workload. */
 export interface Shape {
@@ -20,10 +20,11 @@ export const SHAPES: Record<WorkloadName, Shape> = {
   flask: { processes: 2, threads: 1, connections: 32 },
   io: { processes: 2, threads: 8, connections: 64 },
   download: { processes: 2, threads: 1, connections: 8 },
+  file: { processes: 2, threads: 1, connections: 8 },
   upload: { processes: 2, threads: 1, connections: 8 },
 };
 
-export const WORKLOAD_ORDER: WorkloadName[] = ['hello', 'flask', 'io', 'download', 'upload'];
+export const WORKLOAD_ORDER: WorkloadName[] = ['hello', 'flask', 'io', 'download', 'file', 'upload'];
 
 /** wrk threads for measured rounds: the machine has 2 cores, more client threads only contend. */
 export const WRK_THREADS = 2;

@@ -61,7 +61,7 @@ export function renderDocs(run: RunResult, rawFile: string): string {
     '  **socket errors**: wrk\'s connect/read/write/timeout errors in the rounds.',
     `- **served/conn**: after the rounds, a ${s.fairnessSeconds} s pass with one connection per wrk thread (\`wrk -t C -c C\`) counts the`,
     '  correct 2xx responses on each connection; the minimum (0 = a connection was starved) and the median are shown.',
-    '  **wrong bodies**: responses in that pass whose body was not the expected one (exact bytes; length for download).',
+    '  **wrong bodies**: responses in that pass whose body was not the expected one (exact bytes; length for download and file).',
     '- Servers with one request per connection (gunicorn sync, uWSGI `--http-socket`) make wrk reconnect for every request;',
     '  for them "per connection" means per client slot.',
     '- The bare `node` server (`bench/servers/bare-node-server.ts`) answers like the Python apps with the same `http.Server`',

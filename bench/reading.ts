@@ -17,7 +17,7 @@ const TARGET_IO_P99_OVER_P50 = 1.1;
 const IO_BOUND_TOLERANCE = 0.05;
 /** io: wrk's mean latency "close to" connections / req/s, read as within this fraction. */
 const IO_MEAN_TOLERANCE = 0.1;
-/** download and upload: wsgi-host's req/s over the bare node server's. */
+/** download, file and upload: wsgi-host's req/s over the bare node server's. */
 const TARGET_VS_NODE = 0.9;
 
 const WSGI_PEERS = ['apache', 'gunicorn-sync', 'gunicorn-gthread', 'uwsgi'];
@@ -120,7 +120,7 @@ function ioRows(v: View): string[] {
 
 function bodyRows(v: View): string[] {
   const rows: string[] = [];
-  for (const name of ['download', 'upload'] as const) {
+  for (const name of ['download', 'file', 'upload'] as const) {
     const w = v.workload(name);
     const host = v.server(w, 'wsgi-host');
     const node = v.server(w, 'node');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { SHAPES, type Shape, type WorkloadName } from './config';
@@ -29,6 +30,20 @@ export const IO_BODY = Buffer.from('slept 50 ms\n');
 export const IO_SLEEP_SECONDS = 0.05;
 /** bytes 0..255 repeated to 1 MiB, as in apps/download.py. */
 export const DOWNLOAD_BODY = Buffer.alloc(1024 * 1024, Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
+/** The file apps/file_download.py sends (and writes when it is missing): DOWNLOAD_BODY's bytes. */
+export const DOWNLOAD_FILE = path.join(APPS_DIR, 'file_download.bin');
+
+/** Writes DOWNLOAD_FILE unless it holds DOWNLOAD_BODY already (through a rename: a reader never sees part of it). */
+export function ensureDownloadFile(): void {
+  try {
+    if (fs.readFileSync(DOWNLOAD_FILE).equals(DOWNLOAD_BODY)) return;
+  } catch {
+    // Missing: written below.
+  }
+  const temporary = `${DOWNLOAD_FILE}.${process.pid}`;
+  fs.writeFileSync(temporary, DOWNLOAD_BODY);
+  fs.renameSync(temporary, DOWNLOAD_FILE);
+}
 /** The 1 MiB upload, as a 64-byte ASCII chunk repeated: short enough to hand to Lua verbatim. */
 export const UPLOAD_CHUNK = '0123456789abcdef'.repeat(4);
 export const UPLOAD_REPEATS = (1024 * 1024) / UPLOAD_CHUNK.length;
@@ -97,6 +112,16 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
     bareNode: true,
     check: exact(DOWNLOAD_BODY),
     expectedBody: null, // wrk compares the length only: 1 MiB Lua string compares per response cost the client too much
+    expectedLength: DOWNLOAD_BODY.length,
+  },
+  file: {
+    ...app('file', 'file_download'),
+    description: 'GET of a 1 MiB file through wsgi.file_wrapper (Content-Length; sendfile where the server has it)',
+    method: 'GET',
+    body: null,
+    bareNode: true,
+    check: exact(DOWNLOAD_BODY),
+    expectedBody: null,
     expectedLength: DOWNLOAD_BODY.length,
   },
   upload: {

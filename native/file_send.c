@@ -1,13 +1,16 @@
 /*
- * file_send: sendfile(2) from a file to a client's socket, on Node's thread pool.
+ * file_send: sendfile(2) from a file to a client's socket.
  *
  * WSGIEnableSendfile hands the front end the file of a wsgi.file_wrapper response. Node has no
  * sendfile: without this addon the file is read into memory and written out, two copies. With
  * it the kernel passes the file's cached pages to the socket, as Apache's sendfile does.
  *
- * On the thread pool because sendfile reads the file: a file not in the page cache would stop
- * the event loop for the disk. The call works on duplicates of both descriptors, so neither can
- * be closed and reused under it (a client that leaves, a request that times out).
+ * sendNow sends on the calling thread, as nginx does, when the range's first page is in the page
+ * cache (a preadv2 probe with RWF_NOWAIT); the caller bounds the range, as nginx's
+ * sendfile_max_chunk does. Otherwise, so that the disk never stops the event loop, send does it
+ * on Node's thread pool, on duplicates of both descriptors, so neither can be closed and reused
+ * under it (a client that leaves, a request that times out). The pool costs two thread
+ * switches a call: about a quarter of the front end's CPU for a cached 1 MiB file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
 
@@ -116,10 +120,63 @@ static napi_value start_transfer(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+/* sendNow's answer when the range's first page is not cached: the caller uses send instead. */
+#define NOT_CACHED (-1000000)
+
+/*
+ * sendNow(socketFd, fileFd, offset, count): the bytes sent before the range ended or the socket
+ * filled (0 only at the end of the file), NOT_CACHED, or -errno when nothing could be sent.
+ */
+static napi_value send_now(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  int32_t socket_fd, file_fd;
+  int64_t offset, count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 || napi_get_value_int32(env, argv[0], &socket_fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &file_fd) != napi_ok || napi_get_value_int64(env, argv[2], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &count) != napi_ok || socket_fd < 0 || file_fd < 0 || offset < 0 || count <= 0) {
+    napi_throw_type_error(env, NULL, "sendNow(socketFd, fileFd, offset, count) takes two open descriptors and a range");
+    return NULL;
+  }
+  char probe;
+  struct iovec iov = { .iov_base = &probe, .iov_len = 1 };
+  ssize_t got = preadv2(file_fd, &iov, 1, (off_t)offset, RWF_NOWAIT);
+  int64_t answer;
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    answer = NOT_CACHED;
+  } else {
+    /* An error of the probe itself (a kernel without RWF_NOWAIT: EOPNOTSUPP) is left to sendfile. */
+    off_t position = (off_t)offset;
+    int64_t sent = 0;
+    int error = 0;
+    while (sent < count) {
+      ssize_t n = sendfile(socket_fd, file_fd, &position, (size_t)(count - sent));
+      if (n > 0) {
+        sent += n;
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        error = errno;
+        break;
+      }
+    }
+    answer = sent > 0 || error == 0 ? sent : -(int64_t)error;
+  }
+  if (napi_create_int64(env, answer, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
+  napi_value fn, now, not_cached;
   if (napi_create_function(env, "send", NAPI_AUTO_LENGTH, start_transfer, NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "send", fn) != napi_ok)
+      napi_set_named_property(env, exports, "send", fn) != napi_ok ||
+      napi_create_function(env, "sendNow", NAPI_AUTO_LENGTH, send_now, NULL, &now) != napi_ok ||
+      napi_set_named_property(env, exports, "sendNow", now) != napi_ok ||
+      napi_create_int64(env, NOT_CACHED, &not_cached) != napi_ok ||
+      napi_set_named_property(env, exports, "NOT_CACHED", not_cached) != napi_ok)
     return NULL;
   return exports;
 }

@@ -60,7 +60,7 @@ WSGIDaemonProcess bench processes=${workload.processes} threads=${workload.threa
 WSGIProcessGroup bench
 WSGIApplicationGroup %{GLOBAL}
 WSGIScriptAlias / "${workload.appFile}"
-
+${workload.name === 'file' ? '# The file workload: wsgi.file_wrapper files handed to Apache to send.\nEnableSendfile On\nWSGIEnableSendfile On\n' : ''}
 <Directory "${APPS_DIR}">
     Require all granted
 </Directory>
@@ -73,7 +73,7 @@ export const apache: ServerRecipe = {
   unavailable: () =>
     !fs.existsSync(APACHE) ? `${APACHE} not found (apt install apache2)` : !fs.existsSync(path.join(MODULES, 'mod_wsgi.so')) ? 'mod_wsgi not found (apt install libapache2-mod-wsgi-py3)' : null,
   skips: () => null,
-  describe: (w) => `mpm_event, WSGIDaemonProcess processes=${w.processes} threads=${w.threads}`,
+  describe: (w) => `mpm_event, WSGIDaemonProcess processes=${w.processes} threads=${w.threads}${w.name === 'file' ? ', EnableSendfile On, WSGIEnableSendfile On' : ''}`,
   launch: ({ workload, port, dir }) => {
     const conf = path.join(dir, 'httpd.conf');
     const content = apacheConf(workload, port, dir);

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import { DOWNLOAD_BODY, HELLO_BODY } from '../workloads';
+import * as fs from 'node:fs';
+import { DOWNLOAD_BODY, DOWNLOAD_FILE, ensureDownloadFile, HELLO_BODY } from '../workloads';
 import { takeFrontEndScheduling } from './reference-scheduling';
 
 const port = Number(process.argv[2]);
@@ -19,6 +20,11 @@ function send(res: http.ServerResponse, body: Buffer, type: string): void {
 const handlers: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> = {
   hello: (_req, res) => send(res, HELLO_BODY, 'text/plain'),
   download: (_req, res) => send(res, DOWNLOAD_BODY, 'application/octet-stream'),
+  // As a node application sends a file from disk (express's res.sendFile streams it the same way).
+  file: (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': DOWNLOAD_BODY.length });
+    fs.createReadStream(DOWNLOAD_FILE).pipe(res);
+  },
   upload: (req, res) => {
     const hash = createHash('sha256');
     req.on('data', (chunk: Buffer) => hash.update(chunk));
@@ -32,6 +38,7 @@ if (handler === undefined || !Number.isInteger(port)) {
   process.exit(2);
 }
 
+if (workload === 'file') ensureDownloadFile();
 takeFrontEndScheduling();
 
 const server = http.createServer({ keepAliveTimeout: 2_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true }, handler);

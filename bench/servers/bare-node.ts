@@ -10,7 +10,7 @@ export const bareNode: ServerRecipe = {
   name: 'node',
   byDefault: true,
   unavailable: () => null,
-  skips: (w) => (w.bareNode ? null : 'no Python equivalent: the bare node server runs only hello, download and upload'),
+  skips: (w) => (w.bareNode ? null : 'no Python equivalent: the bare node server runs only hello, download, file and upload'),
   describe: () => '1 node process, no Python (processes x threads n/a)',
   launch: ({ workload, port }) => ({
     command: process.execPath,

@@ -16,7 +16,7 @@ export const hopFloor: ServerRecipe = {
   name: 'hop-floor',
   byDefault: true,
   unavailable: () => null,
-  skips: (w) => (w.bareNode ? null : 'no equivalent: the hop-floor reference runs only hello, download and upload'),
+  skips: (w) => (w.name === 'hello' || w.name === 'download' || w.name === 'upload' ? null : 'no equivalent: the hop-floor reference runs only hello, download and upload'),
   describe: (w) => `reference: 1 node process + ${w.processes} Python processes of 1 thread, no WSGI`,
   launch: ({ workload, port }) => ({
     command: process.execPath,

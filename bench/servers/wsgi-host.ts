@@ -41,7 +41,7 @@ function wsgiHostRecipe(name: string, byDefault: boolean, extraArgs: string[]): 
     unavailable: () =>
       !fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'not built (run tsc -p .)' : !fs.existsSync(PYTHON) ? `${PYTHON} not found` : null,
     skips: () => null,
-    describe: (w) => `--processes ${w.processes} --threads ${w.threads}${extra}`,
+    describe: (w) => `--processes ${w.processes} --threads ${w.threads}${w.name === 'file' ? ' --enable-sendfile' : ''}${extra}`,
     launch: ({ workload, port, dir }) => ({
       command: process.execPath,
       args: [
@@ -49,6 +49,8 @@ function wsgiHostRecipe(name: string, byDefault: boolean, extraArgs: string[]): 
         '--host', '127.0.0.1', '--port', String(port),
         '--processes', String(workload.processes), '--threads', String(workload.threads),
         '--server-root', dir, '--python', PYTHON,
+        // WSGIEnableSendfile is off by default, as in mod_wsgi; a site serving files turns it on.
+        ...(workload.name === 'file' ? ['--enable-sendfile'] : []),
         ...extraArgs,
       ],
       cwd: APPS_DIR,

@@ -5,12 +5,16 @@
  *
  * With native/file_send.c built, the file goes to a plain client socket with sendfile(2): the
  * kernel passes the file's cached pages to the socket, with no copy through the front end's
- * memory. When the socket is full, one piece goes the usual way (read, then written with flow
- * control), and sendfile takes over again once the socket has taken it. Without the addon, over
- * TLS, or where the response needs framing, every piece goes the usual way.
+ * memory. A range whose first page is cached is sent at once, on the event loop, at most
+ * SENDFILE_CHUNK at a time (as nginx does); one that is not goes through Node's thread pool, so
+ * the disk never stops the loop. When the socket is full, one piece goes the usual way (read,
+ * then written with flow control), and sendfile takes over again once the socket has taken it.
+ * Without the addon, over TLS, or where the response needs framing, every piece goes the usual
+ * way.
  */
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import * as os from 'node:os';
 import { nativeAddon } from '../util/native-addon';
 
 /** A descriptor of the same open file as `workerFd` in process `pid` (a process this front end started), or null. */
@@ -47,6 +51,13 @@ export interface FileSink {
 
 interface FileSendAddon {
   /**
+   * sendfile(2) of up to `count` bytes from `offset` on this thread: the bytes sent before the
+   * range ended or the socket filled (0 only at the end of the file), NOT_CACHED when the first
+   * page is not in the page cache, or -errno when nothing could be sent.
+   */
+  sendNow(socketFd: number, fileFd: number, offset: number, count: number): number;
+  readonly NOT_CACHED: number;
+  /**
    * sendfile(2) of up to `count` bytes from `offset`, on the thread pool. `error`: '' when all
    * went, 'EAGAIN' when the socket filled, 'EOF' when the file ended first, else the reason.
    */
@@ -57,11 +68,18 @@ const addon = process.env.WSGI_HOST_SENDFILE === 'off' ? null : nativeAddon<File
 
 /** Pieces read and written the usual way (no addon, a full socket, TLS). */
 const PIECE_BYTES = 1024 * 1024;
+/**
+ * The most one sendfile call on the event loop sends before other connections get a turn
+ * (nginx's sendfile_max_chunk default).
+ */
+const SENDFILE_CHUNK = 2 * 1024 * 1024;
+const EAGAIN = -os.constants.errno.EAGAIN;
 
 /** Sends `length` bytes of `fd` from `offset` to `sink`; closes `fd` when done. Returns a stopper. */
 export function sendWorkerFile(fd: number, offset: number, length: number, sink: FileSink): () => void {
   const transfer = new FileTransfer(fd, offset, offset + length, sink);
-  transfer.next();
+  // Not before the caller has the stopper: a cached file can be sent whole, and `done` called, within next().
+  process.nextTick(() => transfer.next());
   return () => transfer.stop();
 }
 
@@ -101,7 +119,28 @@ class FileTransfer {
     const socket = addon !== null ? this.sink.socketForSendfile() : null;
     const socketFd = plainSocketDescriptor(socket);
     if (addon === null || socketFd < 0) return this.writePiece();
-    addon.send(socketFd, this.fd, this.position, this.end - this.position, (sent, error) => {
+    const count = Math.min(this.end - this.position, SENDFILE_CHUNK);
+    const sent = addon.sendNow(socketFd, this.fd, this.position, count);
+    if (sent === addon.NOT_CACHED) return this.sendOnPool(socket!, socketFd, count);
+    if (sent > 0) {
+      this.position += sent;
+      this.sink.sentByKernel(sent);
+      // Short of the chunk: the socket filled (or the file ended, which the piece's read tells).
+      if (sent < count) return this.writePiece();
+      if (this.position >= this.end) return this.next();
+      setImmediate(() => this.next());
+      return;
+    }
+    if (sent === EAGAIN) return this.writePiece();
+    if (sent === 0) return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+    // The client's connection failed: closing it ends the response as a client that left.
+    this.close();
+    socket!.destroy();
+  }
+
+  /** sendfile on Node's thread pool, for a range not in the page cache (the disk must not stop the event loop). */
+  private sendOnPool(socket: net.Socket, socketFd: number, count: number): void {
+    addon!.send(socketFd, this.fd, this.position, count, (sent, error) => {
       this.position += sent;
       if (sent > 0) this.sink.sentByKernel(sent);
       if (this.stopped) return this.close();
@@ -109,9 +148,8 @@ class FileTransfer {
       // The socket is full: a piece through write(), which waits for the client, and sendfile again once it is taken.
       if (error === 'EAGAIN') return this.writePiece();
       if (error === 'EOF') return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
-      // The client's connection failed: closing it ends the response as a client that left.
       this.close();
-      socket!.destroy();
+      socket.destroy();
     });
   }
 

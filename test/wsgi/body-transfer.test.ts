@@ -11,7 +11,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { app, getJson, rawExchange, serverFixture, sleep, type RunningServer } from '../helpers/server';
+import { execFileSync } from 'node:child_process';
+import { app, getJson, rawExchange, serverFixture, sleep, systemPython, type RunningServer } from '../helpers/server';
 
 type Json = Record<string, unknown>;
 
@@ -412,6 +413,18 @@ describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/fi
     assert.ok(after.copied > before.copied, 'a piece waited for the client in the front end');
     assert.ok(after.sendfile - before.sendfile > 0, 'sendfile sent the rest once the client read again');
     assert.equal(after.sendfile - before.sendfile + (after.copied - before.copied), 12_000_000);
+  });
+
+  it('a file not in the page cache is sent too (by sendfile on the thread pool), intact', async () => {
+    const python = systemPython() ?? 'python3';
+    // Drops the file's pages from the page cache, so the front end's probe finds them missing.
+    const evict = `import os\nfd = os.open(${JSON.stringify(data.file)}, os.O_RDONLY)\nos.fsync(fd)\nos.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n`;
+    execFileSync(python, ['-c', evict]);
+    const before = await fileBytes();
+    const res = await getOnce(target());
+    const after = await fileBytes();
+    assert.ok(res.body.equals(data.content), 'the body is the file');
+    assert.ok(after.sendfile > before.sendfile, 'sendfile sent part of it');
   });
 
   it('the connection stays in step: the next request on it gets its own response', async () => {
