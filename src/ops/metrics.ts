@@ -116,32 +116,29 @@ export class ServerMetrics {
       },
     });
     perGroup('counter', 'wsgi_host_requests_sent_ahead_total', 'Requests sent to a busy thread ahead of time, each to start the moment the one before it ends (send-ahead), by process group.', (group) => group.dispatcher.sentAhead);
-    new Counter({
-      name: 'wsgi_host_response_pieces_total',
-      help: 'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
-      labelNames: ['process_group', 'how'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of groups()) {
-          this.inc({ process_group: group.config.name, how: 'lent' }, group.responseCounts.lent);
-          this.inc({ process_group: group.config.name, how: 'copied' }, group.responseCounts.copied);
-        }
-      },
-    });
-    new Counter({
-      name: 'wsgi_host_file_bytes_sent_total',
-      help: 'Bytes of wsgi.file_wrapper files the front end sent itself (WSGIEnableSendfile), by process group and how: sendfile (by sendfile(2), no copy through the front end) or copied (read, then written: no addon, TLS, or a full socket).',
-      labelNames: ['process_group', 'how'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of groups()) {
-          this.inc({ process_group: group.config.name, how: 'sendfile' }, group.responseCounts.fileBytesSendfile);
-          this.inc({ process_group: group.config.name, how: 'copied' }, group.responseCounts.fileBytesCopied);
-        }
-      },
-    });
+    /** A counter per process group and `how`: one count of the group for each way. */
+    const perGroupHow = (name: string, help: string, ways: Record<string, (group: ProcessGroup) => number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['process_group', 'how'],
+        registers,
+        collect() {
+          this.reset();
+          for (const group of groups()) for (const [how, value] of Object.entries(ways)) this.inc({ process_group: group.config.name, how }, value(group));
+        },
+      });
+    };
+    perGroupHow(
+      'wsgi_host_response_pieces_total',
+      'Large response pieces (32 KiB to 1 MiB) passed from worker memory to clients, by process group and how: lent (sent straight from the worker\'s memory) or copied (copied out first: no mapping, or a slow client).',
+      { lent: (group) => group.responseCounts.lent, copied: (group) => group.responseCounts.copied },
+    );
+    perGroupHow(
+      'wsgi_host_file_bytes_sent_total',
+      'Bytes of wsgi.file_wrapper files the front end sent itself (WSGIEnableSendfile), by process group and how: sendfile (by sendfile(2), no copy through the front end) or copied (read, then written: no addon, TLS, or a full socket).',
+      { sendfile: (group) => group.responseCounts.fileBytesSendfile, copied: (group) => group.responseCounts.fileBytesCopied },
+    );
     perGroup(
       'counter',
       'wsgi_host_responses_spooled_total',

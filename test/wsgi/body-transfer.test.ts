@@ -360,7 +360,7 @@ describe('--enable-sendfile frees the worker thread as soon as it hands the file
 });
 
 describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/file_send.c)', () => {
-  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--server-status']);
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--server-status', '--server-metrics']);
   const data = patternFile(12_000_000);
   before(server.start);
   after(async () => {
@@ -403,6 +403,11 @@ describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/fi
     assert.ok(res.body.equals(data.content), 'the body is the file');
     assert.ok(after.sendfile > before.sendfile, `sendfile sent part of the file (${after.sendfile - before.sendfile} bytes)`);
     assert.equal(after.sendfile - before.sendfile + (after.copied - before.copied), 12_000_000);
+    // The metrics give the same counts.
+    const metrics = await (await fetch(`${server.get().url}/server-metrics`)).text();
+    const counted = (how: string): number => Number(new RegExp(`^wsgi_host_file_bytes_sent_total\\{process_group="[^"]*",how="${how}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(counted('sendfile'), after.sendfile);
+    assert.equal(counted('copied'), after.copied);
   });
 
   it('a client that stops reading: the piece its full socket cannot take goes the usual way, then sendfile again', async () => {
