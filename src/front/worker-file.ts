@@ -132,7 +132,7 @@ class FileTransfer {
       return;
     }
     if (sent === EAGAIN) return this.writePiece();
-    if (sent === 0) return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+    if (sent === 0) return this.fail(this.shortFile());
     // The client's connection failed: closing it ends the response as a client that left.
     this.close();
     socket!.destroy();
@@ -147,7 +147,7 @@ class FileTransfer {
       if (error === '') return this.next();
       // The socket is full: a piece through write(), which waits for the client, and sendfile again once it is taken.
       if (error === 'EAGAIN') return this.writePiece();
-      if (error === 'EOF') return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+      if (error === 'EOF') return this.fail(this.shortFile());
       this.close();
       socket.destroy();
     });
@@ -161,11 +161,15 @@ class FileTransfer {
       this.reading = false;
       if (this.stopped) return this.close();
       if (err !== null) return this.fail(err);
-      if (n === 0) return this.fail(new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`));
+      if (n === 0) return this.fail(this.shortFile());
       this.position += n;
       if (this.sink.write(n === piece.length ? piece : piece.subarray(0, n))) return this.next();
       this.sink.onceDrained(() => this.next());
     });
+  }
+
+  private shortFile(): Error {
+    return new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`);
   }
 
   private fail(err: Error): void {
