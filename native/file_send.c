@@ -10,10 +10,12 @@
  * sendfile_max_chunk does. Otherwise, so that the disk never stops the event loop, send does it
  * on Node's thread pool, on duplicates of both descriptors, so neither can be closed and reused
  * under it (a client that leaves, a request that times out). The pool costs two thread
- * switches a call: about a quarter of the front end's CPU for a cached 1 MiB file.
+ * switches a call: for a cached 1 MiB file the front end spent about 290 µs of CPU through it,
+ * about 240 on its own thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,10 +109,13 @@ static napi_value start_transfer(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, message);
     return NULL;
   }
-  if (napi_create_reference(env, argv[4], 1, &t->callback) != napi_ok ||
+  bool referenced = false, created = false;
+  if ((referenced = napi_create_reference(env, argv[4], 1, &t->callback) == napi_ok) == false ||
       napi_create_string_utf8(env, "wsgi-host:sendfile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, run_transfer, finish_transfer, t, &t->work) != napi_ok ||
+      (created = napi_create_async_work(env, NULL, name, run_transfer, finish_transfer, t, &t->work) == napi_ok) == false ||
       napi_queue_async_work(env, t->work) != napi_ok) {
+    if (created) napi_delete_async_work(env, t->work);
+    if (referenced) napi_delete_reference(env, t->callback);
     close(t->socket_fd);
     close(t->file_fd);
     free(t);

