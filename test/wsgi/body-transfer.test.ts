@@ -444,6 +444,48 @@ describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/fi
     assert.match(raw.subarray(firstHead + 4 + 12_000_000).toString('latin1'), /^HTTP\/1\.1 200 [^]*\r\n\r\n\d+$/);
   });
 
+  it('a file that shrinks while it is sent: the response is cut short with an error log, and the front end goes on', async () => {
+    // Larger than the loopback socket buffers on both sides can hold, so the front end is still
+    // sending when the file shrinks: it can be no further ahead than what the client has read,
+    // and the client reads nothing more until the file has shrunk (in the same data event).
+    const shrinking = patternFile(48_000_000);
+    try {
+      const socket = net.connect(server.get().port, '127.0.0.1');
+      const pieces: Buffer[] = [];
+      let shrunk = false;
+      const ended = new Promise<void>((resolve, reject) => {
+        socket.on('error', reject);
+        socket.on('close', () => resolve());
+      });
+      socket.on('data', (piece: Buffer) => {
+        pieces.push(piece);
+        if (!shrunk && Buffer.concat(pieces).includes('\r\n\r\n')) {
+          shrunk = true;
+          fs.truncateSync(shrinking.file, 1024 * 1024);
+        }
+      });
+      socket.write(`GET /file-wrapper?path=${encodeURIComponent(shrinking.file)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      await ended;
+      const all = Buffer.concat(pieces);
+      const split = all.indexOf('\r\n\r\n');
+      assert.match(all.subarray(0, split).toString('latin1'), /\r\nContent-Length: 48000000/i);
+      const body = all.subarray(split + 4);
+      assert.ok(body.length < 48_000_000, `the response is cut short (${body.length} bytes of 48000000)`);
+      // Only what stayed in the file is sure to come as it was: bytes past the cut that sendfile
+      // had already handed to the socket may arrive zeroed (truncating zeroes the tail of a large
+      // page-cache folio before the kernel splits it), as with any server that sends files by sendfile.
+      const kept = Math.min(body.length, 1024 * 1024);
+      assert.ok(body.subarray(0, kept).equals(shrinking.content.subarray(0, kept)), 'what stayed in the file came intact, in order');
+      const line = await server.get().waitForLog('Reading the file of a wsgi.file_wrapper response failed');
+      assert.match(line, /bytes short of the range the worker gave; the response is cut short/);
+      // The front end is still serving, and still sends files with sendfile.
+      const next = await getOnce(target());
+      assert.ok(next.body.equals(data.content), 'the next file comes whole');
+    } finally {
+      shrinking.cleanup();
+    }
+  });
+
   it('closes every descriptor it opened, for files sent whole and for clients that leave part way', async () => {
     const pid = server.get().child.pid!;
     const open = (): number => fs.readdirSync(`/proc/${pid}/fd`).length;
