@@ -359,6 +359,28 @@ describe('--enable-sendfile frees the worker thread as soon as it hands the file
   });
 });
 
+/** Drops `file`'s pages from the page cache, so the front end's probe finds them missing. */
+function evictFromPageCache(file: string): void {
+  const evict = `import os\nfd = os.open(${JSON.stringify(file)}, os.O_RDONLY)\nos.fsync(fd)\nos.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n`;
+  execFileSync(systemPython() ?? 'python3', ['-c', evict]);
+}
+
+/**
+ * Sets the soft limit on open descriptors of process `pid` so that exactly `free` more can be
+ * opened (a new descriptor takes the lowest free number, and the limit bounds the number, so the
+ * gaps below it count); returns a function that puts the old limit back.
+ */
+function leaveDescriptors(pid: number, free: number): () => void {
+  const open = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
+  let limit = 0;
+  for (let left = free; left > 0; limit++) if (!open.has(limit)) left--;
+  const python = systemPython() ?? 'python3';
+  const set = (soft: string): string =>
+    execFileSync(python, ['-c', `import resource as r\nold = r.prlimit(${pid}, r.RLIMIT_NOFILE)\nr.prlimit(${pid}, r.RLIMIT_NOFILE, (${soft}, old[1]))\nprint(old[0])`], { encoding: 'utf8' }).trim();
+  const previous = set(String(limit));
+  return () => void set(previous);
+}
+
 describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/file_send.c)', () => {
   const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--server-status', '--server-metrics']);
   const data = patternFile(12_000_000);
@@ -421,10 +443,7 @@ describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/fi
   });
 
   it('a file not in the page cache is sent too (by sendfile on the thread pool), intact', async () => {
-    const python = systemPython() ?? 'python3';
-    // Drops the file's pages from the page cache, so the front end's probe finds them missing.
-    const evict = `import os\nfd = os.open(${JSON.stringify(data.file)}, os.O_RDONLY)\nos.fsync(fd)\nos.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n`;
-    execFileSync(python, ['-c', evict]);
+    evictFromPageCache(data.file);
     const before = await fileBytes();
     const res = await getOnce(target());
     const after = await fileBytes();
@@ -499,5 +518,37 @@ describe('--enable-sendfile hands the file to the kernel (sendfile(2), native/fi
     const deadline = Date.now() + 5_000;
     while (open() > baseline && Date.now() < deadline) await sleep(50);
     assert.equal(open(), baseline, 'the front end holds no descriptor more than before');
+  });
+});
+
+describe('--enable-sendfile when the front end is out of descriptors', () => {
+  const server = serverFixture([app('response.wsgi'), '--threads', '1', '--enable-sendfile', '--server-status']);
+  const data = patternFile(6_000_000);
+  before(server.start);
+  after(async () => {
+    await server.stop();
+    data.cleanup();
+  });
+
+  it('a file not in the page cache that cannot go to the thread pool (no descriptor to duplicate) is read and written instead, and the front end goes on', async () => {
+    const pid = server.get().child.pid!;
+    evictFromPageCache(data.file);
+    // Two: the client's connection and the front end's own descriptor for the worker's file.
+    // The thread pool's sendfile then cannot duplicate them.
+    const restore = leaveDescriptors(pid, 2);
+    let body: Buffer;
+    try {
+      const raw = await rawExchange(server.get().port, `GET /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const split = raw.indexOf('\r\n\r\n');
+      assert.match(raw.subarray(0, split).toString('latin1'), /^HTTP\/1\.1 200 /);
+      body = raw.subarray(split + 4);
+    } finally {
+      restore();
+    }
+    assert.ok(body.equals(data.content), `the body is the file (${body.length} bytes)`);
+    assert.equal(server.get().exitCode, undefined, 'the front end is still running');
+    const status = await getJson<{ groups: { fileBytesBySendfile: number; fileBytesCopied: number }[] }>(`${server.get().url}/server-status?json`);
+    assert.ok(status.groups[0]!.fileBytesCopied > 0, 'pieces went the usual way');
+    assert.equal(status.groups[0]!.fileBytesBySendfile + status.groups[0]!.fileBytesCopied, 6_000_000);
   });
 });
