@@ -551,4 +551,23 @@ describe('--enable-sendfile when the front end is out of descriptors', () => {
     assert.ok(status.groups[0]!.fileBytesCopied > 0, 'pieces went the usual way');
     assert.equal(status.groups[0]!.fileBytesBySendfile + status.groups[0]!.fileBytesCopied, 6_000_000);
   });
+
+  it('a file the front end cannot open (no descriptor left) is sent by the worker, whole', async () => {
+    const pid = server.get().child.pid!;
+    const statusUrl = `${server.get().url}/server-status?json`;
+    type Counts = { groups: { fileBytesBySendfile: number; fileBytesCopied: number }[] };
+    const before = (await getJson<Counts>(statusUrl, { headers: { connection: 'close' } })).groups[0]!;
+    // One: the client's connection, and none for the worker's file.
+    const restore = leaveDescriptors(pid, 1);
+    let body: Buffer;
+    try {
+      const raw = await rawExchange(server.get().port, `GET /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      body = raw.subarray(raw.indexOf('\r\n\r\n') + 4);
+    } finally {
+      restore();
+    }
+    assert.ok(body.equals(data.content), `the body is the file (${body.length} bytes)`);
+    const after = (await getJson<Counts>(statusUrl)).groups[0]!;
+    assert.equal(after.fileBytesBySendfile + after.fileBytesCopied, before.fileBytesBySendfile + before.fileBytesCopied, 'the front end sent none of it');
+  });
 });
