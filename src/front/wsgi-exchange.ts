@@ -827,9 +827,12 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     const res = this.record.res;
     const short = this.declaredLength >= 0 && this.record.bytesSent < this.declaredLength && this.record.req.method !== 'HEAD';
     if (short) {
-      // The client was promised more bytes than the application produced: close the connection
-      // once what there is has gone out, so the client sees the response is incomplete.
-      res.once('finish', () => res.destroy());
+      // The client was promised more bytes than the application produced: the connection must
+      // close once what there is has gone out, so the client sees the response is incomplete, and
+      // carry nothing more: a pipelined request's response would be read as the missing bytes.
+      // The head (keep-alive) is already out, so shouldKeepAlive no longer decides; `_last` is
+      // what node's server checks when a response finishes, before it starts the next one.
+      (res as { _last?: boolean })._last = true;
     }
     res.end();
   }

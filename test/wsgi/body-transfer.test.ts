@@ -316,6 +316,17 @@ for (const sendfile of [false, true]) {
       assert.ok(body.equals(data.content.subarray(10, 100_010)));
     });
 
+    it('a declared Content-Length past the end of the file: the file, then the connection closes with nothing more', async () => {
+      const raw = await rawExchange(
+        server.get().port,
+        `GET /file-wrapper?path=${encodeURIComponent(data.file)}&length=5000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
+      const split = raw.indexOf('\r\n\r\n');
+      assert.match(raw.subarray(0, split).toString('latin1'), /\r\nContent-Length: 5000000\r\n/i);
+      // Anything after the file would be read as its missing bytes: the pipelined request gets no answer.
+      assert.ok(raw.subarray(split + 4).equals(data.content), `the file and nothing else (${raw.length - split - 4} bytes)`);
+    });
+
     it('answers HEAD with the length and no body', async () => {
       const raw = await rawExchange(server.get().port, `HEAD /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       const text = raw.toString('latin1');

@@ -171,6 +171,13 @@ describe('responses', () => {
     assert.ok(raw.endsWith('only-this'), 'what there was arrived, and the connection then closed');
   });
 
+  it('sends nothing after a response shorter than its Content-Length, even to a client that pipelined its next request', async () => {
+    // The next response would be read as the missing bytes of this one.
+    const raw = (await rawExchange(server.get().port, 'GET /content-length-short HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n', 3000)).toString('latin1');
+    assert.match(raw, /Content-Length: 100/);
+    assert.ok(raw.endsWith('only-this'), `the connection closed after what there was, with nothing more: ${JSON.stringify(raw.slice(-120))}`);
+  });
+
   it('answers 500 for an invalid Content-Length from the application', async () => {
     assert.equal((await get('/content-length-bad')).status, 500);
     await server.get().waitForLog(`ValueError: invalid Content-Length header value: 'ten'`);
