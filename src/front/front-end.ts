@@ -66,6 +66,8 @@ interface InFlight {
   pendingError: (() => void) | null;
   /** Set while a request's body is being read: the parser's rejection is then about that body. */
   bodyFailed: ((status: number) => void) | null;
+  /** Pipelined requests not yet begun, in arrival order (counted in `count`). */
+  waiting: (() => void)[];
 }
 
 let connectionCounter = 0;
@@ -246,7 +248,47 @@ export class FrontEnd {
     return info;
   }
 
+  /**
+   * A request is begun once every request before it on its connection is answered, as Apache
+   * reads a pipelined request only after answering the one before: an answer that closes the
+   * connection (an error, a response cut short, Connection: close) must leave the requests
+   * behind it unprocessed (RFC 9112 section 9.6), and only then is it known.
+   */
   private handle(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    const socket = req.socket;
+    let flight = this.inFlight.get(socket);
+    if (flight === undefined) {
+      const created: InFlight = {
+        count: 0,
+        pendingError: null,
+        bodyFailed: null,
+        waiting: [],
+        onBodyFailure: (handler) => {
+          created.bodyFailed = handler;
+        },
+      };
+      flight = created;
+      this.inFlight.set(socket, flight);
+    }
+    flight.count++;
+    if (flight.count > 1) {
+      flight.waiting.push(() => this.begin(req, res, expectContinue, flight));
+      return;
+    }
+    this.begin(req, res, expectContinue, flight);
+  }
+
+  /** The request after an answered one on its connection, unless that answer closed the connection. */
+  private beginNext(flight: InFlight, socket: net.Socket): void {
+    const next = flight.waiting.shift();
+    if (next === undefined) return;
+    if (socket.writable && !socket.destroyed) return next();
+    // Never answered: the connection closes after the answer before them.
+    flight.count -= flight.waiting.length + 1;
+    flight.waiting = [];
+  }
+
+  private begin(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, owner: InFlight): void {
     const config = this.config;
     const record: RequestRecord = {
       req,
@@ -265,21 +307,6 @@ export class FrontEnd {
     if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
     const socket = req.socket;
     this.readTimeouts.headParsed(socket, req);
-    let flight = this.inFlight.get(socket);
-    if (flight === undefined) {
-      const created: InFlight = {
-        count: 0,
-        pendingError: null,
-        bodyFailed: null,
-        onBodyFailure: (handler) => {
-          created.bodyFailed = handler;
-        },
-      };
-      flight = created;
-      this.inFlight.set(socket, flight);
-    }
-    flight.count++;
-    const owner = flight;
     let site = this.options.sites.logsFor(config.mainServer);
     let serverName = config.mainServer.serverName;
     const bytesAtStart = socket.bytesWritten;
@@ -287,6 +314,7 @@ export class FrontEnd {
       if (!res.writableFinished) record.onClientClose?.();
       this.active--;
       owner.count--;
+      this.beginNext(owner, socket);
       if (owner.count === 0) {
         if (owner.pendingError !== null) owner.pendingError();
         else this.readTimeouts.idle(socket);

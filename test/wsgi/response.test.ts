@@ -171,6 +171,30 @@ describe('responses', () => {
     assert.ok(raw.endsWith('only-this'), 'what there was arrived, and the connection then closed');
   });
 
+  for (const [what, first] of [
+    ['an error answer that closes the connection (two Host headers: 400)', 'GET /pid HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+    ['a response shorter than its Content-Length', 'GET /content-length-short HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a request that asked to close (Connection: close)', 'GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+  ] as const) {
+    it(`runs no pipelined request after ${what} (RFC 9112 section 9.6)`, async () => {
+      const skipped = newMarker();
+      const raw = (await rawExchange(server.get().port, `${first}GET /close?marker=${skipped} HTTP/1.1\r\nHost: x\r\n\r\n`, 3000)).toString('latin1');
+      assert.equal(raw.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, `one answer only: ${JSON.stringify(raw.slice(0, 200))}`);
+      // A request on a new connection runs to its end; the one behind the closing answer, had it
+      // been begun, would have been begun before it.
+      const later = newMarker();
+      assert.equal((await request(`${server.get().url}/close?marker=${later}`)).status, 200);
+      assert.equal(await waitForMarker(later), 'closed');
+      assert.equal(fs.existsSync(path.join(markers, skipped)), false, 'the pipelined request never reached the application');
+    });
+  }
+
+  it('answers pipelined requests in order, each begun once the one before is answered', async () => {
+    const raw = (await rawExchange(server.get().port, 'GET /list HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET /method HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
+    assert.equal(raw.match(/HTTP\/1\.1 200 /g)?.length, 3, raw);
+    assert.ok(raw.indexOf('X-Method: GET') > raw.indexOf('HTTP/1.1 200', raw.indexOf('HTTP/1.1 200') + 1), 'the third answer comes last');
+  });
+
   it('sends nothing after a response shorter than its Content-Length, even to a client that pipelined its next request', async () => {
     // The next response would be read as the missing bytes of this one.
     const raw = (await rawExchange(server.get().port, 'GET /content-length-short HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n', 3000)).toString('latin1');
