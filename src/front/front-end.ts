@@ -557,7 +557,13 @@ export class FrontEnd {
     this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `CONNECT ${req.url ?? ''} refused: not a proxy (501)`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     const body = errorPageBody(501);
     socket.on('error', () => {});
-    socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const answer = (): void => {
+      if (!socket.destroyed) socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    // After the answers still owed to requests pipelined before it, as for a rejected request.
+    const flight = this.inFlight.get(socket);
+    if (flight !== undefined && flight.count > 0) flight.pendingError = answer;
+    else answer();
   }
 }
 

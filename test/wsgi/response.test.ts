@@ -189,6 +189,12 @@ describe('responses', () => {
     });
   }
 
+  it('answers a CONNECT pipelined behind a request after that request\'s answer', async () => {
+    const raw = (await rawExchange(server.get().port, 'GET /list HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x:80 HTTP/1.1\r\nHost: x:80\r\n\r\n', 3000)).toString('latin1');
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '501'], raw);
+  });
+
   it('answers pipelined requests in order, each begun once the one before is answered', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /list HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET /method HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
     assert.equal(raw.match(/HTTP\/1\.1 200 /g)?.length, 3, raw);
