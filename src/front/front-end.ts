@@ -353,6 +353,9 @@ export class FrontEnd {
     // After the Host check, as in Apache's read_request.
     const coding = head.transferEncoding !== undefined ? transferCodingProblem(head.transferEncoding) : null;
     if (coding !== null) return fail(coding.status, `AH02539: client sent unknown Transfer-Encoding (${coding.codings}): ${req.url ?? ''}`);
+    // An HTTP/1.0 message cannot carry Transfer-Encoding: its framing is suspect, so the
+    // connection closes after the answer (RFC 9112 section 6.1), whatever Connection says.
+    if (head.transferEncoding !== undefined && req.httpVersion === '1.0') res.shouldKeepAlive = false;
 
     const connection = record.connection;
     const vhost = this.vhostTable.select(connection.localAddress, connection.localPort, host?.hostname ?? null);
