@@ -550,6 +550,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     }
     const reason = statusLine.length > 4 ? statusLine.slice(4) : undefined;
     const headers: string[] = [];
+    let lengthAt = -1;
     for (let i = 1; i + 1 < parts.length; i += 2) {
       const name = parts[i]!;
       // Only names of these lengths can be Content-Length or hop-by-hop: skip the lower-casing otherwise.
@@ -557,7 +558,16 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       if (n === 14 || n === 17 || n === 10 || n === 16 || n === 7 || n === 2) {
         const lower = name.toLowerCase();
         if (HOP_BY_HOP.has(lower)) continue;
-        if (lower === 'content-length') this.declaredLength = Number(parts[i + 1]);
+        if (lower === 'content-length') {
+          this.declaredLength = Number(parts[i + 1]);
+          // One Content-Length goes out, the last the application gave (the one the worker cuts
+          // the body to, as mod_wsgi keeps): two that differ frame the body two ways (RFC 9112 6.3).
+          if (lengthAt >= 0) {
+            headers[lengthAt + 1] = parts[i + 1]!;
+            continue;
+          }
+          lengthAt = headers.length;
+        }
       }
       headers.push(name, parts[i + 1]!);
     }

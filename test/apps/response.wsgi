@@ -107,6 +107,9 @@ def application(environ, start_response):
     if path == '/content-length-exact':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '10')])
         return [b'exactly10!']
+    if path == '/content-length-twice':
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '3'), ('Content-Length', '10')])
+        return [b'exactly10!']
     if path == '/content-length-over':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '5')])
         return [b'this-', b'is-too-long']

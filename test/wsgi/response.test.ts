@@ -189,6 +189,13 @@ describe('responses', () => {
     });
   }
 
+  it('sends one Content-Length, the last the application gave, when it gives two', async () => {
+    const raw = (await rawExchange(server.get().port, 'GET /content-length-twice HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
+    const first = raw.slice(0, raw.indexOf('\r\n\r\n'));
+    assert.deepEqual(first.match(/^Content-Length: .*$/gim), ['Content-Length: 10'], first);
+    assert.ok(raw.includes('\r\n\r\nexactly10!HTTP/1.1 200 '), 'the body, then the next answer');
+  });
+
   it('answers a CONNECT pipelined behind a request after that request\'s answer', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /list HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x:80 HTTP/1.1\r\nHost: x:80\r\n\r\n', 3000)).toString('latin1');
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
