@@ -532,39 +532,16 @@ class Request(object):
         return self._send_iterable(items)
 
     def _send_iterable(self, result):
+        # Each block goes out as it comes, the last one too: PEP 3333 forbids holding a block back
+        # while the application produces the next, and the code after a generator's last yield (or
+        # an exception there) must not delay or replace a response whose body is complete.
         output = self._output
-        # A small item that completes the declared Content-Length goes out with the end frame:
-        # one send (and one wake-up of the front end) instead of two for the usual framework
-        # response, a generator of one body. Nothing the client could still be waiting for is
-        # held back: the body is complete, so a streaming response is never delayed.
-        final = None
         for item in result:
             if not isinstance(item, bytes):
                 raise TypeError('response iterable must yield bytes, not %s' % type(item).__name__)
             if item:
-                if final is not None:
-                    # More after all (the client gets none of it: it is past the declared length).
-                    output(final)
-                    final = None
-                elif self._completes_body(item):
-                    final = item
-                    continue
                 output(item)
-        return self._prepare_tail(final or b'')
-
-    def _completes_body(self, item):
-        """Whether `item` is small and brings the body to its declared Content-Length."""
-        if len(item) > SHARED_THRESHOLD or self.status is None:
-            return False
-        declared = self.content_length
-        if not self.head_sent:
-            if declared is None:
-                return False
-            try:
-                declared = _parse_content_length(declared)
-            except ValueError:
-                return False  # _take_head reports it when the item is sent
-        return 0 <= declared <= self.sent + len(item)
+        return self._prepare_tail()
 
     def _send_file(self, wrapper):
         """wsgi.file_wrapper over a regular file, as mod_wsgi sends one: from the file's current

@@ -107,6 +107,19 @@ def application(environ, start_response):
     if path == '/content-length-exact':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '10')])
         return [b'exactly10!']
+    if path == '/complete-then-sleep':
+        # The whole declared body, then the generator keeps its thread for 2 s before it ends.
+        def gen():
+            yield b'complete'
+            time.sleep(2)
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '8')])
+        return gen()
+    if path == '/complete-then-raise':
+        def gen():
+            yield b'complete'
+            raise RuntimeError('complete-then-raise-boom')
+        start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '8')])
+        return gen()
     if path == '/content-length-twice':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '3'), ('Content-Length', '10')])
         return [b'exactly10!']

@@ -67,13 +67,13 @@ describe('response frames from the worker', () => {
   const python = process.env['WSGI_HOST_TEST_PYTHON'] ?? 'python3';
   const counts = JSON.parse(execFileSync(python, ['-c', SCRIPT, path.join(ROOT, 'python')], { encoding: 'utf8', timeout: 20_000 })) as Record<string, { sends: number; ends: number }>;
 
-  it('a generator whose one piece completes the declared Content-Length costs one send, as a list does', () => {
+  it('a list costs one send: head, body and end frame together', () => {
     assert.deepEqual(counts['list'], { sends: 1, ends: 1 });
-    assert.deepEqual(counts['generator with Content-Length'], { sends: 1, ends: 1 });
   });
 
-  it('earlier pieces go out as they come; only the completing one waits for the end frame', () => {
-    assert.deepEqual(counts['generator, last piece completes'], { sends: 2, ends: 1 });
+  it('a generator\'s pieces go out as they come, the one that completes the declared length too (PEP 3333: no block held back); the end frame follows', () => {
+    assert.deepEqual(counts['generator with Content-Length'], { sends: 2, ends: 1 });
+    assert.deepEqual(counts['generator, last piece completes'], { sends: 3, ends: 1 });
     assert.equal(counts['generator past Content-Length']!.ends, 1);
   });
 

@@ -189,6 +189,32 @@ describe('responses', () => {
     });
   }
 
+  it('sends a block that completes the declared body at once, not when the generator ends (PEP 3333: no block held back)', async () => {
+    const started = Date.now();
+    const got = await new Promise<{ text: string; ms: number }>((resolve, reject) => {
+      http
+        .get(`${server.get().url}/complete-then-sleep`, { agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('latin1');
+          res.on('data', (piece: string) => {
+            text += piece;
+            if (text.length >= 8) resolve({ text, ms: Date.now() - started });
+          });
+        })
+        .on('error', reject);
+    });
+    assert.equal(got.text, 'complete');
+    // The generator sleeps 2 s after its last block.
+    assert.ok(got.ms < 1500, `the body came after ${got.ms} ms`);
+  });
+
+  it('keeps the status and body a generator completed before it raised', async () => {
+    const raw = (await rawExchange(server.get().port, 'GET /complete-then-raise HTTP/1.1\r\nHost: x\r\n\r\n', 3000)).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 200 /);
+    assert.ok(raw.endsWith('\r\n\r\ncomplete'), JSON.stringify(raw));
+    await server.get().waitForLog('complete-then-raise-boom');
+  });
+
   it('sends one Content-Length, the last the application gave, when it gives two', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /content-length-twice HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
     const first = raw.slice(0, raw.indexOf('\r\n\r\n'));
