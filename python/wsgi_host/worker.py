@@ -57,6 +57,9 @@ class Worker(object):
         self.queue_timeout = float(config.get('queueTimeout') or 0)
         # Thread index -> thread ident, for interrupt-timeout.
         self.thread_idents = {}
+        # Thread index -> whether it is running a request (one store each way: no lock on the
+        # request path); a stopping process lets those requests finish.
+        self.running = [False] * self.threads
         self.restart_requested = False
         self.static_environ = {
             'wsgi.version': (1, 0),
@@ -220,9 +223,12 @@ class Worker(object):
                     request.fail_unstarted(504)
                     continue
                 current.request = request
+                running = self.running
+                running[index] = True
                 try:
                     self.dispatch(request, environ)
                 finally:
+                    running[index] = False
                     current.request = None
         except ConnectionClosed:
             return served
@@ -353,6 +359,7 @@ class Worker(object):
             thread.start()
 
     def control_loop(self):
+        grace = 0.0
         try:
             while True:
                 kind, payload = self.control.read_frame()
@@ -363,11 +370,24 @@ class Worker(object):
                 elif kind == CREATE_INTERPRETER and self.interpreters is not None:
                     self.interpreters.requested(payload.decode('utf-8', 'surrogateescape'))
                 elif kind == SHUTDOWN:
+                    grace = _seconds(payload)
                     break
         except ConnectionClosed:
-            pass
+            pass  # the front end is gone: nobody would get what running requests still send
         finally:
             self.stopping = True
+            self.finish_running_requests(grace)
+
+    def finish_running_requests(self, grace):
+        """mod_wsgi's shutdown: the requests still running may finish within shutdown-timeout
+        (`grace`), after which the front end kills the process, exit functions or not."""
+        if not any(self.running) or grace <= 0:
+            return
+        self.log(LOG_INFO, 'Waiting up to %g seconds (shutdown-timeout) for %d running request(s) to finish.'
+                 % (grace, sum(self.running)))
+        deadline = time.monotonic() + grace
+        while any(self.running) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def finish(self, status):
         """Ends the main interpreter's process. Once a sub-interpreter exists the process exits
@@ -512,6 +532,14 @@ def configure_path(config):
     home = config.get('home')
     if home:
         sys.path.insert(0, home)
+
+
+def _seconds(payload):
+    """The seconds a shutdown message gives running requests (0 if it names none)."""
+    try:
+        return max(0.0, float(payload.decode('ascii')))
+    except ValueError:
+        return 0.0
 
 
 def main():

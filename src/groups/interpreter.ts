@@ -109,9 +109,9 @@ export class Interpreter implements SlotPool, SlotOwner {
     return true;
   }
 
-  /** Tells the interpreter's loop to end (the process is stopping). */
-  shutdown(): void {
-    if (this.send(encodeFrame(ToWorker.Shutdown, 'stop'))) this.control!.end();
+  /** Tells the interpreter's loop to end (the process is stopping) with `frame`, the process's shutdown message. */
+  shutdown(frame: Buffer): void {
+    if (this.send(frame)) this.control!.end();
   }
 
   /** Drops every connection (its process has exited). */

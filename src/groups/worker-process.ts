@@ -430,12 +430,14 @@ export class WorkerProcess implements ProcessSlots {
     this.finishing = true;
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     // The shutdown message (and closing the control connection) tells the process to exit; it
-    // finishes through its atexit handlers.
+    // lets the requests still running finish, for up to shutdown-timeout (the seconds the message
+    // carries), as mod_wsgi's shutdown does, and ends through its atexit handlers.
+    const shutdown = encodeFrame(ToWorker.Shutdown, String(this.killAfterMs / 1000));
     if (this.control !== null && !this.control.destroyed) {
-      this.control.write(encodeFrame(ToWorker.Shutdown, 'stop'));
+      this.control.write(shutdown);
       this.control.end();
     }
-    for (const interp of this.interpreters.values()) interp.shutdown();
+    for (const interp of this.interpreters.values()) interp.shutdown(shutdown);
     for (const interp of this.allInterpreters()) for (const slot of interp.slots) if (!slot.busy) slot.cut('process stopping');
     this.hardKillTimer = setTimeout(() => {
       if (this.state !== 'exited') {

@@ -337,6 +337,23 @@ describe('signals and rolling restarts', () => {
     }
   });
 
+  it('a request still running when graceful-timeout ends gets shutdown-timeout more to finish, as in mod_wsgi', async () => {
+    const server = await startServer([app('lifecycle.wsgi'), '--processes', '1', '--threads', '2', '--graceful-timeout', '1', '--shutdown-timeout', '10']);
+    try {
+      const first = await pid(server);
+      const running = request(`${server.url}/sleep?seconds=2.5&tag=past-grace`);
+      await sleep(200);
+      process.kill(Number(first), 'SIGUSR1');
+      const res = await running;
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.text, 'past-grace slept 2.5', 'the request finished in the stopping process');
+      await server.waitForLog(/Waiting up to 10 seconds \(shutdown-timeout\) for 1 running request\(s\) to finish/);
+      await nextPid(server, first);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('restarts every process on SIGHUP, one after another, without failing a request', async () => {
     const server = await startServer([app('lifecycle.wsgi'), '--processes', '2', '--threads', '2']);
     try {
