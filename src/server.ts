@@ -264,13 +264,16 @@ export class Server implements OpsHost {
     if (this.stopped) return;
     this.stopped = true;
     const front = this.front;
+    const waitStarted = Date.now();
     if (front !== null) {
       front.stopAccepting();
       await front.whenIdle(graceSeconds * 1000);
     }
+    // The requests still running have had that wait: the processes give them only what is left of it.
+    const graceLeftMs = Math.max(0, graceSeconds * 1000 - (Date.now() - waitStarted));
     const groups = [...this.groups.values(), ...(this.hooks?.all ?? [])];
     for (const group of groups) group.dispatcher.drain(() => {});
-    await Promise.all(groups.map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));
+    await Promise.all(groups.map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000, graceLeftMs)));
     for (const group of this.groups.values()) group.dispatcher.drain(() => {});
     this.ops?.close();
     await Promise.all([...this.groups.values()].map((group) => group.stop(0, Math.max(1, group.config.shutdownTimeout) * 1000)));

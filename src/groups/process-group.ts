@@ -556,16 +556,17 @@ export class ProcessGroup implements ProcessHost {
 
   /**
    * Stops every process: running requests get `graceMs` to finish, then processes are told to
-   * exit and are killed if they have not `killAfterMs` later. Resolves when all have exited.
+   * exit (requests still running get `runningGraceMs` more) and are killed if they have not
+   * `killAfterMs` later. Resolves when all have exited.
    */
-  async stop(graceMs: number, killAfterMs: number): Promise<void> {
+  async stop(graceMs: number, killAfterMs: number, runningGraceMs = killAfterMs): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
     this.dispatcher.close();
     this.deadlines.close();
-    await Promise.all(this.workers.map((proc) => proc.stop(graceMs, killAfterMs)));
+    await Promise.all(this.workers.map((proc) => proc.stop(graceMs, killAfterMs, runningGraceMs)));
     await new Promise<void>((resolve) => {
       if (this.server === null) {
         resolve();

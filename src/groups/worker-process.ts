@@ -82,6 +82,8 @@ export class WorkerProcess implements ProcessSlots {
   private graceTimer: NodeJS.Timeout | null = null;
   private hardKillTimer: NodeJS.Timeout | null = null;
   private killAfterMs = 5000;
+  /** What the shutdown message gives requests still running (shutdown-timeout, or what a server stop has left of it). */
+  private runningGraceMs = 5000;
   private finishing = false;
 
   constructor(
@@ -403,10 +405,11 @@ export class WorkerProcess implements ProcessSlots {
 
   /**
    * Drains the process: it takes no new requests; its running requests get up to `graceMs` to
-   * finish (graceful-timeout), then it is told to exit and, if it has not `killAfterMs` later
-   * (shutdown-timeout), killed. Resolves when it has exited.
+   * finish (graceful-timeout), then it is told to exit, giving those still running up to
+   * `runningGraceMs` more, and if it has not exited `killAfterMs` later (shutdown-timeout), it is
+   * killed. Resolves when it has exited.
    */
-  stop(graceMs: number, killAfterMs: number): Promise<void> {
+  stop(graceMs: number, killAfterMs: number, runningGraceMs = killAfterMs): Promise<void> {
     return new Promise((resolve) => {
       if (this.state === 'exited') {
         resolve();
@@ -417,6 +420,7 @@ export class WorkerProcess implements ProcessSlots {
       this.state = 'draining';
       for (const interp of this.allInterpreters()) interp.free.length = 0;
       this.killAfterMs = killAfterMs;
+      this.runningGraceMs = Math.min(runningGraceMs, killAfterMs);
       if (this.active === 0) {
         this.finishDraining();
       } else {
@@ -432,7 +436,7 @@ export class WorkerProcess implements ProcessSlots {
     // The shutdown message (and closing the control connection) tells the process to exit; it
     // lets the requests still running finish, for up to shutdown-timeout (the seconds the message
     // carries), as mod_wsgi's shutdown does, and ends through its atexit handlers.
-    const shutdown = encodeFrame(ToWorker.Shutdown, String(this.killAfterMs / 1000));
+    const shutdown = encodeFrame(ToWorker.Shutdown, String(this.runningGraceMs / 1000));
     if (this.control !== null && !this.control.destroyed) {
       this.control.write(shutdown);
       this.control.end();
