@@ -94,14 +94,16 @@ export class RunningServer {
 
   /** Stops the server with SIGTERM and waits for it to exit; kills it if it hangs. */
   async stop(): Promise<void> {
-    if (this.exitCode !== undefined) return;
-    this.child.kill('SIGTERM');
-    try {
-      await this.waitForExit(15_000);
-    } catch {
-      this.child.kill('SIGKILL');
-      await this.waitForExit(5_000);
+    if (this.exitCode === undefined) {
+      this.child.kill('SIGTERM');
+      try {
+        await this.waitForExit(15_000);
+      } catch {
+        this.child.kill('SIGKILL');
+        await this.waitForExit(5_000);
+      }
     }
+    // Also for a server that exited by itself (a test that stopped it, or one that failed to start).
     if (this.serverRoot !== '') fs.rmSync(this.serverRoot, { recursive: true, force: true });
   }
 }
