@@ -858,6 +858,13 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
     this.dropBody();
     this.state = 'done';
     this.slot = null;
+    if (this.waitingForSlotDrain) {
+      // The body stream was paused for the worker, which will take no more of it: the rest is
+      // read and dropped (the data handler has no slot now), so the connection can carry the next
+      // request, as Apache's ap_discard_request_body does. Paused, it never would.
+      this.waitingForSlotDrain = false;
+      this.record.req.resume();
+    }
     if (this.record.timing !== null) this.record.timing.appEndedAt = performance.now();
   }
 

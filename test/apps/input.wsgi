@@ -74,6 +74,8 @@ def input_app(environ, start_response):
         result['length'] = total
         result['sha256'] = digest.hexdigest()
         result['newlines'] = newlines
+    elif mode == 'part':
+        result['read'] = len(stream.read(int(query.get('n', ['7'])[0])))
     elif mode == 'ignore':
         result['ignored'] = True
     result['content_length'] = environ.get('CONTENT_LENGTH')
