@@ -77,7 +77,7 @@ class ScriptLoader(object):
         """Returns (callable, 0), or (None, status) after logging why there is none."""
         module = self._loaded.get(path)
         if module is None:
-            module = self._load(path, application_group, log, log_exception)
+            module = self._load(path, application_group, log, log_exception, watched=True)
             if module is None:
                 return None, SERVER_ERROR
         app = getattr(module, callable_name, None)
@@ -90,15 +90,25 @@ class ScriptLoader(object):
     def preload(self, path, application_group, log, log_exception):
         return self._load(path, application_group, log, log_exception) is not None
 
-    def _load(self, path, application_group, log, log_exception):
+    def _load(self, path, application_group, log, log_exception, watched=False):
         with self._lock:
             module = self._loaded.get(path)
             if module is not None:
                 return module
-            module = self._exec_script(path, application_group, log, log_exception)
+            first = self._first_failure.get(path) or time.time()
+            # A load that never returns (an import waiting on a lock or a network service) is
+            # cured too, as mod_wsgi's monitor does, not only one that keeps failing. (A preload is
+            # watched by the front end, which waits for the process to be ready.)
+            watch = self._watch(path, first) if watched else None
+            try:
+                module = self._exec_script(path, application_group, log, log_exception)
+            finally:
+                if watch is not None:
+                    watch.cancel()
             if module is None:
-                first = self._first_failure.setdefault(path, time.time())
-                if self._startup_timeout and time.time() - first > self._startup_timeout and self._on_startup_timeout:
+                self._first_failure.setdefault(path, first)
+                if self._startup_timeout and time.time() - first > self._startup_timeout and self._on_startup_timeout \
+                        and (watch is None or not watch.fired):
                     self._on_startup_timeout(path)
                 return None
             self._first_failure.pop(path, None)
@@ -106,12 +116,41 @@ class ScriptLoader(object):
             self._on_loaded()
         return module
 
+    def _watch(self, path, first):
+        """A timer that reports the startup timeout for `path` if its load is still running when
+        startup-timeout has passed since `first`; None when there is no startup-timeout."""
+        if not self._startup_timeout or self._on_startup_timeout is None:
+            return None
+        watch = _LoadWatch(max(0.0, first + self._startup_timeout - time.time()), self._on_startup_timeout, path)
+        watch.start()
+        return watch
+
     def _exec_script(self, path, application_group, log, log_exception):
         module = exec_script(path, self._describe_context(application_group), log,
                              lambda exc: log_exception(log, exc, path))
         if module is not None:
             self._loaded[path] = module
         return module
+
+
+class _LoadWatch(threading.Thread):
+    """Calls `report(path)` after `delay` seconds unless cancelled first."""
+
+    def __init__(self, delay, report, path):
+        threading.Thread.__init__(self, name='wsgi-host startup-timeout watch', daemon=True)
+        self._delay = delay
+        self._report = report
+        self._path = path
+        self._cancelled = threading.Event()
+        self.fired = False
+
+    def cancel(self):
+        self._cancelled.set()
+
+    def run(self):
+        if not self._cancelled.wait(self._delay):
+            self.fired = True
+            self._report(self._path)
 
 
 def exec_script(path, context, log, log_exception):

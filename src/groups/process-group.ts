@@ -17,6 +17,9 @@ import { ResponseRegion, type ResponseCounts } from './response-region';
 import type { ThreadSlot } from './thread-slot';
 import { WorkerProcess, type ProcessHost, type ReadyInfo } from './worker-process';
 
+/** Restart reasons for which mod_wsgi shuts the process down at once, with no graceful wait. */
+const SHUT_DOWN_AT_ONCE = new Set(['shutdown_signal', 'script_reload', 'reload_on_changes', 'startup_timeout']);
+
 /** The longest startup-failure back-off. */
 const MAX_RESTART_DELAY_MS = 30_000;
 const FIRST_RESTART_DELAY_MS = 500;
@@ -264,7 +267,10 @@ export class ProcessGroup implements ProcessHost {
   }
 
   private drain(proc: WorkerProcess): void {
-    const graceSeconds = proc.retiring === 'graceful_signal' && this.config.evictionTimeout > 0 ? this.config.evictionTimeout : this.config.gracefulTimeout;
+    const reason = proc.retiring ?? '';
+    // What mod_wsgi shuts down at once (SIGINT, a changed script, a load past startup-timeout)
+    // skips the graceful wait: its running requests get shutdown-timeout, as there.
+    const graceSeconds = SHUT_DOWN_AT_ONCE.has(reason) ? 0 : reason === 'graceful_signal' && this.config.evictionTimeout > 0 ? this.config.evictionTimeout : this.config.gracefulTimeout;
     void proc.stop(graceSeconds * 1000, Math.max(1, this.config.shutdownTimeout) * 1000);
   }
 

@@ -188,6 +188,30 @@ describe('timeouts', () => {
   });
 });
 
+describe('a load that never returns', () => {
+  it('restarts a process whose script is still loading when startup-timeout ends, and serves once the load can finish', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-hang-'));
+    const ok = path.join(dir, 'ok');
+    const server = await startServer([app('hanging_import.wsgi'), '--processes', '1', '--threads', '2', '--startup-timeout', '1', '--request-timeout', '0', '--shutdown-timeout', '1'], {
+      env: { WSGI_TEST_IMPORT_OK: ok },
+    });
+    try {
+      const first = await request(`${server.url}/`);
+      assert.ok(first.status >= 500, `the request waiting on the load failed (${first.status})`);
+      await server.waitForLog(/failed to load within startup-timeout \(1 seconds\); restarting the daemon process/);
+      await server.waitForLog(/reason: startup_timeout/);
+      fs.writeFileSync(ok, '');
+      const deadline = Date.now() + 15_000;
+      let res = await request(`${server.url}/`);
+      while (res.status !== 200 && Date.now() < deadline) res = await request(`${server.url}/`);
+      assert.equal(res.text, 'imported now');
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('loading and reloading', () => {
   it('preloads the application before a process takes requests, with --preload', async () => {
     const markers = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-preload-'));
