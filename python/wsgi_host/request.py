@@ -16,7 +16,8 @@ from .protocol import (HEADER, BODY, BODY_END, RESPONSE_HEAD, RESPONSE_BODY, RES
 
 _BAD_NAME = re.compile("[^!#$%&'*+\\-.^_`|~0-9A-Za-z]").search
 _BAD_VALUE = re.compile('[\x00-\x08\x0a-\x1f\x7f]').search
-_STATUS = re.compile('[0-9]{3}(?: [^\x00-\x1f\x7f]*)?\\Z').match
+# A final status: 1xx ones are interim responses, which a WSGI application cannot send (_checked_status says why).
+_STATUS = re.compile('[2-9][0-9]{2}(?: [^\x00-\x1f\x7f]*)?\\Z').match
 
 # Responses that never carry a body, so never get a Content-Length added.
 _NO_BODY_STATUSES = frozenset(('100', '101', '102', '103', '204', '304'))
@@ -648,6 +649,10 @@ def _checked_status(status):
     raw = status.encode('latin-1')
     if len(raw) < 3 or not raw[:3].isdigit() or raw[3:4].isdigit():
         raise ValueError('status code must be a 3 digit integer: %r' % raw)
+    if raw[:1] in (b'0', b'1'):
+        # A 1xx answer is interim: sent as the response, it leaves the client waiting for the
+        # real one, and the next response on the connection would be taken for it.
+        raise ValueError('status code must be a final status (200 to 999), not an interim or invalid one: %r' % raw)
     if len(raw) == 3:
         return str(status)
     if raw[3:4] != b' ':

@@ -107,6 +107,9 @@ def application(environ, start_response):
     if path == '/content-length-exact':
         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '10')])
         return [b'exactly10!']
+    if path == '/interim-status':
+        start_response('103 Early Hints', [('Link', '</style.css>; rel=preload')])
+        return [b'']
     if path == '/complete-then-sleep':
         # The whole declared body, then the generator keeps its thread for 2 s before it ends.
         def gen():

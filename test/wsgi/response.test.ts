@@ -215,6 +215,13 @@ describe('responses', () => {
     await server.get().waitForLog('complete-then-raise-boom');
   });
 
+  it('answers 500 for an interim (1xx) status from the application, with a log saying why', async () => {
+    const raw = (await rawExchange(server.get().port, 'GET /interim-status HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['500', '200'], raw);
+    await server.get().waitForLog("status code must be a final status (200 to 999), not an interim or invalid one: b'103 Early Hints'");
+  });
+
   it('sends one Content-Length, the last the application gave, when it gives two', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /content-length-twice HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
     const first = raw.slice(0, raw.indexOf('\r\n\r\n'));
