@@ -12,6 +12,9 @@ export function cutResponse(res: ServerResponse): void {
     res.destroy();
     return;
   }
+  // A head node still holds goes first: a HEAD response's is only written when it ends, and the
+  // client must get the status the application gave, not an empty reply.
+  res.flushHeaders();
   socket.end();
   // A client that never reads must not keep the socket open for ever.
   setTimeout(() => socket.destroy(), 10_000).unref();

@@ -215,6 +215,12 @@ describe('responses', () => {
     await server.get().waitForLog('complete-then-raise-boom');
   });
 
+  it('answers HEAD with the application\'s head even when the application fails after its first block', async () => {
+    const raw = (await rawExchange(server.get().port, 'HEAD /raise-midway HTTP/1.1\r\nHost: x\r\n\r\n', 3000)).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(raw.endsWith('\r\n\r\n'), `the head and nothing more: ${JSON.stringify(raw)}`);
+  });
+
   it('answers 500 for an interim (1xx) status from the application, with a log saying why', async () => {
     const raw = (await rawExchange(server.get().port, 'GET /interim-status HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000)).toString('latin1');
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
