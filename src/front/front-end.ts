@@ -356,6 +356,10 @@ export class FrontEnd {
     // An HTTP/1.0 message cannot carry Transfer-Encoding: its framing is suspect, so the
     // connection closes after the answer (RFC 9112 section 6.1), whatever Connection says.
     if (head.transferEncoding !== undefined && req.httpVersion === '1.0') res.shouldKeepAlive = false;
+    // The Upgrade is ignored, but node's parser (20.x) drops whatever came in the same read after
+    // such a request: a pipelined request there would go unanswered on an open connection. Closing
+    // after the answer tells the client to send it again (RFC 9112 section 9.3.2).
+    if (head.upgrade) res.shouldKeepAlive = false;
 
     const connection = record.connection;
     const vhost = this.vhostTable.select(connection.localAddress, connection.localPort, host?.hostname ?? null);

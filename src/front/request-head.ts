@@ -6,17 +6,19 @@ export interface HeadScan {
   hostCount: number;
   contentLength: string | undefined;
   transferEncoding: string | undefined;
+  /** An Upgrade header field was sent (never honoured here). */
+  upgrade: boolean;
   /** The first limit the head breaks, with Apache's status and message; null if none. */
   problem: { status: number; message: string } | null;
 }
 
 /**
- * Reads the header fields once: Host, Content-Length and Transfer-Encoding, and checks
+ * Reads the header fields once: Host, Content-Length, Transfer-Encoding and Upgrade, and checks
  * LimitRequestFields and LimitRequestFieldSize. Reading req.rawHeaders directly avoids Node
  * building the req.headers object, which costs more than the rest of this put together.
  */
 export function scanHead(raw: string[], limits: LimitsConfig): HeadScan {
-  const scan: HeadScan = { host: undefined, hostCount: 0, contentLength: undefined, transferEncoding: undefined, problem: null };
+  const scan: HeadScan = { host: undefined, hostCount: 0, contentLength: undefined, transferEncoding: undefined, upgrade: false, problem: null };
   if (limits.requestFields > 0 && raw.length / 2 > limits.requestFields) {
     scan.problem = { status: 400, message: `AH00563: request failed: error reading the headers: the number of request header fields exceeds LimitRequestFields (${limits.requestFields})` };
     return scan;
@@ -39,6 +41,9 @@ export function scanHead(raw: string[], limits: LimitsConfig): HeadScan {
         break;
       case 14:
         if (name === 'Content-Length' || name.toLowerCase() === 'content-length') scan.contentLength = value;
+        break;
+      case 7:
+        if (name === 'Upgrade' || name.toLowerCase() === 'upgrade') scan.upgrade = true;
         break;
       case 17:
         if (name === 'Transfer-Encoding' || name.toLowerCase() === 'transfer-encoding') {

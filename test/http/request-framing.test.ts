@@ -25,6 +25,21 @@ describe('request framing and the connection', () => {
     assert.doesNotMatch(raw, /\/second/);
   });
 
+  it('closes the connection after answering a request with an Upgrade it ignores, so a request pipelined behind it is sent again, not lost', async () => {
+    const raw = (
+      await rawExchange(
+        server.get().port,
+        'GET /first HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        3000,
+      )
+    ).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 200 /, 'the request is answered as a plain request');
+    assert.match(raw, /\r\nConnection: close\r\n/i);
+    // Either the second was answered too, or the connection closed at once after the first: never left hanging.
+    const answers = raw.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
+    assert.ok(answers >= 1 && answers <= 2, JSON.stringify(raw));
+  });
+
   it('keeps an HTTP/1.0 keep-alive connection with a Content-Length body open for the next request', async () => {
     const raw = (
       await rawExchange(
