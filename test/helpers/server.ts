@@ -121,12 +121,22 @@ export interface StartOptions {
 }
 
 /**
+ * Every server root made in this test process: removed when it exits, for the servers a test
+ * let exit on their own (start-up failures) and never stopped.
+ */
+const serverRoots = new Set<string>();
+process.on('exit', () => {
+  for (const root of serverRoots) fs.rmSync(root, { recursive: true, force: true });
+});
+
+/**
  * Starts `wsgi-host start-server` on a port the system chooses, logging to the terminal at level
  * info unless `args` says otherwise, and waits until every worker process is ready (so tests do
  * not depend on how fast processes start).
  */
 export async function startServer(args: string[], options: StartOptions = {}): Promise<RunningServer> {
   const serverRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-host-test-'));
+  serverRoots.add(serverRoot);
   const level = args.includes('--log-level') ? [] : ['--log-level', 'info'];
   const command = [...(options.launcher ?? []), process.execPath, CLI, 'start-server', '--port', '0', '--host', '127.0.0.1', '--log-to-terminal', '--server-root', serverRoot, ...level, ...args];
   const child = spawn(command[0]!, command.slice(1), {
