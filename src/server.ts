@@ -203,7 +203,11 @@ export class Server implements OpsHost {
     const key = `${groupConfig.user}|${groupConfig.group ?? ''}`;
     let who = this.credentials.get(key);
     if (who === undefined) {
-      who = resolveCredentials(groupConfig.user, groupConfig.group, `user= of daemon process group '${groupConfig.name}'`);
+      const at = groupConfig.origin !== null ? ` at ${groupConfig.origin.file}:${groupConfig.origin.line}` : '';
+      const where = `user= of daemon process group '${groupConfig.name}'${at}`;
+      who = resolveCredentials(groupConfig.user, groupConfig.group, where);
+      // mod_wsgi's rule: a group named to run as root is refused, not run with every privilege.
+      if (who.uid === 0) throw new StartupError(`WSGI process blocked from running as root (${where}): name an unprivileged user, or leave user= out.`);
       this.credentials.set(key, who);
     }
     return who;

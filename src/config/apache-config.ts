@@ -712,6 +712,7 @@ class ConfigBuilder {
       usage: 'WSGIDaemonProcess name [option=value ...]',
       apply: (node, scope) => {
         const [name, ...opts] = node.args;
+        if (name!.trim() === '') return this.error(node, 'Name of WSGI daemon process not supplied: give the group a name');
         if (name!.startsWith('%{')) return this.error(node, `a daemon process group cannot be called "${name}"`);
         if (this.groups.some((g) => g.name === name)) return this.error(node, `Name duplicates previous WSGI daemon definition: '${name}'`);
         const group = defaultProcessGroup(name!, this.python.defaultInterpreter);

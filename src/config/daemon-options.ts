@@ -16,10 +16,23 @@ export interface DaemonOptionContext {
 
 type Apply = (group: ProcessGroupConfig, value: string, ctx: DaemonOptionContext) => string | null;
 
+/**
+ * Digits only (with an optional sign), as mod_wsgi's atoi reads them: Number() would also take
+ * 1e2, 0x2, 0b1 and Infinity, and read them as something the configuration does not say.
+ */
+function wholeNumber(value: string): number {
+  return /^[+-]?\d+$/.test(value.trim()) ? Number(value) : NaN;
+}
+
+/** A decimal number of seconds or milliseconds: digits with an optional fraction, nothing else. */
+function decimal(value: string): number {
+  return /^(\d+(\.\d*)?|\.\d+)$/.test(value.trim()) ? Number(value) : NaN;
+}
+
 function integer(min: number, set: (group: ProcessGroupConfig, n: number) => void, what = 'a whole number'): Apply {
   return (group, value) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) return `needs ${what} of at least ${min}, not "${value}"`;
+    const n = wholeNumber(value);
+    if (!Number.isSafeInteger(n) || n < min) return `needs ${what} of at least ${min}, not "${value}"`;
     set(group, n);
     return null;
   };
@@ -27,8 +40,8 @@ function integer(min: number, set: (group: ProcessGroupConfig, n: number) => voi
 
 function seconds(set: (group: ProcessGroupConfig, n: number) => void): Apply {
   return (group, value) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) return `needs a number of seconds (0 or more), not "${value}"`;
+    const n = decimal(value);
+    if (!Number.isFinite(n)) return `needs a number of seconds (0 or more), not "${value}"`;
     set(group, n);
     return null;
   };
@@ -55,18 +68,20 @@ function transportOnly(why: string): Apply {
 
 const OPTIONS: Record<string, Apply> = {
   processes: (group, value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) return `needs a whole number of at least 1, not "${value}"`;
+    const n = wholeNumber(value);
+    if (!Number.isSafeInteger(n) || n < 1) return `needs a whole number of at least 1, not "${value}"`;
     group.processes = n;
     group.multiprocess = true;
     return null;
   },
   threads: integer(1, (g, n) => (g.threads = n)),
   user: (group, value) => {
+    if (value.trim() === '') return 'needs a user name or #uid, not an empty value';
     group.user = value;
     return null;
   },
   group: (group, value) => {
+    if (value.trim() === '') return 'needs a group name or #gid, not an empty value';
     group.group = value;
     return null;
   },
@@ -113,7 +128,7 @@ const OPTIONS: Record<string, Apply> = {
     return null;
   },
   'switch-interval': (group, value) => {
-    const n = Number(value);
+    const n = decimal(value);
     if (!Number.isFinite(n) || n <= 0) return `needs a positive number of seconds, not "${value}"`;
     group.switchInterval = n;
     return null;
@@ -133,7 +148,7 @@ const OPTIONS: Record<string, Apply> = {
   'socket-timeout': seconds((g, n) => (g.socketTimeout = n)),
   'cpu-time-limit': seconds((g, n) => (g.cpuTimeLimit = n)),
   'cpu-priority': (group, value) => {
-    const n = Number(value);
+    const n = wholeNumber(value);
     if (!Number.isInteger(n) || n < -20 || n > 20) return `needs a nice value from -20 to 20, not "${value}"`;
     group.cpuPriority = n;
     return null;
@@ -150,8 +165,8 @@ const OPTIONS: Record<string, Apply> = {
   },
   // A wsgi-host extension: requests sent to busy threads whose requests run under this many ms.
   'send-ahead': (group, value) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) return `needs a number of milliseconds (0 turns it off), not "${value}"`;
+    const n = decimal(value);
+    if (!Number.isFinite(n)) return `needs a number of milliseconds (0 turns it off), not "${value}"`;
     group.sendAheadMs = n;
     return null;
   },
@@ -177,9 +192,9 @@ const OPTIONS: Record<string, Apply> = {
   'receive-buffer-size': transportOnly("option 'receive-buffer-size' has no effect in wsgi-host: worker connections use the system's buffer sizes"),
   'header-buffer-size': transportOnly("option 'header-buffer-size' has no effect in wsgi-host: response heads are framed, so there is no header line buffer"),
   'response-buffer-size': (group, value) => {
-    const n = Number(value);
+    const n = wholeNumber(value);
     // mod_wsgi's floor; sizes below it would make every large response wait on its client.
-    if (value.trim() === '' || !Number.isInteger(n) || n < 65536) return `needs a size in bytes of at least 65536, not "${value}"`;
+    if (!Number.isSafeInteger(n) || n < 65536) return `needs a size in bytes of at least 65536, not "${value}"`;
     group.responseBufferSize = n;
     return null;
   },

@@ -969,6 +969,17 @@ describe('mod_wsgi directives', () => {
       ['reload-on-changes=maybe', /option 'reload-on-changes' takes On or Off, not "maybe"/],
       ['application-groups=threads', /option 'application-groups' takes sub-interpreters or processes, not "threads"/],
       ['scheduling-policy=fifo', /option 'scheduling-policy' takes batch or normal, not "fifo"/],
+      // JavaScript's number syntax is not a configuration's: mod_wsgi reads digits (atoi).
+      ['threads=1e2', /option 'threads' needs a whole number of at least 1, not "1e2"/],
+      ['processes=0x2', /option 'processes' needs a whole number of at least 1, not "0x2"/],
+      ['processes=99999999999999999999', /option 'processes' needs a whole number of at least 1/],
+      ['maximum-requests=Infinity', /option 'maximum-requests' needs a whole number of at least 0, not "Infinity"/],
+      ['request-timeout=1e3', /option 'request-timeout' needs a number of seconds \(0 or more\), not "1e3"/],
+      ['request-timeout=Infinity', /option 'request-timeout' needs a number of seconds \(0 or more\), not "Infinity"/],
+      ['cpu-priority=0x5', /option 'cpu-priority' needs a nice value from -20 to 20, not "0x5"/],
+      ['response-buffer-size=1e6', /option 'response-buffer-size' needs a size in bytes of at least 65536, not "1e6"/],
+      ['user=', /option 'user' needs a user name or #uid, not an empty value/],
+      ['group=', /option 'group' needs a group name or #gid, not an empty value/],
     ];
     for (const [option, message] of malformed) {
       it(`a malformed value is an error: ${option}`, () => {
@@ -984,6 +995,7 @@ describe('mod_wsgi directives', () => {
     it('needs a name, which cannot be a %{...} expansion', () => {
       refuse([L, 'WSGIDaemonProcess'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /takes at least 1 arguments?: WSGIDaemonProcess name \[option=value \.\.\.\]/);
       refuse([L, 'WSGIDaemonProcess %{GLOBAL}'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /a daemon process group cannot be called "%\{GLOBAL\}"/);
+      refuse([L, 'WSGIDaemonProcess "" processes=2'], 'WSGIDaemonProcess', 'WSGIDaemonProcess', /Name of WSGI daemon process not supplied/);
     });
 
     it('a group defined in a <VirtualHost> is scoped to that host\'s ServerName; one at server level is not scoped', () => {
