@@ -371,52 +371,59 @@ export class FrontEnd {
       if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;
     }
 
-    const translation = translate(vhost, target.path);
-    if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
-    // For a file-mapped URL, what exists on disk decides the sections and the handler (Apache's
-    // directory walk): /cgi/app.wsgi/more is the script app.wsgi with path info /more.
-    const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
-    const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
-    const settings = this.settingsFor(vhost, target.path, filePath);
-    // Shared, not copied: nothing changes a request's environment after this point.
-    record.env = settings.env;
-    if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
-    if (vhost.sslEnvironment === true && connection.scheme === 'https') record.env = sslEnvironment(socket as TLSSocket, settings.env);
-    if (head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
-      const limit = settings.limitRequestBody;
-      limitChunkedBody(req, limit, (received) => {
-        site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
-        const bodyFailed = owner.bodyFailed;
-        owner.bodyFailed = null;
-        if (bodyFailed !== null) bodyFailed(413);
-        else sendErrorPage(record, 413);
-      });
-    }
+    // The URL path's walk: translation, per-directory settings, access, handler. Run again for a
+    // directory's index file (mod_dir's subrequest), so that file gets its own <Files> sections,
+    // access rules and handler, as in Apache, not the directory's.
+    const reroute = (indexPath: string): void => walk(indexPath, false);
+    const walk = (urlPath: string, first: boolean): void => {
+      const translation = translate(vhost, urlPath);
+      if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
+      // For a file-mapped URL, what exists on disk decides the sections and the handler (Apache's
+      // directory walk): /cgi/app.wsgi/more is the script app.wsgi with path info /more.
+      const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
+      const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
+      const settings = this.settingsFor(vhost, urlPath, filePath);
+      // Shared, not copied: nothing changes a request's environment after this point.
+      record.env = settings.env;
+      if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
+      if (vhost.sslEnvironment === true && connection.scheme === 'https') record.env = sslEnvironment(socket as TLSSocket, settings.env);
+      if (first && head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
+        const limit = settings.limitRequestBody;
+        limitChunkedBody(req, limit, (received) => {
+          site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
+          const bodyFailed = owner.bodyFailed;
+          owner.bodyFailed = null;
+          if (bodyFailed !== null) bodyFailed(413);
+          else sendErrorPage(record, 413);
+        });
+      }
 
-    const routed: RoutedRequest = {
-      record,
-      vhost,
-      errorLog: site.errorLog,
-      settings,
-      query: target.query,
-      requestHost,
-      requestPort,
-      expectContinue,
-      contentLength: head.contentLength,
-      transferEncoding: head.transferEncoding,
-      hooks: owner,
-      fail,
+      const routed: RoutedRequest = {
+        record,
+        vhost,
+        errorLog: site.errorLog,
+        settings,
+        query: target.query,
+        requestHost,
+        requestPort,
+        expectContinue,
+        contentLength: head.contentLength,
+        transferEncoding: head.transferEncoding,
+        hooks: owner,
+        fail,
+      };
+      const access = settings.access;
+      if (access !== null) {
+        this.options.access.check(access, accessRequestFor(routed, translation, found, urlPath, filePath), () => this.route(config, routed, translation, found, urlPath, reroute));
+        return;
+      }
+      this.route(config, routed, translation, found, urlPath, reroute);
     };
-    const access = settings.access;
-    if (access !== null) {
-      this.options.access.check(access, accessRequestFor(routed, translation, found, target.path, filePath), () => this.route(config, routed, translation, found, target.path));
-      return;
-    }
-    this.route(config, routed, translation, found, target.path);
+    walk(target.path, true);
   }
 
   /** Hands a request that may proceed to its WSGI script, handler or the static files. */
-  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string): void {
+  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string, reroute: (indexPath: string) => void): void {
     const { record, settings, fail } = routed;
     // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
     if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
@@ -467,7 +474,7 @@ export class FrontEnd {
     serveStatic(
       record,
       translation.relative,
-      { root: translation.root, indexes: settings.options.indexes, followSymlinks: settings.options.followSymlinks, directoryIndex: settings.directoryIndex, mimeTypes: settings.addTypes },
+      { root: translation.root, indexes: settings.options.indexes, followSymlinks: settings.options.followSymlinks, directoryIndex: settings.directoryIndex, mimeTypes: settings.addTypes, serveIndex: reroute },
       () => {},
     );
   }

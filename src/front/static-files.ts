@@ -62,6 +62,11 @@ export interface StaticOptions {
   directoryIndex: string[];
   /** AddType: lower-case extension without the dot -> media type; wins over the library's own table. */
   mimeTypes: Record<string, string>;
+  /**
+   * Serves a directory's index file by its URL path through the whole request walk (mod_dir's
+   * subrequest: its own access rules and handler); without it the file is served as a static file.
+   */
+  serveIndex?: (urlPath: string) => void;
 }
 
 /** The Allow header of static resources (405 and OPTIONS answers). */
@@ -258,7 +263,10 @@ async function run(record: RequestRecord, relativePath: string, options: StaticO
     case 'directory': {
       if (!slash) return redirect(record, url.path + '/', url.query, url.host);
       const index = await findIndex(found.dir, options);
-      if (index.kind === 'file') return serveFile(record, found.dir, index.name, options);
+      if (index.kind === 'file') {
+        if (options.serveIndex !== undefined) return options.serveIndex(url.path + index.name);
+        return serveFile(record, found.dir, index.name, options);
+      }
       if (method === 'OPTIONS') return answerOptions(record);
       if (method !== 'GET' && method !== 'HEAD') return fail(record, 405, { Allow: STATIC_ALLOW });
       if (index.denied || !options.indexes) return fail(record, 403);
