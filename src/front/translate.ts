@@ -33,6 +33,7 @@ export function translate(vhost: VirtualHostConfig, urlPath: string): Translatio
   for (const alias of vhost.aliases) {
     const hit = matchAlias(alias, urlPath);
     if (hit === null) continue;
+    if (alias.pattern !== null) return aliasMatchTarget(hit);
     // Joined with exactly one slash, so "Alias /static/ /srv/static" works as users mean it
     // (Apache would glue the two together and look for /srv/staticstyle.css).
     const relative = hit.rest.startsWith('/') ? hit.rest : '/' + hit.rest;
@@ -58,6 +59,20 @@ export function translate(vhost: VirtualHostConfig, urlPath: string): Translatio
   }
   const root = vhost.documentRoot;
   return { kind: 'file', filePath: root + urlPath, root, relative: urlPath, urlPrefix: '' };
+}
+
+/**
+ * AliasMatch: the substituted target is the file, as mod_alias makes it (nothing of the URL is
+ * appended); it is served below the target's fixed directory part, which it cannot leave.
+ */
+function aliasMatchTarget(hit: AliasHit): Translation {
+  const root = hit.root.length > 1 ? hit.root.replace(/\/+$/, '') : hit.root;
+  const filePath = hit.target;
+  const relative = root === '/' ? filePath : filePath.slice(root.length);
+  if (!filePath.startsWith(root) || (relative !== '' && !relative.startsWith('/')) || relative.split('/').includes('..')) {
+    return { kind: 'error', status: 403, reason: `AliasMatch target ${filePath} is outside its directory ${root}` };
+  }
+  return { kind: 'file', filePath, root, relative: relative === '' ? '/' : relative, urlPrefix: hit.matched };
 }
 
 interface AliasHit {
