@@ -6,6 +6,17 @@ import type { RequestRecord } from './request-record';
  * connection closes without the end of the body (no final chunk, or short of Content-Length), so
  * the client can tell the response is incomplete.
  */
+/**
+ * Makes `res` the last response on its connection although its head (keep-alive) is already out:
+ * node's server closes the connection once it has finished and starts no pipelined response after
+ * it. For a response that turned out shorter than its Content-Length, whose missing bytes the
+ * client would otherwise take from the next response. (`_last` is what node's server checks when
+ * a response finishes; shouldKeepAlive only counts until the head is written.)
+ */
+export function endConnectionAfter(res: ServerResponse): void {
+  (res as { _last?: boolean })._last = true;
+}
+
 export function cutResponse(res: ServerResponse): void {
   const socket = res.socket;
   if (socket === null || socket.destroyed) {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type sendModule from 'send';
 import { decodeUtf8, escapeHtml, escapePath, readListing, renderListing } from './directory-listing';
-import { cutResponse, sendErrorPage } from './error-page';
+import { cutResponse, endConnectionAfter, sendErrorPage } from './error-page';
 import type { RequestRecord } from './request-record';
 import { mergeSlashes, parseTarget, removeDotSegments } from './request-path';
 
@@ -342,6 +342,12 @@ function serveFile(record: RequestRecord, dir: string, name: string, options: St
     record.bytesSent = 0;
     file.on('data', (chunk: Buffer | string) => {
       record.bytesSent += chunk.length;
+    });
+    file.on('end', () => {
+      // The file shrank while it was read: the client was promised more than it got, so the
+      // connection closes after it (RFC 9112 section 6.3), as Apache aborts it.
+      const declared = Number(res.getHeader('Content-Length'));
+      if (record.req.method !== 'HEAD' && Number.isFinite(declared) && record.bytesSent < declared) endConnectionAfter(res);
     });
   });
 

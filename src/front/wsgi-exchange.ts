@@ -9,7 +9,7 @@ import type { BodyTicket } from './body-budget';
 import { encodeFrame, FRAME_HEADER_SIZE, FromWorker, HeadFlags, LOG_LEVEL_NAMES, ToWorker, writeFrameHeader } from '../protocol/frames';
 import { recycleRequestHead, setHeadFlag } from './environ';
 import type { DeadlineWatch, Watched } from '../util/deadline-watch';
-import { cutResponse, sendErrorPage } from './error-page';
+import { cutResponse, endConnectionAfter, sendErrorPage } from './error-page';
 import { openWorkerFile, sendWorkerFile } from './worker-file';
 import type { SpoolFile } from './body-spool';
 import { SpoolFeeder } from './spool-feeder';
@@ -840,9 +840,7 @@ export class WsgiExchange implements Dispatchable, AheadTenant, Watched {
       // The client was promised more bytes than the application produced: the connection must
       // close once what there is has gone out, so the client sees the response is incomplete, and
       // carry nothing more: a pipelined request's response would be read as the missing bytes.
-      // The head (keep-alive) is already out, so shouldKeepAlive no longer decides; `_last` is
-      // what node's server checks when a response finishes, before it starts the next one.
-      (res as { _last?: boolean })._last = true;
+      endConnectionAfter(res);
     }
     res.end();
   }
