@@ -302,6 +302,7 @@ export class FrontEnd {
       authType: null,
       env: {},
       timing: null,
+      hostName: null,
     };
     this.active++;
     if (!config.timeouts.keepAlive) res.shouldKeepAlive = false;
@@ -366,6 +367,7 @@ export class FrontEnd {
     site = this.options.sites.logsFor(vhost);
     serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
+    record.hostName = requestHost;
     const requestPort = host?.port ?? connection.localPort;
     if (vhost.httpsRedirectPort != null || vhost.hstsPolicy != null) {
       if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;

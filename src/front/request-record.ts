@@ -26,6 +26,8 @@ export interface RequestRecord {
   env: Record<string, string>;
   /** Queue and application timings, recorded when the status page, metrics or logs need them. */
   timing: RequestTiming | null;
+  /** The host name the request named (the Host header's, else the virtual host's): the access log's %V. */
+  hostName?: string | null;
   /** Called when the response closes before it finished (the client went away). */
   onClientClose?: () => void;
 }

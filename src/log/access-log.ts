@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { accessLogTime, nowMicros } from './apache-time';
 import type { LineSink } from './sink';
 import type { RequestRecord } from '../front/request-record';
@@ -104,8 +105,10 @@ function simpleDirective(letter: string): Piece | null {
     case 'H':
       return (r) => `HTTP/${r.record.req.httpVersion}`;
     case 'v':
-    case 'V':
       return (r) => escapeLogItem(r.serverName);
+    case 'V':
+      // UseCanonicalName Off (the only way here): the name the request asked for.
+      return (r) => escapeLogItem(r.record.hostName ?? r.serverName);
     case 'p':
       return (r) => String(r.record.connection.localPort);
     case 'P':
@@ -114,7 +117,9 @@ function simpleDirective(letter: string): Piece | null {
       // A trusted proxy's id is visible ASCII, but may hold a quote or backslash.
       return (r) => escapeLogItem(r.record.id);
     case 'X':
-      return (r) => (r.record.res.destroyed && !r.record.res.writableFinished ? 'X' : r.record.res.getHeader('connection') === 'close' ? '-' : '+');
+      // `_last`: node's server closes the connection after this response (set when the head said
+      // Connection: close, or after the head when the response turned out short).
+      return (r) => (r.record.res.destroyed && !r.record.res.writableFinished ? 'X' : (r.record.res as { _last?: boolean })._last === true ? '-' : '+');
     case '%':
       return () => '%';
     default:
@@ -122,15 +127,30 @@ function simpleDirective(letter: string): Piece | null {
   }
 }
 
+/**
+ * A response header as it went out: set with setHeader, or passed to writeHead as a list (the
+ * WSGI responses and redirects are), which only the head node wrote keeps.
+ */
+function responseHeader(res: ServerResponse, name: string): string | undefined {
+  const value = res.getHeader(name);
+  if (value !== undefined) return Array.isArray(value) ? value.join(', ') : String(value);
+  const head = (res as { _header?: string | null })._header;
+  if (typeof head !== 'string') return undefined;
+  const wanted = name.toLowerCase();
+  const values: string[] = [];
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).toLowerCase() === wanted) values.push(line.slice(colon + 1).trim());
+  }
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
 function argumentDirective(letter: string, arg: string): Piece | null {
   switch (letter) {
     case 'i':
       return (r) => dash(headerValue(r.record.req.headers, arg));
     case 'o':
-      return (r) => {
-        const value = r.record.res.getHeader(arg);
-        return dash(value === undefined ? undefined : Array.isArray(value) ? value.join(', ') : String(value));
-      };
+      return (r) => dash(responseHeader(r.record.res, arg));
     case 'e':
       return (r) => dash(r.record.env[arg] ?? process.env[arg]);
     case 'T': {
