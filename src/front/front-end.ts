@@ -368,6 +368,9 @@ export class FrontEnd {
     serverName = vhost.serverName;
     const requestHost = host !== null && host.hostname !== '' ? host.hostname : vhost.serverName;
     record.hostName = requestHost;
+    if (connection.scheme === 'https' && host !== null && misdirected(socket as TLSSocket, vhost, this.vhostTable, connection)) {
+      return fail(421, `AH02032: Hostname ${(socket as TLSSocket).servername} provided via SNI and hostname ${host.hostname} provided via HTTP have no compatible SSL setup`);
+    }
     const requestPort = host?.port ?? connection.localPort;
     if (vhost.httpsRedirectPort != null || vhost.hstsPolicy != null) {
       if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;
@@ -603,4 +606,17 @@ function applyTimeouts(server: http.Server, config: ServerConfig): void {
 
 function stripV4Mapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * mod_ssl's rule: a request whose Host picks a virtual host with another certificate than the one
+ * the handshake's SNI name picked was sent on the wrong connection (421 Misdirected Request); the
+ * client must open one for that name. Without SNI, as Apache without SSLStrictSNIVHostCheck, any Host goes.
+ */
+function misdirected(socket: TLSSocket, vhost: VirtualHostConfig, table: VirtualHostTable, connection: ConnectionInfo): boolean {
+  const sni = socket.servername;
+  if (typeof sni !== 'string' || sni === '') return false;
+  const bySni = table.select(connection.localAddress, connection.localPort, sni.toLowerCase());
+  if (bySni === vhost || bySni.tls == null || vhost.tls == null) return false;
+  return bySni.tls.certificateFile !== vhost.tls.certificateFile || bySni.tls.keyFile !== vhost.tls.keyFile;
 }

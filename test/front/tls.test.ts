@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { app, freePort, request, startServe, startServer, type RunningServer } from '../helpers/server';
+import { app, freePort, request, startServe, startServer, waitForFileLine, type RunningServer } from '../helpers/server';
 
 let dir = '';
 
@@ -196,6 +196,15 @@ describe('SSLEngine in virtual hosts: SNI chooses the certificate (serve -f)', (
     const b = await httpsGet(tlsPort, '/', { servername: 'b.example.test', host: 'b.example.test' });
     assert.equal(b.peerName, 'b.example.test');
     assert.equal(JSON.parse(b.text).environ['wsgi.url_scheme'], 'https');
+  });
+
+  it('a Host whose virtual host has another certificate than the SNI name\'s gets 421 (mod_ssl\'s AH02032)', async () => {
+    const crossed = await httpsGet(tlsPort, '/', { servername: 'a.example.test', host: 'b.example.test' });
+    assert.equal(crossed.status, 421);
+    assert.equal(crossed.peerName, 'a.example.test');
+    await waitForFileLine(path.join(dir, 'error.log'), /AH02032: Hostname a\.example\.test provided via SNI and hostname b\.example\.test provided via HTTP have no compatible SSL setup/);
+    // The same certificate (an unknown name falls back to the first host's) is not misdirected.
+    assert.equal((await httpsGet(tlsPort, '/', { servername: 'other.example.test', host: 'a.example.test' })).status, 200);
   });
 
   it('an unknown name gets the first virtual host\'s certificate', async () => {
