@@ -413,7 +413,7 @@ class ConfigBuilder {
         const key = `${host}|${address.port}`;
         if (address.port !== 0 && this.listenKeys.has(key)) return this.error(node, `Cannot define multiple Listeners on the same IP:port (${node.args[0]})`);
         this.listenKeys.add(key);
-        this.listeners.push({ host, port: address.port });
+        this.listeners.push({ host, port: address.port, origin: origin(node) });
       },
     },
     servername: {

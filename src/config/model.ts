@@ -24,6 +24,8 @@ export interface ListenerConfig {
   port: number;
   /** TLS for every connection on this listener (start-server --https-port); virtual hosts with SSLEngine On give it otherwise. */
   tls?: TlsConfig | null;
+  /** The Listen directive that asked for it (file:line), for start-up errors; absent for start-server's flags. */
+  origin?: Origin | null;
 }
 
 /** SSLCertificateFile, SSLCertificateKeyFile, SSLCertificateChainFile. */

@@ -193,7 +193,9 @@ export class FrontEnd {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${listenerConfig.host || '*'}:${listenerConfig.port}`;
-        reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; choose another --port (Listen).` : err.code === 'EACCES' ? `No permission to listen on ${where}; ports below 1024 need root.` : `Cannot listen on ${where}: ${err.message}`));
+        const asked = listenerConfig.origin != null ? `the Listen at ${listenerConfig.origin.file}:${listenerConfig.origin.line}` : '--port';
+        const fix = listenerConfig.origin != null ? `change ${asked}` : 'choose another --port';
+        reject(new Error(err.code === 'EADDRINUSE' ? `Address ${where} is already in use; ${fix}.` : err.code === 'EACCES' ? `No permission to listen on ${where} (${asked}); ports below 1024 need root.` : `Cannot listen on ${where} (${asked}): ${err.message}`));
       });
       server.listen({ host: listenerConfig.host || undefined, port: listenerConfig.port, backlog: config.limits.listenBacklog }, () => resolve());
     });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { formatProblem, loadApacheConfig, mergeSettings, type ConfigProblem, type LoadOptions, type LoadResult } from '../../src/config/apache-config';
 import { DAEMON_OPTION_NAMES } from '../../src/config/daemon-options';
 import { defaultProcessGroup } from '../../src/config/defaults';
-import type { DirectorySettings, OptionsChange, ServerConfig, VirtualHostConfig } from '../../src/config/model';
+import type { DirectorySettings, ListenerConfig, OptionsChange, ServerConfig, VirtualHostConfig } from '../../src/config/model';
 import { resolveSettings } from '../../src/config/settings';
 
 import { settingsLayers } from '../../src/front/sections';
@@ -84,6 +84,11 @@ function loaded(lines: string[], options: LoadOptions = {}): Site & { config: Se
 }
 
 /** Loads and asserts no errors and no warnings. */
+/** Listeners without where they were asked for. */
+function addresses(listeners: ListenerConfig[]): { host: string; port: number }[] {
+  return listeners.map(({ host, port }) => ({ host, port }));
+}
+
 function clean(lines: string[], options: LoadOptions = {}): Site & { config: ServerConfig } {
   const site = loaded(lines, options);
   assert.deepEqual(site.result.warnings, [], `unexpected warnings:\n${show(site.result.warnings)}`);
@@ -249,7 +254,7 @@ describe('core directives: the model fields they set', () => {
   describe('Listen', () => {
     it('takes a bare port, IP:port, *:port, [IPv6]:port, in order', () => {
       const { config } = clean(['Listen 8080', 'Listen 127.0.0.1:8081', 'Listen [::1]:8082', 'Listen *:8083', 'Listen 0.0.0.0:8084 http', 'Listen 0']);
-      assert.deepEqual(config.listeners, [
+      assert.deepEqual(addresses(config.listeners), [
         { host: '', port: 8080 },
         { host: '127.0.0.1', port: 8081 },
         { host: '::1', port: 8082 },
@@ -257,6 +262,8 @@ describe('core directives: the model fields they set', () => {
         { host: '0.0.0.0', port: 8084 },
         { host: '', port: 0 },
       ]);
+      // Where each was asked for, for start-up errors such as a port in use.
+      assert.deepEqual(config.listeners[1]!.origin, { file: config.listeners[0]!.origin!.file, line: config.listeners[0]!.origin!.line + 1 });
     });
 
     for (const bad of ['127.0.0.1', '70000', 'abc', ':8080', '[::1', '127.0.0.1:http']) {
@@ -275,11 +282,11 @@ describe('core directives: the model fields they set', () => {
     });
 
     it('accepts http and https as the protocol; refuses others as unsupported', () => {
-      assert.deepEqual(clean(['Listen 8080', 'Listen 8443 https']).config.listeners, [{ host: '', port: 8080 }, { host: '', port: 8443 }]);
+      assert.deepEqual(addresses(clean(['Listen 8080', 'Listen 8443 https']).config.listeners), [{ host: '', port: 8080 }, { host: '', port: 8443 }]);
       refuse(['Listen 8080', 'Listen 8443 ftp'], 'Listen 8443', 'Listen', /protocol "ftp" is not supported \(http, or https with SSLEngine On in the virtual hosts on the port\)\. Remove it, or run with --skip-unsupported/);
       const site = loaded(['Listen 8080', 'Listen 8443 ftp'], { skipUnsupported: true });
       warned(site, 'Listen 8443', 'Listen', /protocol "ftp" is not supported.*ignored because of --skip-unsupported/);
-      assert.deepEqual(site.config.listeners, [{ host: '', port: 8080 }]);
+      assert.deepEqual(addresses(site.config.listeners), [{ host: '', port: 8080 }]);
     });
 
     it('checks the number of arguments', () => {
@@ -1250,8 +1257,8 @@ describe('unknown and unsupported directives, sections, nesting', () => {
       L,
     ]);
     const baseline = clean([L]);
-    assert.deepEqual({ ...site.config, configFile: '', serverRoot: '', socketPrefix: '', mainServer: { ...site.config.mainServer, documentRoot: '', errorLog: null } },
-      { ...baseline.config, configFile: '', serverRoot: '', socketPrefix: '', mainServer: { ...baseline.config.mainServer, documentRoot: '', errorLog: null } });
+    assert.deepEqual({ ...site.config, configFile: '', serverRoot: '', socketPrefix: '', listeners: addresses(site.config.listeners), mainServer: { ...site.config.mainServer, documentRoot: '', errorLog: null } },
+      { ...baseline.config, configFile: '', serverRoot: '', socketPrefix: '', listeners: addresses(baseline.config.listeners), mainServer: { ...baseline.config.mainServer, documentRoot: '', errorLog: null } });
   });
 
   it('<IfModule mod_wsgi.c> and <IfModule wsgi_module> are true; <IfModule mod_rewrite.c> is false', () => {
@@ -1334,7 +1341,7 @@ describe('unknown and unsupported directives, sections, nesting', () => {
 
   it('Define, ${VAR} and <IfDefine> reach the semantic layer already resolved', () => {
     const site = clean(['Define PORT 8181', 'Listen ${PORT}', '<IfDefine PROD>', '  LogLevel error', '</IfDefine>', 'ServerName ${HOST_NAME}'], { defines: ['PROD'], env: { HOST_NAME: 'env.example' } });
-    assert.deepEqual(site.config.listeners, [{ host: '', port: 8181 }]);
+    assert.deepEqual(addresses(site.config.listeners), [{ host: '', port: 8181 }]);
     assert.equal(site.config.mainServer.logLevel, 'error');
     assert.equal(site.config.mainServer.serverName, 'env.example');
   });

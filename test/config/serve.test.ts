@@ -293,6 +293,26 @@ Frobnicate on
   });
 });
 
+describe('start-up errors', () => {
+  it('a port in use names the Listen line that asked for it', async () => {
+    const s = await site(`ServerName busy.test
+Listen 127.0.0.1:{{PORT}}
+WSGIScriptAlias / {{APPS}}/environ.wsgi
+`);
+    const net = await import('node:net');
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(s.port, '127.0.0.1', () => resolve()));
+    try {
+      const result = spawnSync(process.execPath, [CLI, 'serve', '-f', s.file], { encoding: 'utf8', timeout: 30_000 });
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, new RegExp(`Address 127\\.0\\.0\\.1:${s.port} is already in use; change the Listen at ${s.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2\\.`));
+    } finally {
+      holder.close();
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SIGHUP', () => {
   it('re-reads a good file without dropping a request, and keeps serving when the new file is broken', async () => {
     const s = await site(`

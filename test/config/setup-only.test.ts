@@ -72,7 +72,7 @@ function comparable(config: ServerConfig): unknown {
   return {
     serverRoot: config.serverRoot,
     socketPrefix: config.socketPrefix,
-    listeners: config.listeners,
+    listeners: config.listeners.map(({ host, port, tls }) => ({ host, port, ...(tls !== undefined ? { tls } : {}) })),
     limits: config.limits,
     timeouts: config.timeouts,
     user: config.user,
@@ -159,7 +159,7 @@ describe('start-server --setup-only: flags -> model -> httpd.conf -> model', () 
   it('the defaults are mod_wsgi-express\'s, read back from the file', () => {
     const run = roundTrip([]);
     const config = run.result.config!;
-    assert.deepEqual(config.listeners, [{ host: '', port: 8000 }]);
+    assert.deepEqual(config.listeners.map(({ host, port }) => ({ host, port })), [{ host: '', port: 8000 }]);
     assert.equal(config.mainServer.serverName, 'localhost');
     assert.equal(config.processGroups[0]!.name, 'localhost:8000');
     assert.equal(config.processGroups[0]!.threads, 5);
