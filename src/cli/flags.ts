@@ -92,7 +92,9 @@ function convert(spec: FlagSpec, text: string, previous: FlagValues[string]): st
 export function formatFlagHelp(specs: readonly FlagSpec[]): string {
   const lines: string[] = [];
   for (const spec of specs) {
-    const left = `  --${spec.name}${spec.kind === 'boolean' ? '' : ' ' + (spec.placeholder ?? 'VALUE')}`;
+    // One-letter options (serve's -f and -D, as httpd's) are written with one dash.
+    const dashes = spec.name.length === 1 ? '-' : '--';
+    const left = `  ${dashes}${spec.name}${spec.kind === 'boolean' ? '' : ' ' + (spec.placeholder ?? 'VALUE')}`;
     const help = spec.help + (spec.defaultText !== undefined ? ` (default: ${spec.defaultText})` : '') + (spec.kind === 'list' ? ' Repeatable.' : '');
     lines.push(left.length >= 30 ? `${left}\n${' '.repeat(30)}${help}` : left.padEnd(30) + help);
   }

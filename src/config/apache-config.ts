@@ -38,7 +38,10 @@ export interface ConfigProblem {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}: ${p.directive}: ${p.message}`;
+  // Parts that do not apply (line 0: a file that could not be read, or the file as a whole; no
+  // directive) are left out rather than printed as noise.
+  const where = p.line > 0 ? `${p.file}:${p.line}` : p.file;
+  return p.directive !== '' ? `${where}: ${p.directive}: ${p.message}` : `${where}: ${p.message}`;
 }
 
 export interface LoadOptions {

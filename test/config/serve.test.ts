@@ -272,6 +272,16 @@ describe('check-config', () => {
     assert.equal(result.stdout, 'Syntax OK\n');
   });
 
+  it('names a file it cannot read without a line or directive that do not apply, and its help writes -f and -D with one dash', () => {
+    const missing = path.join(os.tmpdir(), 'wsgi-host-no-such-dir', 'httpd.conf');
+    const result = spawnSync(process.execPath, [CLI, 'check-config', '-f', missing], { encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.ok(result.stderr.startsWith(`${missing}: Could not open configuration file`), result.stderr);
+    const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+    assert.match(help, /^ {2}-f FILE /m);
+    assert.match(help, /^ {2}-D NAME /m);
+  });
+
   it('prints every error with its file, line and directive, and fails', async () => {
     const s = await site(`Listen {{PORT}}
 WSGIDaemonProcess bad processes=two
