@@ -304,6 +304,21 @@ Frobnicate on
 });
 
 describe('start-up errors', () => {
+  it('refuses a daemon process group named to run as root, saying where (mod_wsgi: "WSGI process blocked from running as root")', { skip: process.getuid?.() !== 0 ? 'user= takes effect only when started as root' : false }, async () => {
+    const s = await site(`ServerName root.test
+Listen 127.0.0.1:{{PORT}}
+WSGIDaemonProcess asroot user=root
+WSGIScriptAlias / {{APPS}}/environ.wsgi process-group=asroot
+`);
+    try {
+      const result = spawnSync(process.execPath, [CLI, 'serve', '-f', s.file], { encoding: 'utf8', timeout: 30_000 });
+      assert.notEqual(result.status, 0);
+      assert.ok(result.stderr.includes(`WSGI process blocked from running as root (user= of daemon process group 'asroot' at ${s.file}:3)`), result.stderr);
+    } finally {
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
   it('a port in use names the Listen line that asked for it', async () => {
     const s = await site(`ServerName busy.test
 Listen 127.0.0.1:{{PORT}}
