@@ -57,6 +57,9 @@ interface Listener {
   address: { host: string; port: number; tls: boolean } | null;
 }
 
+/** What a request's path walk needs besides the path: a RoutedRequest before its path's settings. */
+type RequestScope = Omit<RoutedRequest, 'settings'>;
+
 /** Per connection: requests not yet answered, and what to do when the parser rejects input. */
 interface InFlight {
   /** Registers what to do if the parser rejects the body being read (null: the body is complete). */
@@ -378,59 +381,81 @@ export class FrontEnd {
       if (httpsOnly(vhost, record, requestHost, this.boundAddresses)) return;
     }
 
-    // The URL path's walk: translation, per-directory settings, access, handler. Run again for a
-    // directory's index file (mod_dir's subrequest), so that file gets its own <Files> sections,
-    // access rules and handler, as in Apache, not the directory's.
-    const reroute = (indexPath: string): void => walk(indexPath, false);
-    const walk = (urlPath: string, first: boolean): void => {
-      const translation = translate(vhost, urlPath);
-      if (translation.kind === 'error') return fail(translation.status, translation.reason, 'error');
-      // For a file-mapped URL, what exists on disk decides the sections and the handler (Apache's
-      // directory walk): /cgi/app.wsgi/more is the script app.wsgi with path info /more.
-      const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
-      const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
-      const settings = this.settingsFor(vhost, urlPath, filePath);
-      // Shared, not copied: nothing changes a request's environment after this point.
-      record.env = settings.env;
-      if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
-      if (vhost.sslEnvironment === true && connection.scheme === 'https') record.env = sslEnvironment(socket as TLSSocket, settings.env);
-      if (first && head.transferEncoding !== undefined && settings.limitRequestBody > 0) {
-        const limit = settings.limitRequestBody;
-        limitChunkedBody(req, limit, (received) => {
-          site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
-          const bodyFailed = owner.bodyFailed;
-          owner.bodyFailed = null;
-          if (bodyFailed !== null) bodyFailed(413);
-          else sendErrorPage(record, 413);
-        });
-      }
-
-      const routed: RoutedRequest = {
-        record,
-        vhost,
-        errorLog: site.errorLog,
-        settings,
-        query: target.query,
-        requestHost,
-        requestPort,
-        expectContinue,
-        contentLength: head.contentLength,
-        transferEncoding: head.transferEncoding,
-        hooks: owner,
-        fail,
-      };
-      const access = settings.access;
-      if (access !== null) {
-        this.options.access.check(access, accessRequestFor(routed, translation, found, urlPath, filePath), () => this.route(config, routed, translation, found, urlPath, reroute));
-        return;
-      }
-      this.route(config, routed, translation, found, urlPath, reroute);
+    const scope: RequestScope = {
+      record,
+      vhost,
+      errorLog: site.errorLog,
+      query: target.query,
+      requestHost,
+      requestPort,
+      expectContinue,
+      contentLength: head.contentLength,
+      transferEncoding: head.transferEncoding,
+      hooks: owner,
+      fail,
     };
-    walk(target.path, true);
+    const limitChunked =
+      head.transferEncoding === undefined
+        ? null
+        : (settings: ResolvedSettings): void => {
+            if (settings.limitRequestBody <= 0) return;
+            const limit = settings.limitRequestBody;
+            limitChunkedBody(req, limit, (received) => {
+              site.errorLog.log('core', 'info', `AH01591: Read content length of ${received} is larger than the configured limit of ${limit}`, { client: clientOf(record) });
+              const bodyFailed = owner.bodyFailed;
+              owner.bodyFailed = null;
+              if (bodyFailed !== null) bodyFailed(413);
+              else sendErrorPage(record, 413);
+            });
+          };
+    this.walkPath(config, scope, target.path, limitChunked);
+  }
+
+  /**
+   * The URL path's walk: translation, per-directory settings, access, handler. Run again for a
+   * directory's index file (mod_dir's subrequest), so that file gets its own <Files> sections,
+   * access rules and handler, as in Apache, not the directory's. `withSettings` sees the
+   * settings the path has before anything runs.
+   */
+  private walkPath(config: ServerConfig, scope: RequestScope, urlPath: string, withSettings: ((settings: ResolvedSettings) => void) | null): void {
+    const { record, vhost } = scope;
+    const translation = translate(vhost, urlPath);
+    if (translation.kind === 'error') return scope.fail(translation.status, translation.reason, 'error');
+    // For a file-mapped URL, what exists on disk decides the sections and the handler (Apache's
+    // directory walk): /cgi/app.wsgi/more is the script app.wsgi with path info /more.
+    const found = translation.kind === 'file' ? existingPrefix(translation.filePath, translation.root) : null;
+    const filePath = translation.kind === 'wsgi' ? translation.scriptPath : (found?.path ?? translation.filePath);
+    const settings = this.settingsFor(vhost, urlPath, filePath);
+    // Shared, not copied: nothing changes a request's environment after this point.
+    record.env = settings.env;
+    if (settings.trustedProxyHeaders.length !== 0) adoptTrustedRequestId(record, settings);
+    if (vhost.sslEnvironment === true && record.connection.scheme === 'https') record.env = sslEnvironment(record.req.socket as TLSSocket, settings.env);
+    if (withSettings !== null) withSettings(settings);
+
+    const routed: RoutedRequest = {
+      record,
+      vhost,
+      errorLog: scope.errorLog,
+      settings,
+      query: scope.query,
+      requestHost: scope.requestHost,
+      requestPort: scope.requestPort,
+      expectContinue: scope.expectContinue,
+      contentLength: scope.contentLength,
+      transferEncoding: scope.transferEncoding,
+      hooks: scope.hooks,
+      fail: scope.fail,
+    };
+    const access = settings.access;
+    if (access !== null) {
+      this.options.access.check(access, accessRequestFor(routed, translation, found, urlPath, filePath), () => this.route(config, routed, translation, found, urlPath));
+      return;
+    }
+    this.route(config, routed, translation, found, urlPath);
   }
 
   /** Hands a request that may proceed to its WSGI script, handler or the static files. */
-  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string, reroute: (indexPath: string) => void): void {
+  private route(config: ServerConfig, routed: RoutedRequest, translation: Exclude<Translation, { kind: 'error' }>, found: FoundPath | null, urlPath: string): void {
     const { record, settings, fail } = routed;
     // SetHandler server-status / server-metrics win over WSGIScriptAlias, as a <Location> handler does in Apache.
     if (settings.setHandler !== null && this.ops !== null && this.ops.handles(settings.setHandler)) return this.ops.serve(settings.setHandler, record, routed.query);
@@ -481,7 +506,7 @@ export class FrontEnd {
     serveStatic(
       record,
       translation.relative,
-      { root: translation.root, indexes: settings.options.indexes, followSymlinks: settings.options.followSymlinks, directoryIndex: settings.directoryIndex, mimeTypes: settings.addTypes, serveIndex: reroute },
+      { root: translation.root, indexes: settings.options.indexes, followSymlinks: settings.options.followSymlinks, directoryIndex: settings.directoryIndex, mimeTypes: settings.addTypes, serveIndex: (indexPath) => this.walkPath(config, routed, indexPath, null) },
       () => {},
     );
   }
