@@ -190,7 +190,7 @@ export class FrontEnd {
     if (tlsOptions === null) server.on('connection', track);
     else {
       server.on('secureConnection', track);
-      server.on('tlsClientError', (err: Error, socket: net.Socket) => this.options.sites.logsFor(this.config.mainServer).errorLog.log('ssl', 'info', `AH02008: SSL library error in handshake: ${err.message}`, { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }));
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.tlsClientError(err, socket));
     }
     server.on('drop', () => this.connectionDropped());
     await new Promise<void>((resolve, reject) => {
@@ -565,6 +565,26 @@ export class FrontEnd {
       return;
     }
     answer();
+  }
+
+  /**
+   * A TLS handshake failed. Plain HTTP sent to the HTTPS port gets mod_ssl's 400 page in plain
+   * HTTP, so the user learns to write https://, instead of a connection closed with no word.
+   */
+  private tlsClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    const errorLog = this.options.sites.logsFor(this.config.mainServer).errorLog;
+    const client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    // The TLS socket is gone; the TCP connection under it is still open.
+    const raw = (socket as { _parent?: net.Socket | null })._parent;
+    if (err.code === 'ERR_SSL_HTTP_REQUEST' && raw != null && !raw.destroyed && raw.writable) {
+      errorLog.log('ssl', 'info', 'SSL handshake failed: HTTP spoken on HTTPS port; trying to send HTML error page', { client });
+      const body = `<!DOCTYPE html>\n<html><head>\n<title>400 Bad Request</title>\n</head><body>\n<h1>Bad Request</h1>\n<p>Your browser sent a request that this server could not understand.<br />\nReason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n</p>\n</body></html>\n`;
+      raw.on('error', () => {});
+      raw.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\nConnection: close\r\n\r\n${body}`);
+      setTimeout(() => raw.destroy(), 5_000).unref();
+      return;
+    }
+    errorLog.log('ssl', 'info', `AH02008: SSL library error in handshake: ${err.message}`, { client });
   }
 
   /** RequestReadTimeout's header stage ran out (mod_reqtimeout's AH01382). */

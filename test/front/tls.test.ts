@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { app, freePort, request, startServe, startServer, waitForFileLine, type RunningServer } from '../helpers/server';
+import { app, freePort, rawExchange, request, startServe, startServer, waitForFileLine, type RunningServer } from '../helpers/server';
 
 let dir = '';
 
@@ -211,6 +211,13 @@ describe('SSLEngine in virtual hosts: SNI chooses the certificate (serve -f)', (
     const other = await httpsGet(tlsPort, '/', { servername: 'other.example.test', host: 'other.example.test' });
     assert.equal(other.status, 200);
     assert.equal(other.peerName, 'a.example.test');
+  });
+
+  it('plain HTTP sent to the HTTPS port gets a 400 page in plain HTTP saying so, as from mod_ssl', async () => {
+    const raw = (await rawExchange(tlsPort, 'GET / HTTP/1.1\r\nHost: a.example.test\r\n\r\n', 3000)).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(raw, /You're speaking plain HTTP to an SSL-enabled server port/);
+    await waitForFileLine(path.join(dir, 'error.log'), /SSL handshake failed: HTTP spoken on HTTPS port; trying to send HTML error page/);
   });
 
   it('the plain listener stays plain HTTP', async () => {
