@@ -37,6 +37,16 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * Apache's rule for `Listen 80` beside `Listen 0.0.0.0:80`: the IPv6 wildcard socket (dual-stack)
+ * already takes IPv4 connections on the port, so the IPv4 wildcard one is skipped rather than
+ * failing to bind.
+ */
+function withoutCoveredListeners(listeners: ListenerConfig[]): ListenerConfig[] {
+  const dualStack = new Set(listeners.filter((l) => l.host === '' || l.host === '::').map((l) => l.port));
+  return listeners.filter((l) => !(l.host === '0.0.0.0' && l.port !== 0 && dualStack.has(l.port)));
+}
+
 export function formatProblem(p: ConfigProblem): string {
   // Parts that do not apply (line 0: a file that could not be read, or the file as a whole; no
   // directive) are left out rather than printed as noise.
@@ -1044,7 +1054,7 @@ class ConfigBuilder {
       configFile: this.configFile,
       serverRoot: this.serverRoot,
       socketPrefix: this.socketPrefix ?? path.join(this.serverRoot, 'logs', 'wsgi'),
-      listeners: this.listeners,
+      listeners: withoutCoveredListeners(this.listeners),
       mainServer: main,
       virtualHosts: this.vhosts,
       processGroups: this.groups,

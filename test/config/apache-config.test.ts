@@ -262,6 +262,11 @@ describe('core directives: the model fields they set', () => {
         { host: '0.0.0.0', port: 8084 },
         { host: '', port: 0 },
       ]);
+      // Apache's rule: the IPv6 wildcard (dual-stack) socket covers 0.0.0.0 on the same port.
+      assert.deepEqual(addresses(clean(['Listen 9090', 'Listen 0.0.0.0:9090', 'Listen 0.0.0.0:9091']).config.listeners), [
+        { host: '', port: 9090 },
+        { host: '0.0.0.0', port: 9091 },
+      ]);
       // Where each was asked for, for start-up errors such as a port in use.
       assert.deepEqual(config.listeners[1]!.origin, { file: config.listeners[0]!.origin!.file, line: config.listeners[0]!.origin!.line + 1 });
     });
