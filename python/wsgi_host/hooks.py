@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from . import __version__, MOD_WSGI_VERSION
+from . import __version__, APACHE_VERSION, MOD_WSGI_VERSION
 from .loader import exec_script, module_name
 from .protocol import HEADER, LOG, AUTH_RESULT, LOG_ERR, frame
 
@@ -131,6 +131,7 @@ def serve_call(worker, conn, payload):
     https = bool(call.get('https'))
     environ['wsgi.errors'] = errors
     environ['mod_wsgi.version'] = MOD_WSGI_VERSION
+    environ['apache.version'] = APACHE_VERSION
     environ['wsgi_host.version'] = __version__
     environ['mod_ssl.is_https'] = lambda: 1 if https else 0
     environ['mod_ssl.var_lookup'] = lambda name: ('on' if https else 'off') if name == 'HTTPS' else None

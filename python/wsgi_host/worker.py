@@ -18,7 +18,7 @@ import threading
 import time
 import types
 
-from . import __version__, MOD_WSGI_VERSION
+from . import __version__, APACHE_VERSION, MOD_WSGI_VERSION
 from . import memory
 from . import process_control
 from .loader import ScriptLoader
@@ -69,6 +69,7 @@ class Worker(object):
             'wsgi.file_wrapper': FileWrapper,
             'wsgi.input_terminated': True,
             'mod_wsgi.version': MOD_WSGI_VERSION,
+            'apache.version': APACHE_VERSION,
             'wsgi_host.version': __version__,
         }
 

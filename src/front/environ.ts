@@ -28,6 +28,11 @@ export interface EnvironContext {
   scriptFilename: string;
   /** mod_wsgi.handler_script: the WSGIHandlerScript to run ('' for a plain WSGI script). */
   handlerScript: string;
+  /** mod_wsgi.request_handler: Apache's handler name for the request. */
+  requestHandler: string;
+  /** CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT: an Alias's URL prefix and directory, else '' and DocumentRoot. */
+  contextPrefix: string;
+  contextDocumentRoot: string;
   scriptName: string;
   pathInfo: string;
   query: string;
@@ -115,20 +120,20 @@ const routeParts = new Map<string, Buffer>();
 const MAX_ROUTE_PARTS = 5000;
 
 function routePart(ctx: EnvironContext): Buffer {
-  const key = `${ctx.scriptFilename}\0${ctx.handlerScript}\0${ctx.processGroup}\0${ctx.applicationGroup}\0${ctx.callableObject}\0${ctx.documentRoot}\0${ctx.serverAdmin ?? ''}\0${ctx.serverSoftware}`;
+  const key = `${ctx.scriptFilename}\0${ctx.handlerScript}\0${ctx.processGroup}\0${ctx.applicationGroup}\0${ctx.callableObject}\0${ctx.documentRoot}\0${ctx.serverAdmin ?? ''}\0${ctx.serverSoftware}\0${ctx.requestHandler}\0${ctx.contextPrefix}\0${ctx.contextDocumentRoot}`;
   let part = routeParts.get(key);
   if (part === undefined) {
     const text =
       K['SERVER_SOFTWARE'] + mStr(ctx.serverSoftware) +
       K['DOCUMENT_ROOT'] + mStr(ctx.documentRoot) +
-      K['CONTEXT_PREFIX'] + mLatin1('') +
-      K['CONTEXT_DOCUMENT_ROOT'] + mStr(ctx.documentRoot) +
+      K['CONTEXT_PREFIX'] + mStr(ctx.contextPrefix) +
+      K['CONTEXT_DOCUMENT_ROOT'] + mStr(ctx.contextDocumentRoot) +
       (ctx.serverAdmin !== null ? K['SERVER_ADMIN'] + mStr(ctx.serverAdmin) : '') +
       K['SCRIPT_FILENAME'] + mStr(ctx.scriptFilename) +
       K['mod_wsgi.process_group'] + mStr(ctx.processGroup) +
       K['mod_wsgi.application_group'] + mStr(ctx.applicationGroup) +
       K['mod_wsgi.callable_object'] + mStr(ctx.callableObject) +
-      K['mod_wsgi.request_handler'] + mLatin1('wsgi-script') +
+      K['mod_wsgi.request_handler'] + mStr(ctx.requestHandler) +
       K['mod_wsgi.handler_script'] + mStr(ctx.handlerScript) +
       K['mod_wsgi.server_pid'] + mLatin1(String(process.pid));
     part = Buffer.from(text, 'latin1');

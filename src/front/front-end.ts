@@ -472,6 +472,9 @@ export class FrontEnd {
         applicationGroup: alias.applicationGroup,
         callableObject: alias.callableObject,
         passAuthorization: alias.passAuthorization,
+        requestHandler: 'wsgi-script',
+        contextPrefix: '',
+        contextDocumentRoot: routed.vhost.documentRoot,
       });
     }
 
@@ -482,7 +485,19 @@ export class FrontEnd {
       if (handler === 'wsgi-script' || handler === 'application/x-httpd-wsgi') {
         if (script === null) return fail(404, `WSGI0135: Target WSGI script not found or unable to stat: ${translation.filePath}`, 'error');
         if (!settings.options.execCgi) return fail(403, `WSGI0134: Options ExecCGI is off in this directory: ${script.path}`, 'error');
-        return wsgi({ scriptPath: script.path, handlerScript: null, scriptName: scriptUrl, pathInfo: script.pathInfo, processGroup: null, applicationGroup: null, callableObject: null, passAuthorization: null });
+        return wsgi({
+          scriptPath: script.path,
+          handlerScript: null,
+          scriptName: scriptUrl,
+          pathInfo: script.pathInfo,
+          processGroup: null,
+          applicationGroup: null,
+          callableObject: null,
+          passAuthorization: null,
+          requestHandler: handler,
+          contextPrefix: translation.urlPrefix,
+          contextDocumentRoot: translation.root,
+        });
       }
       const handlerScript = settings.handlerScripts[handler];
       if (handlerScript !== undefined) {
@@ -498,6 +513,9 @@ export class FrontEnd {
           applicationGroup: handlerScript.applicationGroup,
           callableObject: 'handle_request',
           passAuthorization: handlerScript.passAuthorization,
+          requestHandler: handler,
+          contextPrefix: translation.urlPrefix,
+          contextDocumentRoot: translation.root,
         });
       }
       return fail(500, `No handler called '${handler}' exists; it is named by SetHandler/AddHandler for ${translation.filePath}`, 'error');

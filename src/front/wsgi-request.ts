@@ -40,6 +40,11 @@ export interface WsgiTarget {
   applicationGroup: string | null;
   callableObject: string | null;
   passAuthorization: boolean | null;
+  /** mod_wsgi.request_handler: Apache's handler name (wsgi-script, or a WSGIHandlerScript's name). */
+  requestHandler: string;
+  /** CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT: the Alias the file came through ('' and DocumentRoot otherwise). */
+  contextPrefix: string;
+  contextDocumentRoot: string;
 }
 
 /** Hooks the front end gives for the request's connection. */
@@ -182,6 +187,9 @@ function encodeHead(r: RoutedRequest, t: WsgiTarget, serverSoftware: string, gro
       requestPort: r.requestPort,
       scriptFilename: t.scriptPath,
       handlerScript: t.handlerScript ?? '',
+      requestHandler: t.requestHandler,
+      contextPrefix: t.contextPrefix,
+      contextDocumentRoot: t.contextDocumentRoot,
       scriptName: t.scriptName,
       pathInfo: t.pathInfo,
       query: r.query,

@@ -136,6 +136,14 @@ Alias /files {{ROOT}}/files
 <Location /env>
     SetEnv SITE_COLOUR blue
 </Location>
+<Directory {{ROOT}}/files>
+    Options +ExecCGI
+    AddHandler wsgi-script .wsgi
+</Directory>
+WSGIHandlerScript env-handler {{ROOT}}/env_handler.wsgi
+<Directory {{ROOT}}/htdocs/handled>
+    SetHandler env-handler
+</Directory>
 `);
     dir = s.dir;
     for (const sub of ['htdocs/private', 'htdocs/listed', 'htdocs/cgi', 'htdocs/nocgi', 'htdocs/nolinks', 'files', 'scripts', 'outside']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
@@ -151,6 +159,13 @@ Alias /files {{ROOT}}/files
     fs.symlinkSync(path.join(dir, 'outside/passwd'), path.join(dir, 'htdocs/link-out'));
     fs.symlinkSync(path.join(dir, 'htdocs/index.html'), path.join(dir, 'htdocs/nolinks/link-in'));
     fs.writeFileSync(path.join(dir, 'htdocs/nolinks/plain.txt'), 'plain');
+    fs.copyFileSync(app('environ.wsgi'), path.join(dir, 'files/env.wsgi'));
+    fs.mkdirSync(path.join(dir, 'htdocs/handled'));
+    fs.writeFileSync(path.join(dir, 'htdocs/handled/page.txt'), 'page');
+    fs.writeFileSync(
+      path.join(dir, 'env_handler.wsgi'),
+      "import json\ndef handle_request(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'application/json')])\n    return [json.dumps({k: repr(environ.get(k)) for k in ('mod_wsgi.request_handler', 'apache.version', 'CONTEXT_PREFIX')}).encode()]\n",
+    );
     server = await startServe(s.file);
     await waitForFileLine(path.join(dir, 'error_log'), /Daemon process 'other' .* is ready/);
   });
@@ -179,6 +194,21 @@ Alias /files {{ROOT}}/files
     assert.equal(env['PATH_INFO'], '/extra/path');
     assert.equal((await get(server, 'mapping.test', '/scripts/missing.wsgi')).status, 404);
     assert.equal((await get(server, 'mapping.test', '/scripts/')).status, 403);
+  });
+
+  it('gives the environ mod_wsgi gives: CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT of an Alias, the handler\'s name, apache.version', async () => {
+    const aliased = await environ('/files/env.wsgi/p');
+    assert.equal(aliased['CONTEXT_PREFIX'], '/files');
+    assert.equal(aliased['CONTEXT_DOCUMENT_ROOT'], path.join(dir, 'files'));
+    assert.equal(aliased['SCRIPT_NAME'], '/files/env.wsgi');
+    assert.equal(aliased['mod_wsgi.request_handler'], 'wsgi-script');
+    const scripted = await environ('/app/x');
+    assert.equal(scripted['CONTEXT_PREFIX'], '', 'WSGIScriptAlias sets no context, as in mod_wsgi');
+    assert.equal(scripted['CONTEXT_DOCUMENT_ROOT'], path.join(dir, 'htdocs'));
+    const handled = JSON.parse((await get(server, 'mapping.test', '/handled/page.txt')).text) as Record<string, string>;
+    assert.equal(handled['mod_wsgi.request_handler'], "'env-handler'");
+    assert.equal(handled['apache.version'], '(2, 4, 71)');
+    assert.equal(handled['CONTEXT_PREFIX'], "''");
   });
 
   it('runs .wsgi files through AddHandler only where Options ExecCGI is on', async () => {

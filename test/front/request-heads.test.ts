@@ -17,7 +17,7 @@ function request(query: string, extraHeaders: string[] = []): { req: IncomingMes
   const ctx: EnvironContext = {
     connection: { localAddress: '127.0.0.1', localPort: 80, remoteAddress: '127.0.0.1', remotePort: 40000, scheme: 'http', id: 'c1' },
     serverName: 'example.test', serverAdmin: null, serverSoftware: 'wsgi-host/test', documentRoot: '/srv',
-    requestHost: 'example.test', requestPort: 80, scriptFilename: '/srv/app.wsgi', handlerScript: '',
+    requestHost: 'example.test', requestPort: 80, scriptFilename: '/srv/app.wsgi', handlerScript: '', requestHandler: 'wsgi-script', contextPrefix: '', contextDocumentRoot: '/srv',
     scriptName: '/app', pathInfo: '', query, processGroup: 'g', applicationGroup: '', callableObject: 'application',
     passAuthorization: false, remoteUser: null, authType: null, mapHeadToGet: false, requestId: `id-${query}`,
     requestStart: 1, queueStart: 1,
