@@ -88,6 +88,8 @@ export interface GroupSnapshot {
   /** Bytes of wsgi.file_wrapper files the front end sent (WSGIEnableSendfile) by sendfile(2), and read and written, since the group started. */
   fileBytesBySendfile: number;
   fileBytesCopied: number;
+  /** Requests whose socket-timeout or request-timeout the front end watches now: never more than are running. */
+  deadlinesWatched: number;
   busy: number;
   idle: number;
   scoreboard: string;
@@ -243,6 +245,7 @@ function groupSnapshot(group: ProcessGroup, stats: StatsSource, now: number, now
     responsesSpooled: group.responseCounts.spooled,
     fileBytesBySendfile: group.responseCounts.fileBytesSendfile,
     fileBytesCopied: group.responseCounts.fileBytesCopied,
+    deadlinesWatched: group.deadlines.size,
     busy,
     idle,
     scoreboard,

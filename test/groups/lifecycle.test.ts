@@ -188,6 +188,22 @@ describe('timeouts', () => {
   });
 });
 
+describe('deadlines of finished requests', () => {
+  for (const requestTimeout of ['0', '60']) {
+    it(`are no longer watched once the requests are done (request-timeout ${requestTimeout})`, async () => {
+      const server = await startServer([app('lifecycle.wsgi'), '--processes', '1', '--threads', '2', '--request-timeout', requestTimeout, '--server-status']);
+      try {
+        for (let i = 0; i < 40; i++) assert.equal((await request(`${server.url}/pid`)).status, 200);
+        const status = JSON.parse((await request(`${server.url}/server-status?json`)).text) as { groups: { deadlinesWatched: number }[] };
+        // The status request itself is not a WSGI request: nothing may be left watched.
+        assert.equal(status.groups[0]!.deadlinesWatched, 0);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
+
 describe('a load that never returns', () => {
   it('restarts a process whose script is still loading when startup-timeout ends, and serves once the load can finish', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-hang-'));
