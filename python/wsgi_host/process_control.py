@@ -147,12 +147,18 @@ def restrict_signal_registration(worker):
     """WSGIRestrictSignal On (mod_wsgi's default): applications may not install signal handlers,
     which would take over the process's own signals; such calls are logged and ignored."""
     original = signal.signal
+    daemon_pid = os.getpid()
 
     def guarded(signalnum, handler):
+        if os.getpid() != daemon_pid:
+            # A child the application forked is its own process: its signals are its own, as
+            # mod_wsgi's intercept lets them be.
+            return original(signalnum, handler)
         import traceback
         stack = ''.join(traceback.format_stack()[:-1])
         worker.log(LOG_INFO, 'Callback registration for signal %d ignored.\n%s' % (signalnum, stack.rstrip('\n')))
-        return signal.getsignal(signalnum)
+        # As mod_wsgi: the handler given comes back, so code that checks what it set is content.
+        return handler
 
     signal.signal = guarded
     return original

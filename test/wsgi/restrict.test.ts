@@ -65,7 +65,13 @@ describe('WSGIRestrictStdout and WSGIRestrictStdin Off, WSGIRestrictSignal On (t
   });
 
   it('signal.signal() is ignored, and the attempt logged at info', async () => {
-    assert.equal((await result(site))['signal'], 'ignored');
+    const r = await result(site);
+    assert.equal(r['signal'], 'ignored');
+    assert.equal(r['signal_returned'], 'the handler given', 'as mod_wsgi returns it');
     await site.waitForLog(/\[wsgi:info\] .*Callback registration for signal \d+ ignored\./);
+  });
+
+  it('a child the application forks installs its own signal handlers, as under mod_wsgi', async () => {
+    assert.equal((await result(site))['forked'], 'handled, exit 0');
   });
 });
