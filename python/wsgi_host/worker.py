@@ -98,9 +98,10 @@ class Worker(object):
         """Logs an application exception as mod_wsgi 6 does: a WSGI0174/0175 line naming the
         exception, then the traceback."""
         request = getattr(self.current, 'request', None)
-        group = ''
+        # Outside a request (a preload, WSGIImportScript) the interpreter's own group.
+        group = self.application_group
         if request is not None and request.environ is not None:
-            group = request.environ.get('mod_wsgi.application_group', '')
+            group = request.environ.get('mod_wsgi.application_group', group)
         context = self.describe_context(group)
         name = type(exc).__name__
         if isinstance(exc, SystemExit):

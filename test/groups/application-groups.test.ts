@@ -364,6 +364,19 @@ WSGIScriptAlias /q {{APPS}}/appgroups.wsgi process-group=site
     }
   });
 
+  it('a preload that fails is logged for the sub-interpreter it ran in', async () => {
+    const site = await new Site().start(`
+WSGIDaemonProcess site processes=1 threads=2 python-executable={{PYTHON}}
+WSGIImportScript {{APPS}}/broken_import.wsgi process-group=site application-group=shared
+WSGIScriptAlias /q {{APPS}}/appgroups.wsgi process-group=site
+`);
+    try {
+      await site.waitLog(/WSGI0174: \[script .*broken_import\.wsgi\] ImportError exception raised processing WSGI script '.*broken_import\.wsgi' for sub-interpreter 'shared' of daemon process 'site'/);
+    } finally {
+      await site.stop();
+    }
+  });
+
   it('a changed script in a sub-interpreter replaces the process; the request that noticed runs in the new one', async () => {
     const scripts = fs.mkdtempSync(path.join(os.tmpdir(), 'wsgi-appgroups-reload-'));
     const script = path.join(scripts, 'app.wsgi');
