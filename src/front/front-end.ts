@@ -71,7 +71,18 @@ interface InFlight {
   bodyFailed: ((status: number) => void) | null;
   /** Pipelined requests not yet begun, in arrival order (counted in `count`). */
   waiting: (() => void)[];
+  /** Reading from the client is paused because too many requests are waiting. */
+  readingPaused: boolean;
 }
+
+/**
+ * Pipelined requests waiting on one connection beyond which the front end stops reading from it
+ * (they cost memory and produce no output, so node's own backpressure never starts): a client
+ * that sends requests without reading the answers stalls only its own connection, as in Apache.
+ * One read can still bring a few thousand small requests; the pause stops the next read.
+ */
+const WAITING_PAUSE_AT = 32;
+const WAITING_RESUME_AT = 8;
 
 let connectionCounter = 0;
 let requestCounter = 0;
@@ -184,6 +195,9 @@ export class FrontEnd {
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
     const track = (socket: net.Socket): void => {
+      // Now, while the addresses are known: a connection reset before its first request is
+      // parsed leaves socket.remoteAddress undefined, and the error log still names the client.
+      this.connectionInfo(socket);
       this.readTimeouts.track(socket);
       this.sendTimeout.track(socket);
     };
@@ -268,6 +282,7 @@ export class FrontEnd {
         pendingError: null,
         bodyFailed: null,
         waiting: [],
+        readingPaused: false,
         onBodyFailure: (handler) => {
           created.bodyFailed = handler;
         },
@@ -278,6 +293,10 @@ export class FrontEnd {
     flight.count++;
     if (flight.count > 1) {
       flight.waiting.push(() => this.begin(req, res, expectContinue, flight));
+      if (flight.waiting.length >= WAITING_PAUSE_AT && !flight.readingPaused) {
+        flight.readingPaused = true;
+        pauseReading(socket);
+      }
       return;
     }
     this.begin(req, res, expectContinue, flight);
@@ -287,7 +306,13 @@ export class FrontEnd {
   private beginNext(flight: InFlight, socket: net.Socket): void {
     const next = flight.waiting.shift();
     if (next === undefined) return;
-    if (socket.writable && !socket.destroyed) return next();
+    if (socket.writable && !socket.destroyed) {
+      if (flight.readingPaused && flight.waiting.length < WAITING_RESUME_AT) {
+        flight.readingPaused = false;
+        resumeReading(socket);
+      }
+      return next();
+    }
     // Never answered: the connection closes after the answer before them.
     flight.count -= flight.waiting.length + 1;
     flight.waiting = [];
@@ -563,7 +588,9 @@ export class FrontEnd {
       return;
     }
     const status = clientErrorStatus(err);
-    this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `Invalid request from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
+    const known = this.connections.get(socket);
+    const client = known !== undefined ? `${known.remoteAddress}:${known.remotePort}` : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.options.sites.logsFor(this.config.mainServer).errorLog.log('core', 'info', `Invalid request from ${client}: ${(err as { reason?: string }).reason ?? err.message} (${status})`);
     const answer = (): void => {
       if (socket.destroyed) return;
       const reason = reasonPhrase(status);
@@ -684,4 +711,45 @@ function misdirected(socket: TLSSocket, vhost: VirtualHostConfig, table: Virtual
   const bySni = table.select(connection.localAddress, connection.localPort, sni.toLowerCase());
   if (bySni === vhost || bySni.tls == null || vhost.tls == null) return false;
   return bySni.tls.certificateFile !== vhost.tls.certificateFile || bySni.tls.keyFile !== vhost.tls.keyFile;
+}
+
+/** What node's server (20.x) uses to stop reading a connection: its HTTP parser reads the socket itself. */
+type ParsedSocket = net.Socket & { _paused?: boolean; parser?: { pause(): void; resume(): void } | null; [NODE_PAUSED]?: () => boolean };
+
+/** Where a socket paused here keeps node's own pause flag meanwhile. */
+const NODE_PAUSED = Symbol('node server pause');
+
+/**
+ * Stops reading requests from `socket` the way node's server does when a client's answers pile
+ * up: its `_paused` flag, the parser paused, the socket paused (socket.pause() alone does not
+ * stop a parser that reads the socket directly). Node lifts its own pause after every write of a
+ * response (and on each request it parses), so while this pause lasts `_paused` reads true
+ * whatever node sets; node's setting is kept and comes back with resumeReading.
+ */
+function pauseReading(socket: ParsedSocket): void {
+  if (socket[NODE_PAUSED] === undefined) {
+    let nodePaused = socket._paused === true;
+    socket[NODE_PAUSED] = () => nodePaused;
+    Object.defineProperty(socket, '_paused', {
+      configurable: true,
+      enumerable: true,
+      get: () => true,
+      set: (value: boolean) => {
+        nodePaused = value;
+      },
+    });
+  }
+  socket.parser?.pause();
+  socket.pause();
+}
+
+function resumeReading(socket: ParsedSocket): void {
+  const nodePaused = socket[NODE_PAUSED];
+  if (nodePaused === undefined) return;
+  const stillPaused = nodePaused();
+  delete socket[NODE_PAUSED];
+  Object.defineProperty(socket, '_paused', { configurable: true, enumerable: true, writable: true, value: stillPaused });
+  if (stillPaused) return; // node's own pause goes on: node lifts it when its output drains
+  socket.parser?.resume();
+  socket.resume();
 }
