@@ -195,9 +195,6 @@ export class FrontEnd {
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => this.onClientError(err, socket));
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => this.onConnectMethod(req, socket));
     const track = (socket: net.Socket): void => {
-      // Now, while the addresses are known: a connection reset before its first request is
-      // parsed leaves socket.remoteAddress undefined, and the error log still names the client.
-      this.connectionInfo(socket);
       this.readTimeouts.track(socket);
       this.sendTimeout.track(socket);
     };
