@@ -419,7 +419,17 @@ function evictFromPageCache(file: string): void {
  * opened (a new descriptor takes the lowest free number, and the limit bounds the number, so the
  * gaps below it count); returns a function that puts the old limit back.
  */
-function leaveDescriptors(pid: number, free: number): () => void {
+async function leaveDescriptors(pid: number, free: number): Promise<() => void> {
+  // Connections of earlier requests close a moment after their answers: counted once settled.
+  const count = (): number => fs.readdirSync(`/proc/${pid}/fd`).length;
+  const deadline = Date.now() + 5_000;
+  let last = count();
+  for (;;) {
+    await sleep(150);
+    const now = count();
+    if (now === last || Date.now() > deadline) break;
+    last = now;
+  }
   const open = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
   let limit = 0;
   for (let left = free; left > 0; limit++) if (!open.has(limit)) left--;
@@ -584,7 +594,7 @@ describe('--enable-sendfile when the front end is out of descriptors', () => {
     evictFromPageCache(data.file);
     // Two: the client's connection and the front end's own descriptor for the worker's file.
     // The thread pool's sendfile then cannot duplicate them.
-    const restore = leaveDescriptors(pid, 2);
+    const restore = await leaveDescriptors(pid, 2);
     let body: Buffer;
     try {
       const raw = await rawExchange(server.get().port, `GET /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
@@ -607,7 +617,7 @@ describe('--enable-sendfile when the front end is out of descriptors', () => {
     type Counts = { groups: { fileBytesBySendfile: number; fileBytesCopied: number }[] };
     const before = (await getJson<Counts>(statusUrl, { headers: { connection: 'close' } })).groups[0]!;
     // One: the client's connection, and none for the worker's file.
-    const restore = leaveDescriptors(pid, 1);
+    const restore = await leaveDescriptors(pid, 1);
     let body: Buffer;
     try {
       const raw = await rawExchange(server.get().port, `GET /file-wrapper?path=${encodeURIComponent(data.file)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
