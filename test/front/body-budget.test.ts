@@ -178,8 +178,9 @@ describe('bodies waiting for a slow thread', () => {
     assert.ok(held.pausesTotal > 0, 'bodies were paused while the thread was busy');
     assert.equal(held.pausedNow, 0);
     assert.equal(held.bytes, 0, 'every body stopped counting once its request was over');
-    // The budget, plus the oldest bodies still being read when few are complete, plus a read each.
-    assert.ok(most <= (BODIES_AHEAD + 4) * MiB, `the bodies waiting held up to ${(most / MiB).toFixed(1)} MiB`);
+    // The budget, plus the oldest bodies still being read when few are complete, plus a read
+    // each (a socket read of up to 64 KiB may land after its body was paused).
+    assert.ok(most <= (BODIES_AHEAD + 4) * MiB + bodies.length * 64 * 1024, `the bodies waiting held up to ${(most / MiB).toFixed(1)} MiB`);
   });
 
   it('go to spool files when chunked and over the budget, and every upload is answered with its own body', async () => {
