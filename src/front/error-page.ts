@@ -2,11 +2,6 @@ import type { ServerResponse } from 'node:http';
 import type { RequestRecord } from './request-record';
 
 /**
- * Ends a response that cannot be completed: what was already written still goes out, then the
- * connection closes without the end of the body (no final chunk, or short of Content-Length), so
- * the client can tell the response is incomplete.
- */
-/**
  * Makes `res` the last response on its connection although its head (keep-alive) is already out:
  * node's server closes the connection once it has finished and starts no pipelined response after
  * it. For a response that turned out shorter than its Content-Length, whose missing bytes the
@@ -17,6 +12,11 @@ export function endConnectionAfter(res: ServerResponse): void {
   (res as { _last?: boolean })._last = true;
 }
 
+/**
+ * Ends a response that cannot be completed: what was already written still goes out, then the
+ * connection closes without the end of the body (no final chunk, or short of Content-Length), so
+ * the client can tell the response is incomplete.
+ */
 export function cutResponse(res: ServerResponse): void {
   const socket = res.socket;
   if (socket === null || socket.destroyed) {
@@ -79,9 +79,8 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Error';
 }
 
-export function errorPageBody(status: number): string {
+export function errorPageBody(status: number, explanation = EXPLANATIONS[status] ?? ''): string {
   const reason = reasonPhrase(status);
-  const explanation = EXPLANATIONS[status] ?? '';
   return `<!DOCTYPE html>\n<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n<p>${explanation}</p>\n</body></html>\n`;
 }
 

@@ -620,7 +620,7 @@ export class FrontEnd {
     const raw = (socket as { _parent?: net.Socket | null })._parent;
     if (err.code === 'ERR_SSL_HTTP_REQUEST' && raw != null && !raw.destroyed && raw.writable) {
       errorLog.log('ssl', 'info', 'SSL handshake failed: HTTP spoken on HTTPS port; trying to send HTML error page', { client });
-      const body = `<!DOCTYPE html>\n<html><head>\n<title>400 Bad Request</title>\n</head><body>\n<h1>Bad Request</h1>\n<p>Your browser sent a request that this server could not understand.<br />\nReason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n</p>\n</body></html>\n`;
+      const body = errorPageBody(400, "Reason: You're speaking plain HTTP to an SSL-enabled server port. Instead use the HTTPS scheme to access this URL, please.");
       raw.on('error', () => {});
       raw.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\nConnection: close\r\n\r\n${body}`);
       setTimeout(() => raw.destroy(), 5_000).unref();

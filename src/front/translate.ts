@@ -37,7 +37,7 @@ export function translate(vhost: VirtualHostConfig, urlPath: string): Translatio
     // Joined with exactly one slash, so "Alias /static/ /srv/static" works as users mean it
     // (Apache would glue the two together and look for /srv/staticstyle.css).
     const relative = hit.rest.startsWith('/') ? hit.rest : '/' + hit.rest;
-    const root = hit.root.length > 1 ? hit.root.replace(/\/+$/, '') : hit.root;
+    const root = withoutTrailingSlash(hit.root);
     const filePath = relative === '/' && alias.pattern === null && !alias.urlPrefix.endsWith('/') && hit.rest === '' ? root : root + relative;
     return { kind: 'file', filePath, root, relative, urlPrefix: hit.matched };
   }
@@ -66,13 +66,18 @@ export function translate(vhost: VirtualHostConfig, urlPath: string): Translatio
  * appended); it is served below the target's fixed directory part, which it cannot leave.
  */
 function aliasMatchTarget(hit: AliasHit): Translation {
-  const root = hit.root.length > 1 ? hit.root.replace(/\/+$/, '') : hit.root;
+  const root = withoutTrailingSlash(hit.root);
   const filePath = hit.target;
   const relative = root === '/' ? filePath : filePath.slice(root.length);
   if (!filePath.startsWith(root) || (relative !== '' && !relative.startsWith('/')) || relative.split('/').includes('..')) {
     return { kind: 'error', status: 403, reason: `AliasMatch target ${filePath} is outside its directory ${root}` };
   }
   return { kind: 'file', filePath, root, relative: relative === '' ? '/' : relative, urlPrefix: hit.matched };
+}
+
+/** A directory path without trailing slashes ('/' stays '/'). */
+function withoutTrailingSlash(dir: string): string {
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
 }
 
 interface AliasHit {
